@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    // The native core bridge does not like worker threads: run each file in its own forked process,
+    // one file at a time, so time-skipping environments are never shared across files.
+    pool: 'forks',
+    poolOptions: { forks: { singleFork: false } },
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    include: ['test/**/*.test.ts'],
+  },
+});
