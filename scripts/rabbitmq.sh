@@ -27,6 +27,7 @@ export ERL_EPMD_ADDRESS=127.0.0.1
 export RABBITMQ_MNESIA_BASE="$BASE/mnesia"
 export RABBITMQ_LOG_BASE="$BASE/log"
 export RABBITMQ_PID_FILE="$BASE/rabbitmq.pid"
+export ERL_CRASH_DUMP="$BASE/erl_crash.dump"
 export RABBITMQ_ENABLED_PLUGINS_FILE="$BASE/enabled_plugins"
 export RABBITMQ_CONF_ENV_FILE="$BASE/rabbitmq-env.conf"
 export RABBITMQ_CONFIG_FILE="$BASE/rabbitmq"
@@ -48,6 +49,8 @@ install_if_missing() {
 }
 
 is_up() {
+  # rabbitmqctl needs a HOME it can write its Erlang cookie to, or the VM crashes instead of answering.
+  mkdir -p "$HOME"
   "$SBIN/rabbitmqctl" -q status >/dev/null 2>&1
 }
 

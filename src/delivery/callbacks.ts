@@ -1,0 +1,83 @@
+/**
+ * The built-in delivery callbacks, registered on the worker like any user callback and named in a fan-out as
+ * `{ name: 'delivery.webhook', options: { url } }` or `{ name: 'delivery.amqp', options: { exchange, routingKey } }`.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { z } from 'zod';
+import { AddressPolicy } from './address-policy';
+import { AmqpPublisher } from './amqp';
+import type { DeliveryConfig } from './config';
+import { deliveryMessageId } from './message-id';
+import { AMQP_CALLBACK, AmqpDeliveryOptions, WEBHOOK_CALLBACK, WebhookDeliveryOptions } from './options';
+import type { WebhookDeps } from './webhook';
+import { deliverWebhook } from './webhook';
+
+/** What a callback is told about its invocation (structurally F's CallbackContext). */
+export interface DeliveryContext {
+  channel: string;
+  cid: string;
+  callback: string;
+  options?: unknown;
+  target?: string;
+}
+
+export type DeliveryHandler = (payload: unknown, ctx: DeliveryContext) => Promise<unknown>;
+
+export interface DeliveryDeps {
+  webhook: WebhookDeps;
+  amqp: AmqpPublisher;
+}
+
+export function createDeliveryDeps(config: DeliveryConfig): DeliveryDeps {
+  return {
+    webhook: {
+      secrets: config.webhookSecrets,
+      policy: new AddressPolicy(config.webhookAllowList),
+      timeoutMs: config.webhookTimeoutMs,
+    },
+    amqp: new AmqpPublisher({ connections: config.amqpConnections }),
+  };
+}
+
+export function createDeliveryCallbacks(deps: DeliveryDeps): Record<string, DeliveryHandler> {
+  return {
+    async [WEBHOOK_CALLBACK](payload, ctx) {
+      const options = parseOptions(WebhookDeliveryOptions, ctx);
+      return deliverWebhook(deps.webhook, options, ctx, payload, cancellationSignal());
+    },
+    async [AMQP_CALLBACK](payload, ctx) {
+      const options = parseOptions(AmqpDeliveryOptions, ctx);
+      const messageId = deliveryMessageId(ctx);
+      await deps.amqp.publish(options.connection ?? 'default', {
+        exchange: options.exchange,
+        routingKey: options.routingKey,
+        body: Buffer.from(JSON.stringify(payload)),
+        messageId,
+        correlationId: ctx.cid,
+        headers: { 'fanout-channel': ctx.channel, ...(ctx.target ? { 'fanout-target': ctx.target } : {}) },
+      });
+      return { messageId };
+    },
+  };
+}
+
+/** Bad options will not get better on retry. */
+function parseOptions<T>(schema: z.ZodType<T>, ctx: DeliveryContext): T {
+  const parsed = schema.safeParse(ctx.options);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ');
+  throw ApplicationFailure.nonRetryable(
+    `Invalid options for callback ${ctx.callback}: ${issues}`,
+    'InvalidDeliveryOptions',
+  );
+}
+
+/** Abort an in-flight request when Temporal cancels the activity (e.g. the fan-out was cancelled). */
+function cancellationSignal(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined; // not running as an activity
+  }
+}

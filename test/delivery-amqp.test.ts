@@ -1,0 +1,198 @@
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { ApplicationFailure } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AddressPolicy } from '../src/delivery/address-policy';
+import { AmqpPublisher } from '../src/delivery/amqp';
+import type { DeliveryContext, DeliveryDeps } from '../src/delivery/callbacks';
+import { createDeliveryCallbacks } from '../src/delivery/callbacks';
+import { deliveryMessageId } from '../src/delivery/message-id';
+import { quietActivityEnv } from './helpers/activity-env';
+import { ensureRabbitMq, ReplyQueue } from './helpers/rabbitmq';
+
+// The seed's callback: exchange '/exchange', routing key 'zato.responses'.
+const SEED = { exchange: '/exchange', routingKey: 'zato.responses' };
+const TARGET_PAYLOAD = {
+  source: 'fanout1.my-service',
+  target: 'crm.get-user',
+  response: { user_id: 123, name: 'Jane' },
+  req_ts_utc: '2025-01-19 19:55:45',
+  resp_ts_utc: '2025-01-19 19:55:46',
+  ok: true,
+  exception: null,
+  cid: 'cid-amqp-1',
+};
+
+let url: string;
+let publisher: AmqpPublisher;
+let replies: ReplyQueue;
+
+function deps(p: AmqpPublisher = publisher): DeliveryDeps {
+  return { webhook: { secrets: {}, policy: new AddressPolicy(), timeoutMs: 1_000 }, amqp: p };
+}
+
+function ctx(options: unknown, extra: Partial<DeliveryContext> = {}): DeliveryContext {
+  return { channel: 'FANOUT_ON_FINAL', cid: 'cid-amqp-1', callback: 'delivery.amqp', options, ...extra };
+}
+
+async function publish(context: DeliveryContext, payload: unknown = TARGET_PAYLOAD, d = deps()) {
+  return quietActivityEnv().run(createDeliveryCallbacks(d)['delivery.amqp'], payload, context);
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
+}
+
+beforeAll(async () => {
+  // No RabbitMQ means a failing test, not a skipped one: CI installs it.
+  url = await ensureRabbitMq();
+  publisher = new AmqpPublisher({ connections: { default: url, responses: url } });
+  replies = await ReplyQueue.bind(url, SEED.exchange, SEED.routingKey);
+}, 180_000);
+
+afterAll(async () => {
+  await replies?.close();
+  await publisher?.close();
+});
+
+describe('delivery.amqp', () => {
+  it('publishes the payload to the exchange and routing key, persistent, with correlation_id and message_id', async () => {
+    const context = ctx({ ...SEED, connection: 'responses' }, { channel: 'FANOUT_ON_TARGET', target: 'crm.get-user' });
+    const result = await publish(context);
+
+    const [message] = await replies.waitFor(1);
+    const messageId = deliveryMessageId({ cid: 'cid-amqp-1', channel: 'FANOUT_ON_TARGET', target: 'crm.get-user' });
+    expect(result).toEqual({ messageId });
+    expect(JSON.parse(message.content.toString('utf8'))).toEqual(TARGET_PAYLOAD);
+    expect(message.content.toString('utf8')).toBe(JSON.stringify(TARGET_PAYLOAD));
+    expect(message.fields).toMatchObject({ exchange: SEED.exchange, routingKey: SEED.routingKey, redelivered: false });
+    expect(message.properties).toMatchObject({
+      deliveryMode: 2,
+      correlationId: 'cid-amqp-1',
+      messageId,
+      contentType: 'application/json',
+      contentEncoding: 'utf-8',
+      headers: { 'fanout-channel': 'FANOUT_ON_TARGET', 'fanout-target': 'crm.get-user' },
+    });
+    expect(Math.abs(message.properties.timestamp - Date.now() / 1000)).toBeLessThan(5);
+  });
+
+  it('gives the final delivery its own message id and no target header', async () => {
+    replies.messages.length = 0;
+    await publish(ctx(SEED), { source: 'fanout1.my-service', data: {} });
+
+    const [message] = await replies.waitFor(1);
+    expect(message.properties.messageId).toBe(deliveryMessageId({ cid: 'cid-amqp-1', channel: 'FANOUT_ON_FINAL' }));
+    expect(message.properties.headers).toEqual({ 'fanout-channel': 'FANOUT_ON_FINAL' });
+  });
+
+  it('fails retryably while no queue takes the message, and delivers once one is bound', async () => {
+    const routingKey = `unbound.${Date.now()}`;
+    const failure = await failureOf(publish(ctx({ exchange: SEED.exchange, routingKey })));
+    expect(failure).toMatchObject({ type: 'AmqpUnroutable', nonRetryable: false });
+
+    const late = await ReplyQueue.bind(url, SEED.exchange, routingKey);
+    try {
+      await publish(ctx({ exchange: SEED.exchange, routingKey }));
+      const [message] = await late.waitFor(1);
+      expect(JSON.parse(message.content.toString())).toEqual(TARGET_PAYLOAD);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(late.messages).toHaveLength(1);
+    } finally {
+      await late.close();
+    }
+  });
+
+  it('fails retryably on a missing exchange and keeps the connection usable', async () => {
+    const failure = await failureOf(publish(ctx({ exchange: `missing.${Date.now()}`, routingKey: 'x' })));
+    expect(failure.type).toBe('AmqpPublishError');
+    expect(failure.nonRetryable).toBe(false);
+    expect(failure.message).toContain('NOT_FOUND');
+
+    replies.messages.length = 0;
+    await publish(ctx(SEED, { cid: 'after-missing-exchange' }));
+    const [message] = await replies.waitFor(1);
+    expect(message.properties.correlationId).toBe('after-missing-exchange');
+  });
+
+  it('fails retryably when the broker is unreachable or drops the connection, and recovers on retry', async () => {
+    const broker = new URL(url);
+    const proxy = await TcpProxy.start(broker.hostname, Number(broker.port));
+    const viaProxy = new AmqpPublisher({
+      connections: { default: url.replace(`:${broker.port}`, `:${proxy.port}`) },
+      timeoutMs: 2_000,
+    });
+    try {
+      replies.messages.length = 0;
+      await publish(ctx(SEED, { cid: 'via-proxy-1' }), TARGET_PAYLOAD, deps(viaProxy));
+
+      proxy.dropAll();
+      proxy.refuse = true;
+      const failure = await failureOf(publish(ctx(SEED, { cid: 'via-proxy-2' }), TARGET_PAYLOAD, deps(viaProxy)));
+      expect(failure).toMatchObject({ type: 'AmqpPublishError', nonRetryable: false });
+
+      proxy.refuse = false;
+      await publish(ctx(SEED, { cid: 'via-proxy-2' }), TARGET_PAYLOAD, deps(viaProxy));
+      const messages = await replies.waitFor(2);
+      expect(messages.map((m) => m.properties.correlationId)).toEqual(['via-proxy-1', 'via-proxy-2']);
+    } finally {
+      await viaProxy.close();
+      await proxy.close();
+    }
+  });
+
+  it('rejects bad options and unknown connections without retrying', async () => {
+    for (const options of [undefined, {}, { exchange: 'x' }, { ...SEED, extra: true }]) {
+      expect(await failureOf(publish(ctx(options)))).toMatchObject({
+        type: 'InvalidDeliveryOptions',
+        nonRetryable: true,
+      });
+    }
+    const failure = await failureOf(publish(ctx({ ...SEED, connection: 'nope' })));
+    expect(failure).toMatchObject({ type: 'AmqpConfig', nonRetryable: true });
+  });
+});
+
+/** A loopback TCP proxy to the broker that can drop its connections and refuse new ones. */
+class TcpProxy {
+  refuse = false;
+  private readonly sockets = new Set<net.Socket>();
+
+  private constructor(private readonly server: net.Server) {}
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  static async start(host: string, port: number): Promise<TcpProxy> {
+    const server = net.createServer();
+    const proxy = new TcpProxy(server);
+    server.on('connection', (client) => {
+      if (proxy.refuse) return client.destroy();
+      const upstream = net.connect(port, host);
+      for (const socket of [client, upstream]) {
+        proxy.sockets.add(socket);
+        socket.on('error', () => undefined).on('close', () => proxy.sockets.delete(socket));
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  dropAll(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  async close(): Promise<void> {
+    this.dropAll();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
