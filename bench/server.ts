@@ -2,6 +2,7 @@
  * Benchmark of the embedded server through the real SDK, on one worker: start-up time of the executable,
  * workflows per second, and activity tasks per second. Prints figures; asserts nothing.
  *   npm run bench:server
+ * BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server process.
  */
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -17,7 +18,11 @@ const ACTIVITIES_PER_WORKFLOW = Number(process.env.BENCH_ACTIVITIES_PER_WORKFLOW
 
 async function startServer(port: number): Promise<{ readyMs: number; stop: () => void }> {
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [SERVER, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), SERVER, String(port)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (data: Buffer) => data.toString().includes('listening') && resolve());
     child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
@@ -27,7 +32,7 @@ async function startServer(port: number): Promise<{ readyMs: number; stop: () =>
   await connection.workflowService.getSystemInfo({});
   const readyMs = Number(process.hrtime.bigint() - started) / 1e6;
   await connection.close();
-  return { readyMs, stop: () => child.kill('SIGKILL') };
+  return { readyMs, stop: () => child.kill('SIGTERM') };
 }
 
 function median(values: number[]): number {
@@ -77,6 +82,7 @@ async function main(): Promise<void> {
     activities,
     maxConcurrentActivityTaskExecutions: 500,
     maxConcurrentWorkflowTaskExecutions: 100,
+    maxConcurrentActivityTaskPolls: 10,
   });
   await worker.runUntil(async () => {
     const rss = () => `${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`;
