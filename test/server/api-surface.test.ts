@@ -11,6 +11,7 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { Client, WorkflowFailedError } from '@temporalio/client';
 import { NamespaceNotFoundError, TimeoutFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { msToTs } from '@temporalio/common/lib/time';
 import { bundle, createTimeSkippingEnv, withWorker } from '../helpers/server-harness';
 import * as activities from './scenario-activities';
 import * as wf from './scenario-workflows';
@@ -164,6 +165,57 @@ describe('starting', () => {
     );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err as WorkflowFailedError).cause).toBeInstanceOf(TimeoutFailure);
+  });
+});
+
+describe('workflow tasks', () => {
+  const { EventType, WorkflowTaskFailedCause } = temporal.api.enums.v1;
+  const poll = (queue: string) =>
+    env.connection.workflowService.pollWorkflowTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: queue },
+      identity: 'raw-worker',
+    });
+
+  it('times a workflow task out and hands it out again as attempt 2', async () => {
+    const queue = `raw-${randomUUID()}`;
+    const workflowId = `wft-timeout-${randomUUID()}`;
+    await env.connection.workflowService.startWorkflowExecution(
+      startRequest(workflowId, { taskQueue: { name: queue }, workflowTaskTimeout: msToTs('1s') }),
+    );
+    const first = await poll(queue);
+    expect(first.attempt).toBe(1);
+    const second = await poll(queue); // nobody answers the first: it times out after 1 s
+    expect(second.attempt).toBe(2);
+    const types = second.history!.events!.map((e) => e.eventType);
+    expect(types).toContain(EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT);
+    expect(types[types.length - 1]).toBe(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
+    await env.client.workflow.getHandle(workflowId).terminate();
+  });
+
+  it('records a failed workflow task and retries it', async () => {
+    const queue = `raw-${randomUUID()}`;
+    const workflowId = `wft-failed-${randomUUID()}`;
+    await env.connection.workflowService.startWorkflowExecution(
+      startRequest(workflowId, { taskQueue: { name: queue } }),
+    );
+    const first = await poll(queue);
+    await env.connection.workflowService.respondWorkflowTaskFailed({
+      taskToken: first.taskToken,
+      cause: WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE,
+      failure: { message: 'bug in workflow code' },
+      identity: 'raw-worker',
+    });
+    const second = await poll(queue);
+    expect(second.attempt).toBe(2);
+    const failed = second.history!.events!.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)!;
+    expect(failed.workflowTaskFailedEventAttributes!.failure!.message).toBe('bug in workflow code');
+    await expect(
+      env.connection.workflowService.respondWorkflowTaskCompleted({ taskToken: first.taskToken }),
+    ).rejects.toMatchObject({
+      code: grpc.status.NOT_FOUND,
+    });
+    await env.client.workflow.getHandle(workflowId).terminate();
   });
 });
 

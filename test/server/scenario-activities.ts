@@ -1,5 +1,5 @@
 /** Activities for the server scenarios. Attempt counters live in a map keyed by caller, per worker process. */
-import { ApplicationFailure, CancelledFailure, Context, sleep } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, CompleteAsyncError, Context, sleep } from '@temporalio/activity';
 
 const attempts = new Map<string, number>();
 
@@ -38,4 +38,9 @@ export async function heartbeatUntilCancelled(): Promise<string> {
 
 export async function bigString(length: number): Promise<string> {
   return 'x'.repeat(length);
+}
+
+/** Completes later, from outside, by workflow id and activity id. */
+export async function completeFromOutside(): Promise<string> {
+  throw new CompleteAsyncError();
 }

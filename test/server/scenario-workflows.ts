@@ -15,6 +15,7 @@ import {
   startChild,
   condition,
   upsertSearchAttributes,
+  upsertMemo,
   workflowInfo,
   patched,
   ParentClosePolicy,
@@ -45,17 +46,21 @@ export async function nonRetryable(): Promise<string> {
   return await quick.failNonRetryable();
 }
 
-export async function activityTimeout(kind: 'startToClose' | 'heartbeat' | 'scheduleToClose'): Promise<string> {
+export async function activityTimeout(
+  kind: 'startToClose' | 'heartbeat' | 'scheduleToClose' | 'scheduleToStart',
+): Promise<string> {
   const options: ActivityOptions =
-    kind === 'startToClose'
-      ? { startToCloseTimeout: '1s', retry: { maximumAttempts: 2, initialInterval: '1s' } }
-      : kind === 'heartbeat'
-        ? { startToCloseTimeout: '1 minute', heartbeatTimeout: '1s', retry: { maximumAttempts: 1 } }
-        : {
-            scheduleToCloseTimeout: '3s',
-            startToCloseTimeout: '1s',
-            retry: { initialInterval: '1s', backoffCoefficient: 1 },
-          };
+    kind === 'scheduleToStart'
+      ? { taskQueue: 'nobody-polls-this', scheduleToStartTimeout: '1s', startToCloseTimeout: '1 minute' }
+      : kind === 'startToClose'
+        ? { startToCloseTimeout: '1s', retry: { maximumAttempts: 2, initialInterval: '1s' } }
+        : kind === 'heartbeat'
+          ? { startToCloseTimeout: '1 minute', heartbeatTimeout: '1s', retry: { maximumAttempts: 1 } }
+          : {
+              scheduleToCloseTimeout: '3s',
+              startToCloseTimeout: '1s',
+              retry: { initialInterval: '1s', backoffCoefficient: 1 },
+            };
   const acts = proxyActivities<typeof activities>(options);
   return await acts.sleepFor(5_000);
 }
@@ -132,6 +137,7 @@ export async function counter(n: number, until: number): Promise<number> {
 
 export async function searchable(): Promise<string> {
   upsertSearchAttributes({ CustomKeyword: ['updated'] });
+  upsertMemo({ note: 'upserted' });
   if (patched('v2')) await sleep('1s');
   return 'done';
 }
@@ -197,4 +203,9 @@ export async function parentWithPendingWork(): Promise<void> {
   const acts = proxyActivities<typeof activities>({ startToCloseTimeout: '1 hour', heartbeatTimeout: '1 hour' });
   const child = await startChild(sleeper, { workflowId: `${workflowInfo().workflowId}/sleeper` });
   await Promise.all([acts.heartbeatUntilCancelled(), child.result()]);
+}
+
+export async function asyncCompletion(): Promise<string> {
+  const acts = proxyActivities<typeof activities>({ startToCloseTimeout: '1 hour', activityId: 'outside' });
+  return await acts.completeFromOutside();
 }

@@ -81,17 +81,20 @@ describe.each(CACHE_MODES)('embedded server with $label', ({ maxCachedWorkflows 
     expect(((cause as ActivityFailure).cause as ApplicationFailure).type).toBe('Fatal');
   });
 
-  it.each(['startToClose', 'heartbeat', 'scheduleToClose'] as const)('times out an activity on %s', async (kind) => {
-    const err = await run(() =>
-      env.client.workflow
-        .execute(wf.activityTimeout, { args: [kind], taskQueue, workflowId: id(`timeout-${kind}`) })
-        .catch((e: unknown) => e),
-    );
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    const activityFailure = (err as WorkflowFailedError).cause as ActivityFailure;
-    expect(activityFailure).toBeInstanceOf(ActivityFailure);
-    expect(activityFailure.cause).toBeInstanceOf(TimeoutFailure);
-  });
+  it.each(['startToClose', 'heartbeat', 'scheduleToClose', 'scheduleToStart'] as const)(
+    'times out an activity on %s',
+    async (kind) => {
+      const err = await run(() =>
+        env.client.workflow
+          .execute(wf.activityTimeout, { args: [kind], taskQueue, workflowId: id(`timeout-${kind}`) })
+          .catch((e: unknown) => e),
+      );
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      const activityFailure = (err as WorkflowFailedError).cause as ActivityFailure;
+      expect(activityFailure).toBeInstanceOf(ActivityFailure);
+      expect(activityFailure.cause).toBeInstanceOf(TimeoutFailure);
+    },
+  );
 
   it('skips a 30-day timer in well under a second', async () => {
     const wallStart = Date.now();
@@ -168,6 +171,7 @@ describe.each(CACHE_MODES)('embedded server with $label', ({ maxCachedWorkflows 
     );
     const description = await env.client.workflow.getHandle(workflowId).describe();
     expect(description.typedSearchAttributes.get(CustomKeyword)).toEqual(['updated']);
+    expect(description.memo).toEqual({ note: 'upserted' });
     const listed = [];
     for await (const info of env.client.workflow.list({
       query: `CustomKeyword = 'updated' AND WorkflowId = '${workflowId}'`,
@@ -208,6 +212,19 @@ describe.each(CACHE_MODES)('embedded server with $label', ({ maxCachedWorkflows 
       return value;
     });
     expect(previous).toBe(0);
+  });
+
+  it('completes an activity by workflow and activity id, after a heartbeat by id', async () => {
+    const workflowId = id('async');
+    const result = await run(async () => {
+      const handle = await env.client.workflow.start(wf.asyncCompletion, { taskQueue, workflowId });
+      await waitFor(async () => (await handle.describe()).raw.pendingActivities?.[0]?.state === 2);
+      await env.client.activity.heartbeat({ workflowId, activityId: 'outside' }, 'progress');
+      expect((await handle.describe()).raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.length).toBe(1);
+      await env.client.activity.complete({ workflowId, activityId: 'outside' }, 'completed from outside');
+      return handle.result();
+    });
+    expect(result).toBe('completed from outside');
   });
 
   it('refuses a duplicate workflow ID with the typed error', async () => {
