@@ -4,7 +4,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AddressPolicy } from '../src/delivery/address-policy';
 import { AmqpPublisher } from '../src/delivery/amqp';
-import type { DeliveryContext, DeliveryDeps } from '../src/delivery/callbacks';
+import type { CallbackContext } from '../src/contracts';
+import type { DeliveryDeps } from '../src/delivery/callbacks';
 import { createDeliveryCallbacks } from '../src/delivery/callbacks';
 import { deliveryMessageId } from '../src/delivery/message-id';
 import { quietActivityEnv } from './helpers/activity-env';
@@ -31,12 +32,24 @@ function deps(p: AmqpPublisher = publisher): DeliveryDeps {
   return { webhook: { secrets: {}, policy: new AddressPolicy(), timeoutMs: 1_000 }, amqp: p };
 }
 
-function ctx(options: unknown, extra: Partial<DeliveryContext> = {}): DeliveryContext {
-  return { channel: 'FANOUT_ON_FINAL', cid: 'cid-amqp-1', callback: 'delivery.amqp', options, ...extra };
+function handlerOf(d: DeliveryDeps) {
+  const callback = createDeliveryCallbacks(d).find((c) => c.name === 'delivery.amqp');
+  if (!callback) throw new Error('delivery.amqp is not among the delivery callbacks');
+  return callback.handler;
 }
 
-async function publish(context: DeliveryContext, payload: unknown = TARGET_PAYLOAD, d = deps()) {
-  return quietActivityEnv().run(createDeliveryCallbacks(d)['delivery.amqp'], payload, context);
+function ctx(options: unknown, extra: Partial<CallbackContext> = {}): CallbackContext {
+  return {
+    channel: 'FANOUT_ON_FINAL',
+    cid: 'cid-amqp-1',
+    callback: 'delivery.amqp',
+    options: options as CallbackContext['options'],
+    ...extra,
+  };
+}
+
+async function publish(context: CallbackContext, payload: unknown = TARGET_PAYLOAD, d = deps()) {
+  return quietActivityEnv().run(handlerOf(d), payload, context);
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {

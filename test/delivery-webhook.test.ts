@@ -5,7 +5,8 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AddressPolicy } from '../src/delivery/address-policy';
-import type { DeliveryContext, DeliveryDeps } from '../src/delivery/callbacks';
+import type { CallbackContext } from '../src/contracts';
+import type { DeliveryDeps } from '../src/delivery/callbacks';
 import { createDeliveryCallbacks } from '../src/delivery/callbacks';
 import { AmqpPublisher } from '../src/delivery/amqp';
 import { deliveryMessageId } from '../src/delivery/message-id';
@@ -50,13 +51,24 @@ function deps(overrides: Partial<DeliveryDeps['webhook']> = {}): DeliveryDeps {
   };
 }
 
-function ctx(options: unknown, extra: Partial<DeliveryContext> = {}): DeliveryContext {
-  return { channel: 'FANOUT_ON_FINAL', cid: 'cid-webhook-1', callback: 'delivery.webhook', options, ...extra };
+function handlerOf(d: DeliveryDeps) {
+  const callback = createDeliveryCallbacks(d).find((c) => c.name === 'delivery.webhook');
+  if (!callback) throw new Error('delivery.webhook is not among the delivery callbacks');
+  return callback.handler;
 }
 
-async function deliver(d: DeliveryDeps, context: DeliveryContext, payload: unknown = FINAL_PAYLOAD, attempt = 1) {
-  const callbacks = createDeliveryCallbacks(d);
-  return quietActivityEnv(attempt).run(callbacks['delivery.webhook'], payload, context);
+function ctx(options: unknown, extra: Partial<CallbackContext> = {}): CallbackContext {
+  return {
+    channel: 'FANOUT_ON_FINAL',
+    cid: 'cid-webhook-1',
+    callback: 'delivery.webhook',
+    options: options as CallbackContext['options'],
+    ...extra,
+  };
+}
+
+async function deliver(d: DeliveryDeps, context: CallbackContext, payload: unknown = FINAL_PAYLOAD, attempt = 1) {
+  return quietActivityEnv(attempt).run(handlerOf(d), payload, context);
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
@@ -211,11 +223,7 @@ describe('delivery.webhook', () => {
     receiver.hangNext(1);
     const started = Date.now();
     const env = quietActivityEnv();
-    const running = env.run(
-      createDeliveryCallbacks(deps({ timeoutMs: 10_000 }))['delivery.webhook'],
-      {},
-      ctx({ url: receiver.url() }),
-    );
+    const running = env.run(handlerOf(deps({ timeoutMs: 10_000 })), {}, ctx({ url: receiver.url() }));
     await new Promise((resolve) => setTimeout(resolve, 200));
     env.cancel();
     await expect(running).rejects.toBeInstanceOf(CancelledFailure);

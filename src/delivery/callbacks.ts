@@ -5,6 +5,9 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
+import type { CallbackContext } from '../contracts';
+import type { CallbackDefinition } from '../registry';
+import { defineCallback } from '../registry';
 import { AddressPolicy } from './address-policy';
 import { AmqpPublisher } from './amqp';
 import type { DeliveryConfig } from './config';
@@ -12,17 +15,6 @@ import { deliveryMessageId } from './message-id';
 import { AMQP_CALLBACK, AmqpDeliveryOptions, WEBHOOK_CALLBACK, WebhookDeliveryOptions } from './options';
 import type { WebhookDeps } from './webhook';
 import { deliverWebhook } from './webhook';
-
-/** What a callback is told about its invocation (structurally F's CallbackContext). */
-export interface DeliveryContext {
-  channel: string;
-  cid: string;
-  callback: string;
-  options?: unknown;
-  target?: string;
-}
-
-export type DeliveryHandler = (payload: unknown, ctx: DeliveryContext) => Promise<unknown>;
 
 export interface DeliveryDeps {
   webhook: WebhookDeps;
@@ -40,30 +32,38 @@ export function createDeliveryDeps(config: DeliveryConfig): DeliveryDeps {
   };
 }
 
-export function createDeliveryCallbacks(deps: DeliveryDeps): Record<string, DeliveryHandler> {
-  return {
-    async [WEBHOOK_CALLBACK](payload, ctx) {
-      const options = parseOptions(WebhookDeliveryOptions, ctx);
-      return deliverWebhook(deps.webhook, options, ctx, payload, cancellationSignal());
-    },
-    async [AMQP_CALLBACK](payload, ctx) {
-      const options = parseOptions(AmqpDeliveryOptions, ctx);
-      const messageId = deliveryMessageId(ctx);
-      await deps.amqp.publish(options.connection ?? 'default', {
-        exchange: options.exchange,
-        routingKey: options.routingKey,
-        body: Buffer.from(JSON.stringify(payload)),
-        messageId,
-        correlationId: ctx.cid,
-        headers: { 'fanout-channel': ctx.channel, ...(ctx.target ? { 'fanout-target': ctx.target } : {}) },
-      });
-      return { messageId };
-    },
-  };
+export function createDeliveryCallbacks(deps: DeliveryDeps): CallbackDefinition[] {
+  return [
+    defineCallback({
+      name: WEBHOOK_CALLBACK,
+      description: 'POSTs the payload to options.url, signed per Standard Webhooks',
+      async handler(payload, ctx) {
+        const options = parseOptions(WebhookDeliveryOptions, ctx);
+        return deliverWebhook(deps.webhook, options, ctx, payload, cancellationSignal());
+      },
+    }),
+    defineCallback({
+      name: AMQP_CALLBACK,
+      description: 'Publishes the payload to options.exchange with options.routingKey, with publisher confirms',
+      async handler(payload, ctx) {
+        const options = parseOptions(AmqpDeliveryOptions, ctx);
+        const messageId = deliveryMessageId(ctx);
+        await deps.amqp.publish(options.connection ?? 'default', {
+          exchange: options.exchange,
+          routingKey: options.routingKey,
+          body: Buffer.from(JSON.stringify(payload)),
+          messageId,
+          correlationId: ctx.cid,
+          headers: { 'fanout-channel': ctx.channel, ...(ctx.target ? { 'fanout-target': ctx.target } : {}) },
+        });
+        return { messageId };
+      },
+    }),
+  ];
 }
 
 /** Bad options will not get better on retry. */
-function parseOptions<T>(schema: z.ZodType<T>, ctx: DeliveryContext): T {
+function parseOptions<T>(schema: z.ZodType<T>, ctx: CallbackContext): T {
   const parsed = schema.safeParse(ctx.options);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ');
