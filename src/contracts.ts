@@ -1,0 +1,263 @@
+/**
+ * The contracts both sides share: zod schemas for what callers send and what callbacks receive, the TS types
+ * inferred from them, and the names the worker, client, HTTP API and Web UI agree on. The payload shapes are
+ * Zato's (see the seed documents): a per-target record, and a final payload keyed by target.
+ * Imported by workflow code too, so it stays free of Node built-ins and I/O.
+ */
+import { z } from 'zod';
+import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
+import { msToNumber } from '@temporalio/common/lib/time';
+
+export const FANOUT_TASK_QUEUE = 'fanout';
+
+/** Search attributes the fan-out workflows set; registered on the server (docker-compose.yml, tests). */
+export const SEARCH_ATTRIBUTES = {
+  source: 'FanoutSource',
+  state: 'FanoutState',
+} as const;
+export const FanoutSourceKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.source, SearchAttributeType.KEYWORD);
+export const FanoutStateKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.state, SearchAttributeType.KEYWORD);
+
+/** A service or callback name as registered on the worker (Zato style: dotted, e.g. "crm.get-user"). */
+export const ServiceName = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and . _ : - only');
+
+/** A target name: the key of `targets`; also part of the child workflow ID `<cid>/<target>`. */
+export const TargetName = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[^/\s]+$/, 'no slashes or white space');
+
+/** Correlation ID: the fan-out's workflow ID. */
+export const Cid = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[^/\s]+$/, 'no slashes or white space');
+
+/** A duration as milliseconds or a string such as "30s", "5 minutes" (the SDK's format). */
+export const Duration = z.union([z.number().int().positive(), z.string().min(1)]).refine(
+  (value) => {
+    try {
+      return msToNumber(value as never) > 0;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'a positive duration: milliseconds, or a string such as "30s" or "5 minutes"' },
+);
+export type Duration = z.infer<typeof Duration>;
+
+export const RetryPolicy = z.strictObject({
+  initialInterval: Duration.optional(),
+  backoffCoefficient: z.number().min(1).optional(),
+  maximumInterval: Duration.optional(),
+  maximumAttempts: z.number().int().min(1).optional(),
+  nonRetryableErrorTypes: z.array(z.string()).optional(),
+});
+export type RetryPolicy = z.infer<typeof RetryPolicy>;
+
+/** A callback by name, or by name with per-fan-out options (e.g. a webhook URL). */
+export const CallbackRef = z.union([
+  ServiceName,
+  z.strictObject({ name: ServiceName, options: z.record(z.string(), z.unknown()).optional() }),
+]);
+export type CallbackRef = z.infer<typeof CallbackRef>;
+
+export function callbackName(ref: CallbackRef): string {
+  return typeof ref === 'string' ? ref : ref.name;
+}
+
+/** How to run one target, overriding the fan-out's defaults. */
+export const TargetOptions = z.strictObject({
+  service: ServiceName.optional().describe('Service to invoke; defaults to the target name'),
+  startToCloseTimeout: Duration.optional(),
+  retry: RetryPolicy.optional(),
+});
+export type TargetOptions = z.infer<typeof TargetOptions>;
+
+export const Defaults = z.strictObject({
+  startToCloseTimeout: Duration.optional(),
+  retry: RetryPolicy.optional(),
+  callbackStartToCloseTimeout: Duration.optional(),
+  callbackRetry: RetryPolicy.optional(),
+});
+export type Defaults = z.infer<typeof Defaults>;
+
+export const MAX_CONCURRENCY_LIMIT = 1000;
+export const DEFAULT_MAX_CONCURRENCY = 500;
+export const MAX_TARGETS = 10_000;
+
+const Targets = z
+  .record(TargetName, z.unknown())
+  .refine((targets) => Object.keys(targets).length > 0, 'at least one target')
+  .refine((targets) => Object.keys(targets).length <= MAX_TARGETS, `at most ${MAX_TARGETS} targets`)
+  .describe('Target name → the request it receives (Zato: service name → request)');
+
+const Common = {
+  cid: Cid.optional().describe('Your own correlation ID; must not be in use'),
+  source: z.string().min(1).max(200).optional().describe('Who asks, as shown to callbacks ("source")'),
+  targetOptions: z.record(TargetName, TargetOptions).optional(),
+  maxConcurrency: z.number().int().min(1).max(MAX_CONCURRENCY_LIMIT).optional(),
+  defaults: Defaults.optional(),
+};
+
+export const FanoutRequest = z.strictObject({
+  targets: Targets,
+  finalCallbacks: z.array(CallbackRef).min(1, 'fan-out / fan-in needs at least one final callback'),
+  onTarget: z.array(CallbackRef).optional(),
+  ...Common,
+});
+export type FanoutRequest = z.infer<typeof FanoutRequest>;
+
+export const ParallelRequest = z.strictObject({
+  targets: Targets,
+  onTarget: z.array(CallbackRef).min(1, 'parallel execution needs at least one on-target callback'),
+  ...Common,
+});
+export type ParallelRequest = z.infer<typeof ParallelRequest>;
+
+export const InvokeRetryRequest = z.strictObject({
+  target: TargetName.describe('Name of the target (and the service, unless `service` is given)'),
+  service: ServiceName.optional(),
+  request: z.unknown(),
+  attempts: z.number().int().min(1).max(1000).describe('How many times to try, the first included'),
+  interval: Duration.describe('How long to wait between attempts'),
+  callbacks: z.array(CallbackRef).min(1, 'invoke/retry needs at least one callback'),
+  startToCloseTimeout: Duration.optional(),
+  cid: Cid.optional(),
+  source: z.string().min(1).max(200).optional(),
+});
+export type InvokeRetryRequest = z.infer<typeof InvokeRetryRequest>;
+
+/** Zato's per-target record: what on-target callbacks receive, and each entry of the final payload's `data`. */
+export const TargetRecord = z.object({
+  source: z.string(),
+  target: z.string(),
+  response: z.unknown(),
+  req_ts_utc: z.string(),
+  resp_ts_utc: z.string(),
+  ok: z.boolean(),
+  exception: z.string().nullable(),
+  cid: z.string(),
+});
+export type TargetRecord = z.infer<typeof TargetRecord>;
+
+/** Zato's final payload; `on_target` is '' when there are no target callbacks, as in Zato. */
+export const FinalPayload = z.object({
+  source: z.string(),
+  req_ts_utc: z.string(),
+  on_target: z.union([z.literal(''), z.array(z.string())]),
+  on_final: z.array(z.string()),
+  data: z.record(z.string(), TargetRecord),
+});
+export type FinalPayload = z.infer<typeof FinalPayload>;
+
+/** Zato's `self.channel`: how a callback was invoked. */
+export const CHANNELS = [
+  'FANOUT_ON_TARGET',
+  'FANOUT_ON_FINAL',
+  'PARALLEL_EXEC_ON_TARGET',
+  'INVOKE_RETRY_ON_SUCCESS',
+  'INVOKE_RETRY_ON_FAILURE',
+] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export interface CallbackContext {
+  channel: Channel;
+  cid: string;
+  callback: string;
+  options?: Record<string, unknown>;
+  target?: string;
+}
+
+export const TargetState = z.enum(['pending', 'running', 'ok', 'failed', 'cancelled']);
+export type TargetState = z.infer<typeof TargetState>;
+
+export const FanoutState = z.enum(['running', 'finalizing', 'completed', 'cancelled']);
+export type FanoutState = z.infer<typeof FanoutState>;
+
+export const FanoutProgress = z.object({
+  cid: z.string(),
+  source: z.string(),
+  pattern: z.enum(['fanout', 'parallel']),
+  state: FanoutState,
+  total: z.number(),
+  settled: z.number(),
+  ok: z.number(),
+  failed: z.number(),
+  cancelled: z.number(),
+  running: z.number(),
+  pending: z.number(),
+  targets: z.record(z.string(), TargetState),
+});
+export type FanoutProgress = z.infer<typeof FanoutProgress>;
+
+export const CallbackOutcome = z.object({
+  callback: z.string(),
+  channel: z.enum(CHANNELS),
+  target: z.string().optional(),
+  ok: z.boolean(),
+  error: z.string().optional(),
+});
+export type CallbackOutcome = z.infer<typeof CallbackOutcome>;
+
+export const FanoutResult = z.object({
+  cid: z.string(),
+  state: z.enum(['completed', 'cancelled']),
+  payload: FinalPayload,
+  targets: z.record(z.string(), TargetState),
+  callbacks: z.array(CallbackOutcome),
+});
+export type FanoutResult = z.infer<typeof FanoutResult>;
+
+export const InvokeRetryResult = z.object({
+  cid: z.string(),
+  record: TargetRecord,
+  callbacks: z.array(CallbackOutcome),
+});
+export type InvokeRetryResult = z.infer<typeof InvokeRetryResult>;
+
+/** One target as the workflow runs it: names resolved, kind known. */
+export interface PlannedTarget {
+  name: string;
+  service: string;
+  kind: 'activity' | 'workflow';
+  workflowType?: string;
+  request: unknown;
+  options: TargetOptions;
+}
+
+/** What the fan-out workflow receives (built and validated by the client). */
+export interface FanoutWorkflowInput {
+  cid: string;
+  source: string;
+  pattern: 'fanout' | 'parallel';
+  targets: PlannedTarget[];
+  onTarget: CallbackRef[];
+  onFinal: CallbackRef[];
+  maxConcurrency: number;
+  defaults: Defaults;
+}
+
+export interface InvokeRetryWorkflowInput {
+  cid: string;
+  source: string;
+  target: PlannedTarget;
+  attempts: number;
+  interval: Duration;
+  callbacks: CallbackRef[];
+}
+
+/** The worker's own local activity that returns its catalog, so workflows can refuse unknown names at start. */
+export const DESCRIBE_CATALOG = 'fanout.describeCatalog';
+
+/** The names and kinds a worker serves: lets the client and the workflow refuse unknown names up front. */
+export interface Catalog {
+  services: Record<string, { kind: 'activity' | 'workflow'; workflowType?: string }>;
+  callbacks: string[];
+}
