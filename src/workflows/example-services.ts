@@ -1,0 +1,15 @@
+/** An example workflow service: a long report (hours), the kind of target that should be a child workflow. */
+import { sleep } from '@temporalio/workflow';
+
+export interface CreditReportRequest {
+  user_id: string;
+  hours?: number;
+}
+
+export async function buildCreditReport(
+  request: CreditReportRequest,
+): Promise<{ user_id: string; report: string; took_hours: number }> {
+  const hours = request.hours ?? 2;
+  await sleep(`${hours} hours`); // stands for a slow reporting database
+  return { user_id: request.user_id, report: `credit report for ${request.user_id}`, took_hours: hours };
+}

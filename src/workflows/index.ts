@@ -1,0 +1,8 @@
+/**
+ * The fan-out worker's workflows. Workflow services (targets that run as child workflows) must be exported from
+ * the worker's workflows module too: the example ones are here; add your own in a module that re-exports these.
+ */
+export { fanout, parallelExecution } from './fanout';
+export { invokeRetry } from './invoke-retry';
+export { buildCreditReport } from './example-services';
+export { progressQuery } from './definitions';

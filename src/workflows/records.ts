@@ -1,0 +1,73 @@
+/**
+ * Building Zato's records inside workflow code: UTC timestamps from the workflow clock, exception text from
+ * Temporal failures, and the small markdown table the Web UI shows as current details.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  TemporalFailure,
+  isCancellation,
+} from '@temporalio/workflow';
+import type { TargetRecord, TargetState } from '../contracts';
+
+export function utc(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** The innermost cause is what the target itself raised; its stack (from the worker) is the traceback. */
+export function exceptionText(error: unknown): string {
+  let cause: unknown = error;
+  while ((cause instanceof ActivityFailure || cause instanceof ChildWorkflowFailure) && cause.cause)
+    cause = cause.cause;
+  if (isCancellation(error)) {
+    const started = !(error instanceof Error && /before this target started/.test(error.message));
+    return `CancelledFailure: the fan-out was cancelled before this target ${started ? 'finished' : 'started'}`;
+  }
+  if (cause instanceof TemporalFailure || cause instanceof Error) {
+    const type = cause instanceof ApplicationFailure && cause.type ? cause.type : cause.name;
+    const stack = cause.stack && !cause.stack.startsWith('Error\n') ? cause.stack : '';
+    return stack.includes(cause.message) ? stack : `${type}: ${cause.message}${stack ? '\n' + stack : ''}`;
+  }
+  return String(cause);
+}
+
+export function targetRecord(
+  base: { source: string; cid: string; target: string; reqTsUtc: string },
+  outcome: { ok: true; response: unknown } | { ok: false; error: unknown },
+  nowMs: number,
+): TargetRecord {
+  return {
+    source: base.source,
+    target: base.target,
+    response: outcome.ok ? (outcome.response ?? null) : null,
+    req_ts_utc: base.reqTsUtc,
+    resp_ts_utc: utc(nowMs),
+    ok: outcome.ok,
+    exception: outcome.ok ? null : exceptionText(outcome.error),
+    cid: base.cid,
+  };
+}
+
+const MAX_DETAIL_ROWS = 20;
+
+/** A short markdown table for the Web UI's "current details": counts, then the first targets' states. */
+export function detailsTable(states: Map<string, TargetState>, phase: string): string {
+  const counts: Record<TargetState, number> = { pending: 0, running: 0, ok: 0, failed: 0, cancelled: 0 };
+  for (const state of states.values()) counts[state]++;
+  const lines = [
+    `**${phase}** — ${counts.ok} ok, ${counts.failed} failed, ${counts.cancelled} cancelled, ${counts.running} running, ${counts.pending} pending`,
+    '',
+    '| target | state |',
+    '| --- | --- |',
+  ];
+  let shown = 0;
+  for (const [target, state] of states) {
+    if (shown++ >= MAX_DETAIL_ROWS) {
+      lines.push(`| … ${states.size - MAX_DETAIL_ROWS} more | |`);
+      break;
+    }
+    lines.push(`| ${target} | ${state} |`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,153 @@
+/**
+ * The steps every pattern shares: checking names against the worker's catalog, running one target (an activity,
+ * or a child workflow with ID `<cid>/<target>`), and running one callback in isolation, recording its outcome.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ParentClosePolicy,
+  executeChild,
+  proxyActivities,
+  proxyLocalActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ActivityOptions, RetryPolicy as TemporalRetryPolicy } from '@temporalio/workflow';
+import type { Duration as TemporalDuration } from '@temporalio/common';
+import type {
+  CallbackContext,
+  CallbackOutcome,
+  CallbackRef,
+  Catalog,
+  Channel,
+  Defaults,
+  PlannedTarget,
+  RetryPolicy,
+} from '../contracts';
+import { DESCRIBE_CATALOG, callbackName } from '../contracts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type DynamicActivities = Record<string, (...args: any[]) => Promise<any>>;
+
+/** Bounded by default: nothing retries forever. */
+export const TARGET_DEFAULTS = { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } } as const;
+export const CALLBACK_DEFAULTS = { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } } as const;
+
+const catalogActivity = proxyLocalActivities<DynamicActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 3 },
+});
+
+/** The client checked names already; the worker's own catalog is the truth, so check again, non-retryably. */
+export async function checkNames(
+  services: string[],
+  callbacks: CallbackRef[],
+  kinds?: Record<string, PlannedTarget['kind']>,
+): Promise<void> {
+  const catalog = (await catalogActivity[DESCRIBE_CATALOG]()) as Catalog;
+  const unknownServices = [...new Set(services)].filter((name) => !catalog.services[name]);
+  const unknownCallbacks = [...new Set(callbacks.map(callbackName))].filter(
+    (name) => !catalog.callbacks.includes(name),
+  );
+  const wrongKind = Object.entries(kinds ?? {}).filter(
+    ([name, kind]) => catalog.services[name] && catalog.services[name].kind !== kind,
+  );
+  const problems = [
+    unknownServices.length ? `unknown services: ${unknownServices.join(', ')}` : '',
+    unknownCallbacks.length ? `unknown callbacks: ${unknownCallbacks.join(', ')}` : '',
+    wrongKind.length ? `services of another kind on this worker: ${wrongKind.map(([n]) => n).join(', ')}` : '',
+  ].filter(Boolean);
+  if (problems.length) {
+    throw ApplicationFailure.nonRetryable(
+      `This worker cannot run the request: ${problems.join('; ')}`,
+      'UnknownService',
+    );
+  }
+}
+
+function retryPolicy(policy: RetryPolicy | undefined): TemporalRetryPolicy | undefined {
+  return policy as TemporalRetryPolicy | undefined;
+}
+
+export function targetActivityOptions(target: PlannedTarget, defaults: Defaults, summary: string): ActivityOptions {
+  return {
+    activityId: `target/${target.name}`,
+    summary,
+    startToCloseTimeout: (target.options.startToCloseTimeout ??
+      defaults.startToCloseTimeout ??
+      TARGET_DEFAULTS.startToCloseTimeout) as TemporalDuration,
+    retry: retryPolicy(target.options.retry ?? defaults.retry) ?? TARGET_DEFAULTS.retry,
+  };
+}
+
+/** Runs one target and returns its response; throws what the target (or Temporal) raised. */
+export async function runTarget(cid: string, target: PlannedTarget, defaults: Defaults): Promise<unknown> {
+  const summary =
+    target.service === target.name ? `target ${target.name}` : `target ${target.name} → ${target.service}`;
+  if (target.kind === 'workflow') {
+    return executeChild(target.workflowType!, {
+      workflowId: `${cid}/${target.name}`,
+      args: [target.request],
+      taskQueue: workflowInfo().taskQueue,
+      // If the fan-out itself is terminated, its long-running targets are asked to stop too.
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      staticSummary: `${summary} of fan-out ${cid}`,
+    });
+  }
+  const activities = proxyActivities<DynamicActivities>(targetActivityOptions(target, defaults, summary));
+  return activities[target.service](target.request);
+}
+
+/** Activity IDs stay readable and unique: the second use of one callback for the same target gets "#2". */
+export class CallbackIds {
+  private readonly used = new Map<string, number>();
+
+  next(base: string): string {
+    const count = (this.used.get(base) ?? 0) + 1;
+    this.used.set(base, count);
+    return count === 1 ? base : `${base}#${count}`;
+  }
+}
+
+/**
+ * Runs one callback to the end of its retry policy, whatever happens to the fan-out (cancellation included),
+ * and records the outcome: a failing callback is never dropped silently.
+ */
+export async function runCallback(
+  ref: CallbackRef,
+  payload: unknown,
+  context: { cid: string; channel: Channel; target?: string; activityId: string },
+  defaults: Defaults,
+  outcomes: CallbackOutcome[],
+): Promise<void> {
+  const name = callbackName(ref);
+  const ctx: CallbackContext = {
+    channel: context.channel,
+    cid: context.cid,
+    callback: name,
+    ...(typeof ref === 'string' || !ref.options ? {} : { options: ref.options }),
+    ...(context.target ? { target: context.target } : {}),
+  };
+  const options: ActivityOptions = {
+    activityId: context.activityId,
+    summary: context.target ? `callback ${name} for target ${context.target}` : `final callback ${name}`,
+    startToCloseTimeout: (defaults.callbackStartToCloseTimeout ??
+      CALLBACK_DEFAULTS.startToCloseTimeout) as TemporalDuration,
+    retry: retryPolicy(defaults.callbackRetry) ?? CALLBACK_DEFAULTS.retry,
+  };
+  const outcome: CallbackOutcome = {
+    callback: name,
+    channel: context.channel,
+    ...(context.target ? { target: context.target } : {}),
+    ok: true,
+  };
+  await CancellationScope.nonCancellable(async () => {
+    try {
+      await proxyActivities<DynamicActivities>(options)[name](payload, ctx);
+    } catch (error) {
+      outcome.ok = false;
+      outcome.error =
+        error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+    }
+  });
+  outcomes.push(outcome);
+}
