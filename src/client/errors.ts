@@ -1,0 +1,64 @@
+/** Typed errors of the fan-out client: each says what was wrong and carries what a caller needs to react. */
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+export class FanoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The request does not match the contract; nothing was started. */
+export class InvalidRequestError extends FanoutError {
+  constructor(readonly issues: FieldIssue[]) {
+    super(`Invalid request: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+}
+
+/** Services or callbacks the worker does not serve; nothing was started. */
+export class UnknownServiceError extends FanoutError {
+  constructor(
+    readonly unknownServices: string[],
+    readonly unknownCallbacks: string[],
+  ) {
+    const parts = [
+      unknownServices.length ? `unknown services: ${unknownServices.join(', ')}` : '',
+      unknownCallbacks.length ? `unknown callbacks: ${unknownCallbacks.join(', ')}` : '',
+    ].filter(Boolean);
+    super(parts.join('; '));
+  }
+}
+
+/** The CID is already in use (running or finished); the existing fan-out is untouched. */
+export class DuplicateCidError extends FanoutError {
+  constructor(readonly cid: string) {
+    super(`CID ${cid} is already in use`);
+  }
+}
+
+/** No fan-out has this CID. */
+export class FanoutNotFoundError extends FanoutError {
+  constructor(readonly cid: string) {
+    super(`No fan-out with CID ${cid}`);
+  }
+}
+
+/** The request would exceed Temporal's payload limit once encoded; nothing was started. */
+export class PayloadTooLargeError extends FanoutError {
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`The request encodes to ${bytes} bytes, over the ${limit}-byte payload limit`);
+  }
+}
+
+/** The fan-out has not finished yet (result asked for without waiting). */
+export class FanoutRunningError extends FanoutError {
+  constructor(readonly cid: string) {
+    super(`Fan-out ${cid} is still running`);
+  }
+}

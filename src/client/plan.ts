@@ -1,0 +1,129 @@
+/**
+ * Turns a caller's request into the workflow's input: validates it against the contract, resolves target names
+ * to services, checks every name and request against the catalog. Pure: shared by the client and the HTTP API.
+ */
+import type { ZodType } from 'zod';
+import type {
+  CallbackRef,
+  Catalog,
+  FanoutWorkflowInput,
+  InvokeRetryWorkflowInput,
+  PlannedTarget,
+  TargetOptions,
+} from '../contracts';
+import {
+  DEFAULT_MAX_CONCURRENCY,
+  FanoutRequest,
+  InvokeRetryRequest,
+  ParallelRequest,
+  callbackName,
+} from '../contracts';
+import type { FieldIssue } from './errors';
+import { InvalidRequestError, UnknownServiceError } from './errors';
+
+export interface Schemas {
+  requestSchema(service: string): ZodType | undefined;
+}
+
+function parse<T>(schema: ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new InvalidRequestError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+}
+
+function checkNames(catalog: Catalog, services: string[], callbacks: CallbackRef[]): void {
+  const unknownServices = [...new Set(services)].filter((s) => !catalog.services[s]);
+  const unknownCallbacks = [...new Set(callbacks.map(callbackName))].filter((c) => !catalog.callbacks.includes(c));
+  if (unknownServices.length || unknownCallbacks.length)
+    throw new UnknownServiceError(unknownServices, unknownCallbacks);
+}
+
+function planTargets(
+  catalog: Catalog,
+  schemas: Schemas | undefined,
+  targets: Record<string, unknown>,
+  options: Record<string, TargetOptions> = {},
+): PlannedTarget[] {
+  const issues: FieldIssue[] = [];
+  for (const name of Object.keys(options)) {
+    if (!(name in targets)) issues.push({ path: `targetOptions.${name}`, message: 'no such target' });
+  }
+  const planned = Object.entries(targets).map(([name, request]) => {
+    const targetOptions = options[name] ?? {};
+    const service = targetOptions.service ?? name;
+    const entry = catalog.services[service];
+    const schema = schemas?.requestSchema(service);
+    const problem = schema?.safeParse(request);
+    if (problem && !problem.success) {
+      for (const i of problem.error.issues)
+        issues.push({ path: ['targets', name, ...i.path].join('.'), message: i.message });
+    }
+    return {
+      name,
+      service,
+      kind: entry?.kind ?? 'activity',
+      workflowType: entry?.workflowType,
+      request,
+      options: targetOptions,
+    } satisfies PlannedTarget;
+  });
+  if (issues.length) throw new InvalidRequestError(issues);
+  return planned;
+}
+
+export function planFanout(
+  catalog: Catalog,
+  schemas: Schemas | undefined,
+  raw: unknown,
+  pattern: 'fanout' | 'parallel',
+  cid: string,
+): FanoutWorkflowInput {
+  const request = pattern === 'fanout' ? parse(FanoutRequest, raw) : parse(ParallelRequest, raw);
+  const finalCallbacks = 'finalCallbacks' in request ? request.finalCallbacks : [];
+  const onTarget = request.onTarget ?? [];
+  const services = Object.keys(request.targets).map((name) => request.targetOptions?.[name]?.service ?? name);
+  checkNames(catalog, services, [...finalCallbacks, ...onTarget]);
+  return {
+    cid: request.cid ?? cid,
+    source: request.source ?? 'unknown',
+    pattern,
+    targets: planTargets(catalog, schemas, request.targets, request.targetOptions),
+    onTarget,
+    onFinal: finalCallbacks,
+    maxConcurrency: request.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
+    defaults: request.defaults ?? {},
+  };
+}
+
+export function planInvokeRetry(
+  catalog: Catalog,
+  schemas: Schemas | undefined,
+  raw: unknown,
+  cid: string,
+): InvokeRetryWorkflowInput {
+  const request = parse(InvokeRetryRequest, raw);
+  const service = request.service ?? request.target;
+  checkNames(catalog, [service], request.callbacks);
+  if (catalog.services[service].kind !== 'activity') {
+    throw new InvalidRequestError([{ path: 'service', message: 'invoke/retry runs activity services only' }]);
+  }
+  const [target] = planTargets(
+    catalog,
+    schemas,
+    { [request.target]: request.request },
+    {
+      [request.target]: {
+        service,
+        ...(request.startToCloseTimeout ? { startToCloseTimeout: request.startToCloseTimeout } : {}),
+      },
+    },
+  );
+  return {
+    cid: request.cid ?? cid,
+    source: request.source ?? 'unknown',
+    target,
+    attempts: request.attempts,
+    interval: request.interval,
+    callbacks: request.callbacks,
+  };
+}

@@ -1,0 +1,16 @@
+/** The example registry: the seed's credit-scoring services and the logging callback. */
+import type { CallbackDefinition } from '../registry';
+import { Registry } from '../registry';
+import type { CreditScoringOptions } from './credit-scoring';
+import { creditScoringServices } from './credit-scoring';
+import type { LogCallbackOptions } from './log-callback';
+import { logCallback } from './log-callback';
+
+export { creditScoringServices } from './credit-scoring';
+export { logCallback } from './log-callback';
+
+export function exampleRegistry(
+  options: CreditScoringOptions & LogCallbackOptions & { extraCallbacks?: CallbackDefinition[] } = {},
+): Registry {
+  return new Registry(creditScoringServices(options), [logCallback(options), ...(options.extraCallbacks ?? [])]);
+}

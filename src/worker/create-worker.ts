@@ -1,0 +1,39 @@
+/**
+ * Wires a fan-out worker: the registry's services and callbacks become activities, the fan-out workflows (and
+ * any workflow services) come from a workflows module, bundled once or given pre-bundled.
+ */
+import path from 'node:path';
+import type { NativeConnection, WorkerOptions, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { FANOUT_TASK_QUEUE } from '../contracts';
+import type { Registry } from '../registry';
+
+/** A folder path: webpack finds index.ts from source (tests) or index.js when compiled. */
+export const DEFAULT_WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows');
+
+export interface FanoutWorkerOptions {
+  connection: NativeConnection;
+  registry: Registry;
+  namespace?: string;
+  taskQueue?: string;
+  /** A pre-built bundle (tests and benchmarks build it once); otherwise `workflowsPath` is bundled. */
+  workflowBundle?: WorkflowBundleWithSourceMap;
+  /** A module exporting the fan-out workflows and your workflow services; defaults to this package's. */
+  workflowsPath?: string;
+  /** Anything else for Worker.create (cache size, concurrency, interceptors). */
+  workerOptions?: Partial<WorkerOptions>;
+}
+
+export async function createFanoutWorker(options: FanoutWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    taskQueue: options.taskQueue ?? FANOUT_TASK_QUEUE,
+    activities: createActivities({ registry: options.registry }),
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: options.workflowsPath ?? DEFAULT_WORKFLOWS_PATH }),
+    ...options.workerOptions,
+  });
+}

@@ -1,0 +1,24 @@
+/**
+ * The production worker: serves the example services, the logging callback and the built-in delivery callbacks
+ * against the Temporal named by TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY (see connection.ts).
+ *   node dist/src/worker/main.js
+ */
+import { NativeConnection } from '@temporalio/worker';
+import { FANOUT_TASK_QUEUE } from '../contracts';
+import { exampleRegistry } from '../services';
+import { temporalSettings } from './connection';
+import { createFanoutWorker } from './create-worker';
+
+async function main(): Promise<void> {
+  const settings = temporalSettings();
+  const connection = await NativeConnection.connect(settings.connectionOptions);
+  const worker = await createFanoutWorker({ connection, namespace: settings.namespace, registry: exampleRegistry() });
+  console.log(`fan-out worker polling ${FANOUT_TASK_QUEUE} on ${settings.address} (namespace ${settings.namespace})`);
+  await worker.run();
+  await connection.close();
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
