@@ -1,0 +1,80 @@
+/**
+ * `npm run api`: the HTTP API. With TEMPORAL_ADDRESS set it is a client of that Temporal (workers run
+ * elsewhere, e.g. the docker-compose worker service). Without it, it starts the embedded server and a worker in
+ * this process, so one command gives a working API for development.
+ *
+ * Env: API_KEYS (comma-separated; without TEMPORAL_ADDRESS a random key is made up and printed if unset),
+ * API_HOST (127.0.0.1), API_PORT (8080), API_BODY_LIMIT (bytes, 1 MiB), TEMPORAL_* (see worker/connection.ts),
+ * and the delivery settings of delivery/config.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { FanoutClient } from '../client';
+import { AddressPolicy, createDeliveryCallbacks, createDeliveryDeps, deliveryConfigFromEnv } from '../delivery';
+import { exampleRegistry } from '../services';
+import { temporalSettings } from '../worker/connection';
+import { createFanoutWorker } from '../worker/create-worker';
+import { apiKeysFromEnv } from './auth';
+import { startLocalTemporal } from './local-temporal';
+import { buildApi, DEFAULT_BODY_LIMIT } from './server';
+
+async function main(): Promise<void> {
+  const delivery = deliveryConfigFromEnv();
+  const deliveryDeps = createDeliveryDeps(delivery);
+  // The same registry as the worker: the API refuses unknown names and invalid target requests up front.
+  const registry = exampleRegistry({ extraCallbacks: createDeliveryCallbacks(deliveryDeps) });
+
+  let client: Client;
+  let local: TestWorkflowEnvironment | undefined;
+  let apiKeys = apiKeysFromEnv();
+  if (process.env.TEMPORAL_ADDRESS) {
+    if (apiKeys.length === 0) throw new Error('Set API_KEYS: the API never runs without authentication');
+    const settings = temporalSettings();
+    client = new Client({
+      connection: await Connection.connect(settings.connectionOptions),
+      namespace: settings.namespace,
+    });
+    console.log(`Temporal: ${settings.address} (namespace ${settings.namespace})`);
+  } else {
+    local = await startLocalTemporal();
+    const worker = await createFanoutWorker({ connection: local.nativeConnection, registry });
+    worker.run().catch((error: unknown) => {
+      console.error('worker failed', error);
+      process.exit(1);
+    });
+    client = local.client;
+    console.log(`Temporal: embedded server at ${local.connection.options.address}, worker in this process`);
+    if (apiKeys.length === 0) {
+      apiKeys = [`dev_${randomBytes(18).toString('base64url')}`];
+      console.log(`API_KEYS is not set; this run's API key: ${apiKeys[0]}`);
+    }
+  }
+
+  const app = await buildApi({
+    fanoutClient: new FanoutClient({ client, registry }),
+    apiKeys,
+    bodyLimit: Number(process.env.API_BODY_LIMIT ?? DEFAULT_BODY_LIMIT),
+    addressPolicy: new AddressPolicy(delivery.webhookAllowList),
+    logger: true,
+  });
+  const address = await app.listen({
+    host: process.env.API_HOST ?? '127.0.0.1',
+    port: Number(process.env.API_PORT ?? 8080),
+  });
+  console.log(`Fan-out API on ${address} (OpenAPI: ${address}/v1/openapi.json)`);
+
+  const shutdown = async () => {
+    await app.close();
+    await deliveryDeps.amqp.close();
+    await local?.teardown();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

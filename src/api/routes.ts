@@ -1,0 +1,143 @@
+/**
+ * The fan-out routes. Requests are validated with the contract's zod schemas (plus the optional `delivery`
+ * shorthand) before the client is called, so every invalid field is reported by JSON Pointer; the client's typed
+ * errors map to status codes.
+ */
+import { QueryNotRegisteredError } from '@temporalio/client';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { FanoutClient } from '../client';
+import type { AddressPolicy } from '../delivery/address-policy';
+import { FanoutRequest, InvokeRetryRequest, ParallelRequest } from '../contracts';
+import type { CallbackRefLike } from './delivery-destination';
+import {
+  DeliveryDestination,
+  destinationCallback,
+  invalidDeliveryOptions,
+  refusedWebhookUrls,
+} from './delivery-destination';
+import { sendClientError } from './errors';
+import { invalidParams, problem, sendProblem } from './problem';
+
+/** What each pattern's request looks like over HTTP: the contract, with the callback list optional if `delivery` is given. */
+export const ApiRequests = {
+  fanout: {
+    schema: FanoutRequest.partial({ finalCallbacks: true }).extend({ delivery: DeliveryDestination.optional() }),
+    callbacks: 'finalCallbacks',
+  },
+  parallel: {
+    schema: ParallelRequest.partial({ onTarget: true }).extend({ delivery: DeliveryDestination.optional() }),
+    callbacks: 'onTarget',
+  },
+  invokeRetry: {
+    schema: InvokeRetryRequest.partial({ callbacks: true }).extend({ delivery: DeliveryDestination.optional() }),
+    callbacks: 'callbacks',
+  },
+} as const;
+type Pattern = keyof typeof ApiRequests;
+
+export const InvokeRetryProgress = z
+  .object({ cid: z.string(), pattern: z.literal('invoke-retry'), state: z.string().describe('running, completed, …') })
+  .describe('State of an invoke/retry');
+export type InvokeRetryProgress = z.infer<typeof InvokeRetryProgress>;
+
+export const Accepted = z.object({ cid: z.string() }).describe('The fan-out was accepted; follow it by its CID');
+
+export interface RouteDeps {
+  fanoutClient: FanoutClient;
+  addressPolicy?: AddressPolicy;
+}
+
+const CALLBACK_LISTS = ['finalCallbacks', 'onTarget', 'callbacks'] as const;
+
+export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
+  const { fanoutClient: client } = deps;
+  const start: Record<Pattern, (request: unknown) => Promise<string>> = {
+    fanout: (request) => client.startFanout(request),
+    parallel: (request) => client.startParallel(request),
+    invokeRetry: (request) => client.invokeRetry(request),
+  };
+
+  const accept = (pattern: Pattern) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const { schema, callbacks: listName } = ApiRequests[pattern];
+    const parsed = schema.safeParse(request.body);
+    const errors = parsed.success ? [] : invalidParams(parsed.error.issues);
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    for (const list of CALLBACK_LISTS) errors.push(...invalidDeliveryOptions(body[list], `/${list}`));
+    if (errors.length || !parsed.success) {
+      return sendProblem(reply, problem(400, 'invalid-request', 'The request body is not valid', { errors }));
+    }
+
+    // The delivery destination is just one more callback of the list that reports the result.
+    const { delivery, ...rest } = parsed.data as Record<string, unknown> & { delivery?: DeliveryDestination };
+    const merged: Record<string, unknown> = { ...rest };
+    if (delivery) merged[listName] = [...((rest[listName] as unknown[]) ?? []), destinationCallback(delivery)];
+
+    if (deps.addressPolicy) {
+      const refs = CALLBACK_LISTS.flatMap((list) => (merged[list] as CallbackRefLike[] | undefined) ?? []);
+      const refused = await refusedWebhookUrls(
+        refs.filter((ref) => typeof ref === 'object'),
+        deps.addressPolicy,
+      );
+      if (refused.length) return sendProblem(reply, problem(422, 'webhook-url-refused', refused.join('; ')));
+    }
+
+    try {
+      const cid = await start[pattern](merged);
+      return reply
+        .code(202)
+        .header('location', `/v1/fanouts/${encodeURIComponent(cid)}`)
+        .send({ cid });
+    } catch (error) {
+      return sendClientError(reply, error, merged);
+    }
+  };
+
+  app.post('/v1/fanouts', accept('fanout'));
+  app.post('/v1/parallel', accept('parallel'));
+  app.post('/v1/invoke-retry', accept('invokeRetry'));
+
+  app.get<{ Params: { cid: string } }>('/v1/fanouts/:cid', async (request, reply) => {
+    const { cid } = request.params;
+    try {
+      return await client.progress(cid);
+    } catch (error) {
+      // Invoke/retry has no progress query: its Temporal status is all there is to say.
+      if (!(error instanceof QueryNotRegisteredError)) return sendClientError(reply, error);
+    }
+    try {
+      return {
+        cid,
+        pattern: 'invoke-retry',
+        state: (await client.status(cid)).toLowerCase(),
+      } satisfies InvokeRetryProgress;
+    } catch (error) {
+      return sendClientError(reply, error);
+    }
+  });
+
+  app.get<{ Params: { cid: string } }>('/v1/fanouts/:cid/result', async (request, reply) => {
+    try {
+      return await client.result(request.params.cid, { wait: false });
+    } catch (error) {
+      return sendClientError(reply, error);
+    }
+  });
+
+  app.delete<{ Params: { cid: string } }>('/v1/fanouts/:cid', async (request, reply) => {
+    const { cid } = request.params;
+    try {
+      const status = await client.status(cid);
+      if (status !== 'RUNNING') {
+        return sendProblem(
+          reply,
+          problem(409, 'not-running', `Fan-out ${cid} is no longer running (${status})`, { cid }),
+        );
+      }
+      await client.cancel(cid);
+      return reply.code(202).send({ cid });
+    } catch (error) {
+      return sendClientError(reply, error);
+    }
+  });
+}
