@@ -1,0 +1,336 @@
+/**
+ * The fan-out client's contract, through the real SDK on the embedded server: bad input refused with typed errors
+ * before anything starts, duplicate CIDs, progress, parallel execution, invoke/retry, what the Web UI shows, and a
+ * 3,000-target fan-out under the concurrency cap.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { z } from 'zod';
+import {
+  DuplicateCidError,
+  FanoutClient,
+  FanoutNotFoundError,
+  InvalidRequestError,
+  PayloadTooLargeError,
+  UnknownServiceError,
+} from '../src/client';
+import type { CallbackContext, FanoutResult, InvokeRetryResult, TargetRecord } from '../src/contracts';
+import { FanoutSourceKey, FanoutStateKey } from '../src/contracts';
+import { Registry, defineCallback, defineService } from '../src/registry';
+import { creditScoringServices } from '../src/services';
+import { CACHE_MODES } from './helpers/server-harness';
+import { createFanoutTestEnv, fanoutBundle, withFanoutWorker } from './helpers/fanout-env';
+
+const { EventType } = temporal.api.enums.v1;
+
+let env: TestWorkflowEnvironment;
+let workflowBundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  env = await createFanoutTestEnv();
+  workflowBundle = await fanoutBundle();
+}, 120_000);
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+function registry() {
+  const calls: { payload: unknown; ctx: CallbackContext }[] = [];
+  const counters = new Map<string, number>();
+  const reg = new Registry(
+    [
+      ...creditScoringServices({ latencyMs: { crm: 10, erp: 20, scoring: 10 } }),
+      defineService({ name: 'echo', handler: async (request: unknown) => request }),
+      defineService({
+        name: 'slow',
+        handler: async () => {
+          await new Promise((r) => setTimeout(r, 2_000));
+          return 'done';
+        },
+      }),
+      defineService({
+        name: 'fails.until',
+        request: z.object({ key: z.string(), succeedOn: z.number() }),
+        handler: async ({ key, succeedOn }: { key: string; succeedOn: number }) => {
+          const n = (counters.get(key) ?? 0) + 1;
+          counters.set(key, n);
+          if (n < succeedOn) throw ApplicationFailure.create({ message: `try ${n} fails`, type: 'NotYet' });
+          return { tries: n };
+        },
+      }),
+    ],
+    [
+      defineCallback({
+        name: 'collect',
+        handler: async (payload, ctx) => {
+          calls.push({ payload, ctx });
+        },
+      }),
+    ],
+  );
+  return { reg, calls };
+}
+
+describe('refusing bad input before anything starts', () => {
+  const { reg } = registry();
+  const fanout = () => new FanoutClient({ client: env.client, registry: reg });
+
+  it('names every invalid field', async () => {
+    const err = await fanout()
+      .startFanout({ targets: {}, finalCallbacks: [], maxConcurrency: 0, extra: true })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    const paths = (err as InvalidRequestError).issues.map((i) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(['targets', 'finalCallbacks', 'maxConcurrency']));
+  });
+
+  it("validates each target's request against its service's schema", async () => {
+    const err = await fanout()
+      .invoke({ 'crm.get-user': { user: 'x' } }, ['collect'])
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    expect((err as InvalidRequestError).issues[0].path).toBe('targets.crm.get-user.user_id');
+  });
+
+  it('refuses unknown services and callbacks by name', async () => {
+    const err = await fanout()
+      .invoke({ 'no.such.service': {}, 'crm.get-user': { user_id: 'u' } }, ['no.such.callback'], {
+        onTarget: ['collect'],
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnknownServiceError);
+    expect((err as UnknownServiceError).unknownServices).toEqual(['no.such.service']);
+    expect((err as UnknownServiceError).unknownCallbacks).toEqual(['no.such.callback']);
+  });
+
+  it('refuses a request over the payload limit', async () => {
+    const err = await fanout()
+      .invoke({ echo: 'x'.repeat(2 * 1024 * 1024) }, ['collect'])
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PayloadTooLargeError);
+  });
+
+  it('raises FanoutNotFoundError for an unknown CID', async () => {
+    await expect(fanout().progress('no-such-cid')).rejects.toBeInstanceOf(FanoutNotFoundError);
+    await expect(fanout().cancel('no-such-cid')).rejects.toBeInstanceOf(FanoutNotFoundError);
+  });
+});
+
+describe('the workflow refuses names its worker does not serve', () => {
+  it('fails at once, non-retryably, when the client knew a service the worker does not', async () => {
+    const { reg } = registry();
+    const workerRegistry = new Registry(
+      [defineService({ name: 'echo', handler: async (r: unknown) => r })],
+      [defineCallback({ name: 'collect', handler: async () => undefined })],
+    );
+    const err = await withFanoutWorker(
+      { env, workflowBundle, taskQueue: 'narrow-worker' },
+      workerRegistry,
+      async () => {
+        const client = new FanoutClient({ client: env.client, registry: reg, taskQueue: 'narrow-worker' });
+        const cid = await client.invoke({ 'crm.get-user': { user_id: 'u' } }, ['collect']);
+        return client.result(cid).catch((e: unknown) => e);
+      },
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+    expect(cause.type).toBe('UnknownService');
+    expect(cause.nonRetryable).toBe(true);
+    expect(cause.message).toMatch(/unknown services: crm.get-user/);
+  });
+});
+
+describe.each(CACHE_MODES)('patterns with $label', ({ maxCachedWorkflows }) => {
+  const harness = () => ({
+    env,
+    workflowBundle,
+    maxCachedWorkflows,
+    taskQueue: `client-${maxCachedWorkflows ?? 'default'}`,
+  });
+
+  it('refuses a duplicate CID with a typed error and leaves the first fan-out alone', async () => {
+    const { reg } = registry();
+    const cid = `dup-${randomUUID()}`;
+    const result = await withFanoutWorker(harness(), reg, async (fanout) => {
+      expect(await fanout.invoke({ slow: {} }, ['collect'], { cid })).toBe(cid);
+      await expect(fanout.invoke({ echo: 1 }, ['collect'], { cid })).rejects.toBeInstanceOf(DuplicateCidError);
+      const first = await fanout.result<FanoutResult>(cid);
+      await expect(fanout.invoke({ echo: 1 }, ['collect'], { cid })).rejects.toBeInstanceOf(DuplicateCidError); // never reused
+      return first;
+    });
+    expect(Object.keys(result.payload.data)).toEqual(['slow']);
+    expect(result.payload.data.slow.response).toBe('done');
+  });
+
+  it('reports progress while running', async () => {
+    const { reg } = registry();
+    await withFanoutWorker(harness(), reg, async (fanout) => {
+      const cid = await fanout.invoke({ echo: 'hi', slow: {} }, ['collect'], { source: 'progress-test' });
+      let progress = await fanout.progress(cid);
+      for (let i = 0; i < 100 && progress.ok < 1; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        progress = await fanout.progress(cid);
+      }
+      expect(progress).toMatchObject({
+        cid,
+        source: 'progress-test',
+        pattern: 'fanout',
+        state: 'running',
+        total: 2,
+        settled: 1,
+        ok: 1,
+        running: 1,
+      });
+      expect(progress.targets).toEqual({ echo: 'ok', slow: 'running' });
+      await fanout.result(cid);
+      expect(await fanout.progress(cid)).toMatchObject({ state: 'completed', settled: 2, ok: 2 });
+    });
+  });
+
+  it('runs parallel execution: on-target callbacks only, channel PARALLEL_EXEC_ON_TARGET', async () => {
+    const { reg, calls } = registry();
+    const result = await withFanoutWorker(harness(), reg, async (fanout) => {
+      const cid = await fanout.parallel({ a: 1, b: 2 }, ['collect'], {
+        targetOptions: { a: { service: 'echo' }, b: { service: 'echo' } },
+      });
+      return fanout.result<FanoutResult>(cid);
+    });
+    expect(result.payload.on_final).toEqual([]);
+    expect(calls.map((c) => c.ctx.channel)).toEqual(['PARALLEL_EXEC_ON_TARGET', 'PARALLEL_EXEC_ON_TARGET']);
+    expect(calls.map((c) => (c.payload as TargetRecord).response).sort()).toEqual([1, 2]);
+  });
+
+  it('runs invoke/retry: tried on a schedule, callback on success', async () => {
+    const { reg, calls } = registry();
+    const key = randomUUID();
+    const result = await withFanoutWorker(harness(), reg, async (fanout) => {
+      const cid = await fanout.invokeRetry({
+        target: 'fails.until',
+        request: { key, succeedOn: 3 },
+        attempts: 5,
+        interval: '10 minutes',
+        callbacks: ['collect'],
+      });
+      return fanout.result<InvokeRetryResult>(cid);
+    });
+    expect(result.record).toMatchObject({ ok: true, response: { tries: 3 }, target: 'fails.until' });
+    expect(Date.parse(result.record.resp_ts_utc) - Date.parse(result.record.req_ts_utc)).toBeGreaterThanOrEqual(
+      20 * 60_000,
+    );
+    expect(calls.map((c) => c.ctx.channel)).toEqual(['INVOKE_RETRY_ON_SUCCESS']);
+  });
+
+  it('runs invoke/retry: callback on final failure after the last attempt', async () => {
+    const { reg, calls } = registry();
+    const result = await withFanoutWorker(harness(), reg, async (fanout) => {
+      const cid = await fanout.invokeRetry({
+        target: 'fails.until',
+        request: { key: randomUUID(), succeedOn: 99 },
+        attempts: 3,
+        interval: '1 minute',
+        callbacks: ['collect'],
+      });
+      return fanout.result<InvokeRetryResult>(cid);
+    });
+    expect(result.record.ok).toBe(false);
+    expect(result.record.exception).toMatch(/try 3 fails/);
+    expect(calls.map((c) => c.ctx.channel)).toEqual(['INVOKE_RETRY_ON_FAILURE']);
+  });
+});
+
+describe('what the Temporal Web UI shows', () => {
+  it('summary, details, readable activity ids with summaries, current details, search attributes', async () => {
+    const { reg } = registry();
+    const cid = `ui-${randomUUID()}`;
+    const { description, history, metadata } = await withFanoutWorker(
+      { env, workflowBundle, taskQueue: 'ui' },
+      reg,
+      async (fanout) => {
+        await fanout.invoke({ 'crm.get-user': { user_id: 'u' }, second: { user_id: 'v' } }, ['collect'], {
+          cid,
+          source: 'crm-portal',
+          onTarget: ['collect'],
+          targetOptions: { second: { service: 'crm.get-user' } },
+        });
+        await fanout.result(cid);
+        const handle = env.client.workflow.getHandle(cid);
+        return {
+          description: await handle.describe(),
+          history: await handle.fetchHistory(),
+          metadata: await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata'),
+        };
+      },
+    );
+    expect(await description.staticSummary()).toBe('fan-out from crm-portal: 2 targets');
+    expect(await description.staticDetails()).toMatch(/second → crm.get-user/);
+    expect(description.typedSearchAttributes.get(FanoutSourceKey)).toBe('crm-portal');
+    expect(description.typedSearchAttributes.get(FanoutStateKey)).toBe('completed');
+    const scheduled = history.events!.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+    const described = scheduled.map((e) => [
+      e.activityTaskScheduledEventAttributes!.activityId,
+      defaultPayloadConverter.fromPayload(e.userMetadata!.summary!),
+    ]);
+    expect(described).toEqual(
+      expect.arrayContaining([
+        ['target/crm.get-user', 'target crm.get-user'],
+        ['target/second', 'target second → crm.get-user'],
+        ['on-target/crm.get-user/collect', 'callback collect for target crm.get-user'],
+        ['on-final/collect', 'final callback collect'],
+      ]),
+    );
+    expect(metadata.currentDetails).toMatch(/\| crm.get-user \| ok \|/);
+    expect(metadata.currentDetails).toMatch(/2 ok, 0 failed/);
+    const listed: string[] = [];
+    for await (const info of env.client.workflow.list({
+      query: `FanoutSource = 'crm-portal' AND FanoutState = 'completed'`,
+    }))
+      listed.push(info.workflowId);
+    expect(listed).toContain(cid);
+  });
+});
+
+describe.each(CACHE_MODES)('3,000 targets with $label', ({ maxCachedWorkflows }) => {
+  it('all settle, never more than maxConcurrency running at once', async () => {
+    const { reg, calls } = registry();
+    const targets = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`t${i}`, i]));
+    const targetOptions = Object.fromEntries(Object.keys(targets).map((name) => [name, { service: 'echo' }]));
+    const { result, history } = await withFanoutWorker(
+      { env, workflowBundle, maxCachedWorkflows, taskQueue: `wide-${maxCachedWorkflows ?? 'default'}` },
+      reg,
+      async (fanout) => {
+        const cid = await fanout.invoke(targets, ['collect'], { targetOptions, maxConcurrency: 200 });
+        const result = await fanout.result<FanoutResult>(cid);
+        return { result, history: await env.client.workflow.getHandle(cid).fetchHistory() };
+      },
+    );
+    // The server's record is the judge: count target activities scheduled and not yet closed, event by event.
+    let open = 0;
+    let maxRunning = 0;
+    const targetIds = new Set<number>();
+    for (const event of history.events!) {
+      if (
+        event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED &&
+        event.activityTaskScheduledEventAttributes!.activityId!.startsWith('target/')
+      ) {
+        targetIds.add(Number(event.eventId));
+        maxRunning = Math.max(maxRunning, ++open);
+      }
+      const closed =
+        event.activityTaskCompletedEventAttributes ??
+        event.activityTaskFailedEventAttributes ??
+        event.activityTaskTimedOutEventAttributes;
+      if (closed && targetIds.has(Number(closed.scheduledEventId))) open--;
+    }
+    expect(Object.values(result.targets).filter((s) => s === 'ok')).toHaveLength(3000);
+    expect(result.payload.data.t2999.response).toBe(2999);
+    expect(targetIds.size).toBe(3000);
+    expect(maxRunning).toBe(200); // the cap is reached and never passed
+    expect(calls).toHaveLength(1);
+  }, 300_000);
+});
