@@ -1,20 +1,56 @@
 /**
  * Temporal for development without one: the embedded server (dist/server/main.js) launched through
- * @temporalio/testing's dev-server form, with the fan-out search attributes registered.
+ * @temporalio/testing's dev-server form, with the fan-out search attributes registered, and a fan-out worker
+ * polling it in this process.
  */
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../contracts';
+import type { Registry } from '../registry';
+import { createFanoutWorker, DEFAULT_WORKFLOWS_PATH } from '../worker/create-worker';
 
 /** Where `npm run build` puts the server, seen from dist/src/api. */
 export const EMBEDDED_SERVER_PATH = path.resolve(__dirname, '../../server/main.js');
 
-export async function startLocalTemporal(serverPath = EMBEDDED_SERVER_PATH): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createLocal({
+export interface LocalTemporal {
+  client: Client;
+  address: string;
+  /** Stops the worker (letting running activities finish), then the server. */
+  shutdown(): Promise<void>;
+}
+
+export async function startLocalTemporal(
+  registry: Registry,
+  serverPath = EMBEDDED_SERVER_PATH,
+): Promise<LocalTemporal> {
+  const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: serverPath },
       searchAttributes: Object.values(SEARCH_ATTRIBUTES).map((name) => ({ name, type: SearchAttributeType.KEYWORD })),
     },
   });
+  // Bundled here with a quiet logger: webpack's statistics are of no interest to someone starting the API.
+  const quiet = () => undefined;
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: DEFAULT_WORKFLOWS_PATH,
+    logger: { log: quiet, info: quiet, warn: quiet, debug: quiet, trace: quiet, error: console.error },
+  });
+  const worker = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle });
+  const running = worker.run();
+  running.catch((error: unknown) => {
+    console.error('fan-out worker failed', error);
+    process.exit(1);
+  });
+  return {
+    client: env.client,
+    address: env.connection.options.address,
+    async shutdown() {
+      worker.shutdown();
+      await running;
+      await env.teardown();
+    },
+  };
 }

@@ -9,13 +9,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FanoutClient } from '../client';
 import { AddressPolicy, createDeliveryCallbacks, createDeliveryDeps, deliveryConfigFromEnv } from '../delivery';
 import { exampleRegistry } from '../services';
 import { temporalSettings } from '../worker/connection';
-import { createFanoutWorker } from '../worker/create-worker';
 import { apiKeysFromEnv } from './auth';
+import type { LocalTemporal } from './local-temporal';
 import { startLocalTemporal } from './local-temporal';
 import { buildApi, DEFAULT_BODY_LIMIT } from './server';
 
@@ -26,7 +25,7 @@ async function main(): Promise<void> {
   const registry = exampleRegistry({ extraCallbacks: createDeliveryCallbacks(deliveryDeps) });
 
   let client: Client;
-  let local: TestWorkflowEnvironment | undefined;
+  let local: LocalTemporal | undefined;
   let apiKeys = apiKeysFromEnv();
   if (process.env.TEMPORAL_ADDRESS) {
     if (apiKeys.length === 0) throw new Error('Set API_KEYS: the API never runs without authentication');
@@ -37,14 +36,9 @@ async function main(): Promise<void> {
     });
     console.log(`Temporal: ${settings.address} (namespace ${settings.namespace})`);
   } else {
-    local = await startLocalTemporal();
-    const worker = await createFanoutWorker({ connection: local.nativeConnection, registry });
-    worker.run().catch((error: unknown) => {
-      console.error('worker failed', error);
-      process.exit(1);
-    });
+    local = await startLocalTemporal(registry);
     client = local.client;
-    console.log(`Temporal: embedded server at ${local.connection.options.address}, worker in this process`);
+    console.log(`Temporal: embedded server at ${local.address}, with a fan-out worker in this process`);
     if (apiKeys.length === 0) {
       apiKeys = [`dev_${randomBytes(18).toString('base64url')}`];
       console.log(`API_KEYS is not set; this run's API key: ${apiKeys[0]}`);
@@ -67,7 +61,7 @@ async function main(): Promise<void> {
   const shutdown = async () => {
     await app.close();
     await deliveryDeps.amqp.close();
-    await local?.teardown();
+    await local?.shutdown();
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown());

@@ -31,6 +31,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 1000 },
   });
 
+  // JSON only: fastify would otherwise hand text/plain bodies to the routes as strings.
+  app.removeContentTypeParser('text/plain');
   app.addHook('onRequest', apiKeyAuth(options.apiKeys));
 
   app.setNotFoundHandler((request, reply) =>

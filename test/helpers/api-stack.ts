@@ -1,0 +1,80 @@
+/**
+ * The whole HTTP path for API tests: the embedded server (dev-server form, real time), a real fan-out worker
+ * with the credit-scoring services and the delivery callbacks, the FanoutClient, and the API listening on a
+ * loopback port, called with real HTTP requests.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from '../../src/api/server';
+import { FanoutClient } from '../../src/client';
+import { AddressPolicy } from '../../src/delivery/address-policy';
+import type { DeliveryDeps } from '../../src/delivery/callbacks';
+import { createDeliveryCallbacks, createDeliveryDeps } from '../../src/delivery/callbacks';
+import { Registry } from '../../src/registry';
+import { creditScoringServices, logCallback } from '../../src/services';
+import { createFanoutWorker } from '../../src/worker/create-worker';
+import { FANOUT_SEARCH_ATTRIBUTES, fanoutBundle } from './fanout-env';
+import { createLocalEnv } from './server-harness';
+
+export interface ApiStackOptions {
+  apiKeys: string[];
+  webhookSecret: string;
+  amqpUrl: string;
+  bodyLimit?: number;
+}
+
+export interface ApiStack {
+  url: string;
+  env: TestWorkflowEnvironment;
+  close(): Promise<void>;
+}
+
+export async function startApiStack(options: ApiStackOptions): Promise<ApiStack> {
+  const env = await createLocalEnv(FANOUT_SEARCH_ATTRIBUTES);
+  let delivery: DeliveryDeps | undefined;
+  let app: FastifyInstance | undefined;
+  try {
+    delivery = createDeliveryDeps({
+      webhookSecrets: { default: [options.webhookSecret] },
+      // The receiver runs on loopback: allow-listed here, as an operator would for an internal receiver.
+      webhookAllowList: ['127.0.0.1'],
+      webhookTimeoutMs: 2_000,
+      amqpConnections: { default: options.amqpUrl },
+    });
+    const registry = new Registry(creditScoringServices({ latencyMs: { crm: 20, erp: 60, scoring: 40 } }), [
+      logCallback({ write: () => undefined }),
+      ...createDeliveryCallbacks(delivery),
+    ]);
+    const worker = await createFanoutWorker({
+      connection: env.nativeConnection,
+      registry,
+      workflowBundle: await fanoutBundle(),
+    });
+    const running = worker.run();
+    app = await buildApi({
+      fanoutClient: new FanoutClient({ client: env.client, registry }),
+      apiKeys: options.apiKeys,
+      bodyLimit: options.bodyLimit,
+      addressPolicy: new AddressPolicy(['127.0.0.1']),
+    });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const api = app;
+    const amqp = delivery;
+    return {
+      url,
+      env,
+      async close() {
+        await api.close();
+        worker.shutdown();
+        await running;
+        await amqp.amqp.close();
+        await env.teardown();
+      },
+    };
+  } catch (error) {
+    await app?.close();
+    await delivery?.amqp.close();
+    await env.teardown();
+    throw error;
+  }
+}
