@@ -38,6 +38,18 @@ const KEYS: Record<string, keyof Limits> = {
   'limit.grpcMessageSize.error': 'grpcMessageBytes',
 };
 
+/** Feature switches the SDK's dev-server launcher always passes; those features are always on here. */
+const ALWAYS_ON = new Set([
+  'frontend.enableServerVersionCheck',
+  'frontend.enableUpdateWorkflowExecution',
+  'frontend.enableUpdateWorkflowExecutionAsyncAccepted',
+  'frontend.enableExecuteMultiOperation',
+  'system.enableEagerWorkflowStart',
+  'frontend.workerVersioningDataAPIs',
+  'frontend.workerVersioningWorkflowAPIs',
+  'system.enableActivityEagerExecution',
+]);
+
 /** Returns the limits and one warning per dynamic-config key this server does not know. */
 export function limitsFromDynamicConfig(config: Record<string, unknown>): { limits: Limits; warnings: string[] } {
   const limits = { ...DEFAULT_LIMITS };
@@ -45,6 +57,7 @@ export function limitsFromDynamicConfig(config: Record<string, unknown>): { limi
   for (const [key, value] of Object.entries(config)) {
     const field = KEYS[key];
     const n = typeof value === 'number' ? value : Number(value);
+    if (!field && ALWAYS_ON.has(key)) continue;
     if (!field) warnings.push(`dynamic config key ${key} is not supported by the embedded server; ignored`);
     else if (!Number.isFinite(n) || n < 0)
       warnings.push(`dynamic config ${key}=${String(value)} is not a number; ignored`);
