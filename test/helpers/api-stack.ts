@@ -25,6 +25,7 @@ export interface ApiStackOptions {
 
 export interface ApiStack {
   url: string;
+  apiKey: string;
   env: TestWorkflowEnvironment;
   close(): Promise<void>;
 }
@@ -62,6 +63,7 @@ export async function startApiStack(options: ApiStackOptions): Promise<ApiStack>
     const amqp = delivery;
     return {
       url,
+      apiKey: options.apiKeys[0],
       env,
       async close() {
         await api.close();

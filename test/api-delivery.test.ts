@@ -1,0 +1,162 @@
+/**
+ * Delivery end to end: a fan-out POSTed to the HTTP API with a delivery destination reaches a real Standard
+ * Webhooks receiver (signature verified, one accepted message per id, retries included) and a real RabbitMQ
+ * reply queue, with exactly the seed's payloads.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { FinalPayload, TargetRecord } from '../src/contracts';
+import { FanoutResult, InvokeRetryResult } from '../src/contracts';
+import { deliveryMessageId } from '../src/delivery/message-id';
+import type { ApiStack } from './helpers/api-stack';
+import { startApiStack } from './helpers/api-stack';
+import { ensureRabbitMq, ReplyQueue } from './helpers/rabbitmq';
+import { WebhookReceiver } from './helpers/webhook-receiver';
+
+const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
+const SEED_TARGETS = {
+  'crm.get-user': { user_id: '123' },
+  'erp.get-user-information': { USER_ID: '123' },
+  'scoring.get-score': { uid: '123' },
+};
+
+let stack: ApiStack;
+let receiver: WebhookReceiver;
+let replies: ReplyQueue;
+
+async function post(path: string, body: unknown): Promise<string> {
+  const response = await fetch(stack.url + path, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(response.status).toBe(202);
+  return ((await response.json()) as { cid: string }).cid;
+}
+
+async function result(cid: string): Promise<unknown> {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+    const response = await fetch(`${stack.url}/v1/fanouts/${cid}/result`, {
+      headers: { authorization: `Bearer ${stack.apiKey}` },
+    });
+    if (response.status === 200) return response.json();
+    expect(response.status).toBe(409);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no result for ${cid}`);
+}
+
+beforeAll(async () => {
+  const amqpUrl = await ensureRabbitMq();
+  receiver = await WebhookReceiver.start(SECRET);
+  replies = await ReplyQueue.bind(amqpUrl, '/exchange', 'zato.responses');
+  stack = await startApiStack({ apiKeys: ['delivery-test-key'], webhookSecret: SECRET, amqpUrl });
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.close();
+  await replies?.close();
+  await receiver?.close();
+});
+
+afterEach(() => {
+  receiver.accepted.length = 0;
+  receiver.attempts.length = 0;
+  replies.messages.length = 0;
+});
+
+describe('webhook delivery through the API', () => {
+  it('delivers each target record and the final payload, signed, one id per target and phase', async () => {
+    const cid = await post('/v1/fanouts', {
+      targets: SEED_TARGETS,
+      onTarget: [{ name: 'delivery.webhook', options: { url: receiver.url('/on-target') } }],
+      delivery: { webhook: { url: receiver.url('/final') } },
+      source: 'credit-scoring',
+    });
+    const { payload, callbacks } = FanoutResult.parse(await result(cid));
+    expect(callbacks.every((c) => c.ok)).toBe(true);
+
+    // The final callback runs after all on-target ones were started, but they race: wait for all four.
+    const accepted = await receiver.waitForAccepted(4);
+    const final = accepted.find((w) => w.path === '/final');
+    expect(final?.payload).toEqual(payload);
+    expect(final?.id).toBe(deliveryMessageId({ cid, channel: 'FANOUT_ON_FINAL' }));
+    expect((final?.payload as FinalPayload).on_final).toEqual(['delivery.webhook']);
+
+    const perTarget = accepted.filter((w) => w.path === '/on-target');
+    expect(perTarget.map((w) => (w.payload as TargetRecord).target).sort()).toEqual(Object.keys(SEED_TARGETS).sort());
+    for (const webhook of perTarget) {
+      const record = webhook.payload as TargetRecord;
+      expect(record).toEqual(payload.data[record.target]);
+      expect(webhook.id).toBe(deliveryMessageId({ cid, channel: 'FANOUT_ON_TARGET', target: record.target }));
+    }
+    expect(receiver.attempts.every((a) => a.outcome === 'accepted')).toBe(true);
+  });
+
+  it('retries a failing receiver with the same webhook-id until it accepts: exactly one message', async () => {
+    receiver.failNext(2, 503);
+    const cid = await post('/v1/fanouts', { targets: SEED_TARGETS, delivery: { webhook: { url: receiver.url() } } });
+    const { payload, callbacks } = FanoutResult.parse(await result(cid));
+
+    expect(callbacks).toEqual([{ callback: 'delivery.webhook', channel: 'FANOUT_ON_FINAL', ok: true }]);
+    const id = deliveryMessageId({ cid, channel: 'FANOUT_ON_FINAL' });
+    expect(receiver.attempts.map((a) => [a.id, a.outcome])).toEqual([
+      [id, 'failed'],
+      [id, 'failed'],
+      [id, 'accepted'],
+    ]);
+    expect(receiver.accepted.map((w) => w.payload)).toEqual([payload]);
+  });
+
+  it('gives up at once when the receiver rejects the request (4xx), recording the failed callback', async () => {
+    receiver.failNext(1, 400);
+    const cid = await post('/v1/fanouts', { targets: SEED_TARGETS, delivery: { webhook: { url: receiver.url() } } });
+    const { callbacks } = FanoutResult.parse(await result(cid));
+
+    expect(callbacks).toHaveLength(1);
+    expect(callbacks[0]).toMatchObject({ callback: 'delivery.webhook', ok: false });
+    expect(callbacks[0].error).toContain('returned 400');
+    expect(receiver.attempts).toHaveLength(1);
+    expect(receiver.accepted).toEqual([]);
+  });
+});
+
+describe('AMQP delivery through the API', () => {
+  it('publishes the final payload to the seed’s exchange and routing key, correlated by CID', async () => {
+    const cid = await post('/v1/fanouts', {
+      targets: SEED_TARGETS,
+      delivery: { amqp: { exchange: '/exchange', routingKey: 'zato.responses' } },
+      source: 'credit-scoring',
+    });
+    const { payload } = FanoutResult.parse(await result(cid));
+
+    const [message] = await replies.waitFor(1);
+    expect(JSON.parse(message.content.toString('utf8'))).toEqual(payload);
+    expect(message.fields).toMatchObject({ exchange: '/exchange', routingKey: 'zato.responses' });
+    expect(message.properties).toMatchObject({
+      correlationId: cid,
+      messageId: deliveryMessageId({ cid, channel: 'FANOUT_ON_FINAL' }),
+      deliveryMode: 2,
+      contentType: 'application/json',
+      headers: { 'fanout-channel': 'FANOUT_ON_FINAL' },
+    });
+  });
+
+  it('publishes the invoke/retry outcome with its channel', async () => {
+    const cid = await post('/v1/invoke-retry', {
+      target: 'scoring.get-score',
+      request: { uid: '42' },
+      attempts: 2,
+      interval: '1s',
+      delivery: { amqp: { exchange: '/exchange', routingKey: 'zato.responses' } },
+    });
+    const { record } = InvokeRetryResult.parse(await result(cid));
+
+    const [message] = await replies.waitFor(1);
+    expect(JSON.parse(message.content.toString('utf8'))).toEqual(record);
+    expect(message.properties).toMatchObject({
+      correlationId: cid,
+      headers: { 'fanout-channel': 'INVOKE_RETRY_ON_SUCCESS', 'fanout-target': 'scoring.get-score' },
+    });
+  });
+});
