@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { FanoutClient } from '../client';
 import type { AddressPolicy } from '../delivery/address-policy';
-import { FanoutRequest, InvokeRetryRequest, ParallelRequest } from '../contracts';
+import { CallbackRef, FanoutRequest, InvokeRetryRequest, ParallelRequest } from '../contracts';
 import type { CallbackRefLike } from './delivery-destination';
 import {
   DeliveryDestination,
@@ -19,20 +19,16 @@ import {
 import { sendClientError } from './errors';
 import { invalidParams, problem, sendProblem } from './problem';
 
-/** What each pattern's request looks like over HTTP: the contract, with the callback list optional if `delivery` is given. */
+/**
+ * What each pattern's request looks like over HTTP: the contract plus `delivery`, with the callback list optional
+ * (the contract's "at least one" applies once `delivery` has been added to it).
+ */
+const callbacks = z.array(CallbackRef).optional();
+const delivery = DeliveryDestination.optional();
 export const ApiRequests = {
-  fanout: {
-    schema: FanoutRequest.partial({ finalCallbacks: true }).extend({ delivery: DeliveryDestination.optional() }),
-    callbacks: 'finalCallbacks',
-  },
-  parallel: {
-    schema: ParallelRequest.partial({ onTarget: true }).extend({ delivery: DeliveryDestination.optional() }),
-    callbacks: 'onTarget',
-  },
-  invokeRetry: {
-    schema: InvokeRetryRequest.partial({ callbacks: true }).extend({ delivery: DeliveryDestination.optional() }),
-    callbacks: 'callbacks',
-  },
+  fanout: { schema: FanoutRequest.extend({ finalCallbacks: callbacks, delivery }), callbacks: 'finalCallbacks' },
+  parallel: { schema: ParallelRequest.extend({ onTarget: callbacks, delivery }), callbacks: 'onTarget' },
+  invokeRetry: { schema: InvokeRetryRequest.extend({ callbacks, delivery }), callbacks: 'callbacks' },
 } as const;
 type Pattern = keyof typeof ApiRequests;
 
