@@ -1,0 +1,110 @@
+/**
+ * Records the histories the replay test checks: a few fan-outs of every kind run on the embedded server, saved as
+ * JSON under test/histories. Re-run after a deliberate change to the workflows' command sequence
+ * (`npm run histories:save`); the replay test then guards every later change against nondeterminism.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { temporal } from '@temporalio/proto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
+import { FanoutClient } from '../src/client';
+import { SEARCH_ATTRIBUTES } from '../src/contracts';
+import { Registry, defineCallback, defineService } from '../src/registry';
+import { creditScoringServices } from '../src/services';
+import { DEFAULT_WORKFLOWS_PATH, createFanoutWorker } from '../src/worker/create-worker';
+
+const OUT = path.resolve(__dirname, '../../test/histories');
+const SERVER = path.resolve(__dirname, '../server/main.js');
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const attributeArgs = Object.values(SEARCH_ATTRIBUTES).flatMap((name) => ['--search-attribute', `${name}=Keyword`]);
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: SERVER }, extraArgs: attributeArgs },
+  });
+  const quiet = () => undefined;
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: DEFAULT_WORKFLOWS_PATH,
+    logger: { log: quiet, info: quiet, warn: quiet, debug: quiet, trace: quiet, error: console.error },
+  });
+  const registry = new Registry(
+    [
+      ...creditScoringServices({ latencyMs: { crm: 10, erp: 30, scoring: 20 } }),
+      defineService({ name: 'always.fails', handler: async () => Promise.reject(new Error('backend down')) }),
+    ],
+    [
+      defineCallback({ name: 'collect', handler: async () => undefined }),
+      defineCallback({ name: 'broken', handler: async () => Promise.reject(new Error('refused')) }),
+    ],
+  );
+  const worker = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle });
+  const fanout = new FanoutClient({ client: env.client, registry });
+  const cids: Record<string, string> = {};
+  await worker.runUntil(async () => {
+    cids['fanout-seed'] = await fanout.invoke(
+      {
+        'crm.get-user': { user_id: 'u1' },
+        'erp.get-user-information': { USER_ID: 'u1' },
+        'scoring.get-score': { uid: 'u1' },
+      },
+      ['collect'],
+      { onTarget: ['collect'], source: 'history.recorder' },
+    );
+    cids['fanout-failures'] = await fanout.invoke(
+      { 'always.fails': {}, 'crm.get-user': { user_id: 'u2' } },
+      ['broken', 'collect'],
+      {
+        onTarget: ['broken'],
+        defaults: {
+          retry: { maximumAttempts: 2, initialInterval: '1 minute' },
+          callbackRetry: { maximumAttempts: 2, initialInterval: '1s' },
+        },
+      },
+    );
+    cids['fanout-child'] = await fanout.invoke({ report: { user_id: 'u3', hours: 3 } }, ['collect'], {
+      targetOptions: { report: { service: 'reports.build-credit-report' } },
+    });
+    cids.parallel = await fanout.parallel({ a: { uid: 'a' }, b: { uid: 'b' } }, ['collect'], {
+      targetOptions: { a: { service: 'scoring.get-score' }, b: { service: 'scoring.get-score' } },
+    });
+    cids['invoke-retry'] = await fanout.invokeRetry({
+      target: 'always.fails',
+      request: {},
+      attempts: 3,
+      interval: '5 minutes',
+      callbacks: ['collect'],
+    });
+    cids['fanout-cancelled'] = await fanout.invoke(
+      { 'crm.get-user': { user_id: 'u4' }, r1: { user_id: 'u4', hours: 50 }, r2: { user_id: 'u4', hours: 50 } },
+      ['collect'],
+      {
+        maxConcurrency: 2,
+        targetOptions: {
+          r1: { service: 'reports.build-credit-report' },
+          r2: { service: 'reports.build-credit-report' },
+        },
+      },
+    );
+    for (let i = 0; i < 200 && (await fanout.progress(cids['fanout-cancelled'])).ok < 1; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    await fanout.cancel(cids['fanout-cancelled']);
+    for (const cid of Object.values(cids)) await fanout.result(cid);
+  });
+  fs.mkdirSync(OUT, { recursive: true });
+  for (const [name, cid] of Object.entries(cids)) {
+    const history = await env.client.workflow.getHandle(cid).fetchHistory();
+    fs.writeFileSync(
+      path.join(OUT, `${name}.json`),
+      historyToJSON(temporal.api.history.v1.History.fromObject(history)) + '\n',
+    );
+    console.log(`saved ${name}: ${history.events?.length} events`);
+  }
+  await env.teardown();
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
