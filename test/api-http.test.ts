@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FanoutProgress, FanoutResult, FinalPayload, InvokeRetryResult } from '../src/contracts';
 import type { ApiStack } from './helpers/api-stack';
 import { startApiStack } from './helpers/api-stack';
-import { ensureRabbitMq } from './helpers/rabbitmq';
 
 const KEY = 'test-key-current';
 const OLD_KEY = 'test-key-previous';
@@ -72,7 +71,6 @@ beforeAll(async () => {
   stack = await startApiStack({
     apiKeys: [KEY, OLD_KEY],
     webhookSecret: `whsec_${randomBytes(24).toString('base64')}`,
-    amqpUrl: await ensureRabbitMq(),
     bodyLimit: BODY_LIMIT,
   });
 }, 180_000);

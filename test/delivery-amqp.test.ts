@@ -9,7 +9,7 @@ import type { DeliveryDeps } from '../src/delivery/callbacks';
 import { createDeliveryCallbacks } from '../src/delivery/callbacks';
 import { deliveryMessageId } from '../src/delivery/message-id';
 import { quietActivityEnv } from './helpers/activity-env';
-import { ensureRabbitMq, ReplyQueue } from './helpers/rabbitmq';
+import { rabbitMqOnce, ReplyQueue } from './helpers/rabbitmq';
 
 // The seed's callback: exchange '/exchange', routing key 'zato.responses'.
 const SEED = { exchange: '/exchange', routingKey: 'zato.responses' };
@@ -61,11 +61,21 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
   return err as ApplicationFailure;
 }
 
+const broker = rabbitMqOnce();
+let ready: Promise<void> | undefined;
+
+/** Each test starts with this: without RabbitMQ every test fails with the reason. */
+function setUp(): Promise<void> {
+  ready ??= (async () => {
+    url = await broker();
+    publisher = new AmqpPublisher({ connections: { default: url, responses: url } });
+    replies = await ReplyQueue.bind(url, SEED.exchange, SEED.routingKey);
+  })();
+  return ready;
+}
+
 beforeAll(async () => {
-  // No RabbitMQ means a failing test, not a skipped one: CI installs it.
-  url = await ensureRabbitMq();
-  publisher = new AmqpPublisher({ connections: { default: url, responses: url } });
-  replies = await ReplyQueue.bind(url, SEED.exchange, SEED.routingKey);
+  await setUp().catch(() => undefined); // start the broker early; the tests report any failure
 }, 180_000);
 
 afterAll(async () => {
@@ -75,6 +85,7 @@ afterAll(async () => {
 
 describe('delivery.amqp', () => {
   it('publishes the payload to the exchange and routing key, persistent, with correlation_id and message_id', async () => {
+    await setUp();
     const context = ctx({ ...SEED, connection: 'responses' }, { channel: 'FANOUT_ON_TARGET', target: 'crm.get-user' });
     const result = await publish(context);
 
@@ -96,6 +107,7 @@ describe('delivery.amqp', () => {
   });
 
   it('gives the final delivery its own message id and no target header', async () => {
+    await setUp();
     replies.messages.length = 0;
     await publish(ctx(SEED), { source: 'fanout1.my-service', data: {} });
 
@@ -105,6 +117,7 @@ describe('delivery.amqp', () => {
   });
 
   it('fails retryably while no queue takes the message, and delivers once one is bound', async () => {
+    await setUp();
     const routingKey = `unbound.${Date.now()}`;
     const failure = await failureOf(publish(ctx({ exchange: SEED.exchange, routingKey })));
     expect(failure).toMatchObject({ type: 'AmqpUnroutable', nonRetryable: false });
@@ -122,6 +135,7 @@ describe('delivery.amqp', () => {
   });
 
   it('fails retryably on a missing exchange and keeps the connection usable', async () => {
+    await setUp();
     const failure = await failureOf(publish(ctx({ exchange: `missing.${Date.now()}`, routingKey: 'x' })));
     expect(failure.type).toBe('AmqpPublishError');
     expect(failure.nonRetryable).toBe(false);
@@ -134,6 +148,7 @@ describe('delivery.amqp', () => {
   });
 
   it('fails retryably when the broker is unreachable or drops the connection, and recovers on retry', async () => {
+    await setUp();
     const broker = new URL(url);
     const proxy = await TcpProxy.start(broker.hostname, Number(broker.port));
     const viaProxy = new AmqpPublisher({
@@ -160,6 +175,7 @@ describe('delivery.amqp', () => {
   });
 
   it('rejects bad options and unknown connections without retrying', async () => {
+    await setUp();
     for (const options of [undefined, {}, { exchange: 'x' }, { ...SEED, extra: true }]) {
       expect(await failureOf(publish(ctx(options)))).toMatchObject({
         type: 'InvalidDeliveryOptions',

@@ -39,7 +39,8 @@ function printAmqp({ fields, properties, content }: ConsumeMessage): void {
       headers,
     }),
   );
-  console.log(json(JSON.parse(content.toString('utf8'))));
+  // The same final payload as the webhook's, so shown on one line.
+  console.log(content.toString('utf8'));
 }
 
 async function main(): Promise<void> {

@@ -19,7 +19,8 @@ import { createLocalEnv } from './server-harness';
 export interface ApiStackOptions {
   apiKeys: string[];
   webhookSecret: string;
-  amqpUrl: string;
+  /** Where delivery.amqp publishes; only needed by tests that use it. */
+  amqpUrl?: string;
   bodyLimit?: number;
 }
 
@@ -40,7 +41,7 @@ export async function startApiStack(options: ApiStackOptions): Promise<ApiStack>
       // The receiver runs on loopback: allow-listed here, as an operator would for an internal receiver.
       webhookAllowList: ['127.0.0.1'],
       webhookTimeoutMs: 2_000,
-      amqpConnections: { default: options.amqpUrl },
+      amqpConnections: options.amqpUrl ? { default: options.amqpUrl } : {},
     });
     const registry = new Registry(creditScoringServices({ latencyMs: { crm: 20, erp: 60, scoring: 40 } }), [
       logCallback({ write: () => undefined }),

@@ -17,6 +17,20 @@ export async function ensureRabbitMq(): Promise<string> {
   return stdout.trim().split('\n').pop() as string;
 }
 
+/**
+ * The broker for a test file, started once. A test that needs it awaits it and fails (rather than being skipped,
+ * as tests are when a beforeAll hook throws) if there is no broker.
+ */
+export function rabbitMqOnce(): () => Promise<string> {
+  let started: Promise<string> | undefined;
+  return () => {
+    started ??= ensureRabbitMq().catch((error: unknown) => {
+      throw new Error(`RabbitMQ is required and could not be reached or started: ${(error as Error).message}`);
+    });
+    return started;
+  };
+}
+
 /** A temporary queue bound to an exchange and routing key, collecting what arrives, like a caller's reply queue. */
 export class ReplyQueue {
   readonly messages: ConsumeMessage[] = [];
