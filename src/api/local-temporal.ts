@@ -48,7 +48,8 @@ export async function startLocalTemporal(
     client: env.client,
     address: env.connection.options.address,
     async shutdown() {
-      worker.shutdown();
+      // The SDK runtime also stops workers on SIGINT/SIGTERM by itself: it may have begun already.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await env.teardown();
     },
