@@ -26,6 +26,7 @@ import type {
 } from '../contracts';
 import { FanoutStateKey, callbackName } from '../contracts';
 import { progressQuery } from './definitions';
+import type { StateCounts } from './records';
 import { detailsTable, targetRecord, utc } from './records';
 import { CallbackIds, checkNames, runCallback, runTarget } from './steps';
 
@@ -41,6 +42,8 @@ export async function parallelExecution(input: FanoutWorkflowInput): Promise<Fan
 
 class FanoutRun {
   private readonly states = new Map<string, TargetState>();
+  /** Kept in step with `states`, so wide fan-outs do not recount every target at every settle. */
+  private readonly counts: StateCounts = { pending: 0, running: 0, ok: 0, failed: 0, cancelled: 0 };
   private readonly records: Record<string, TargetRecord> = {};
   private readonly outcomes: CallbackOutcome[] = [];
   private readonly callbacksInFlight: Promise<void>[] = [];
@@ -49,7 +52,7 @@ class FanoutRun {
   private phase: FanoutState = 'running';
 
   constructor(private readonly input: FanoutWorkflowInput) {
-    for (const target of input.targets) this.states.set(target.name, 'pending');
+    for (const target of input.targets) this.setState(target.name, 'pending');
     this.reqTsUtc = utc(workflowInfo().runStartTime.getTime());
   }
 
@@ -117,7 +120,7 @@ class FanoutRun {
   }
 
   private async runOne(target: PlannedTarget): Promise<void> {
-    this.states.set(target.name, 'running');
+    this.setState(target.name, 'running');
     try {
       const response = await runTarget(this.input.cid, target, this.input.defaults);
       this.settle(target, { ok: true, response }, 'ok');
@@ -135,7 +138,7 @@ class FanoutRun {
     const { cid, source, onTarget, pattern, defaults } = this.input;
     const record = targetRecord({ source, cid, target: target.name, reqTsUtc: this.reqTsUtc }, outcome, Date.now());
     this.records[target.name] = record;
-    this.states.set(target.name, state);
+    this.setState(target.name, state);
     this.showDetails();
     const channel = pattern === 'parallel' ? 'PARALLEL_EXEC_ON_TARGET' : 'FANOUT_ON_TARGET';
     for (const ref of onTarget) {
@@ -157,6 +160,13 @@ class FanoutRun {
     };
   }
 
+  private setState(target: string, state: TargetState): void {
+    const previous = this.states.get(target);
+    if (previous) this.counts[previous]--;
+    this.counts[state]++;
+    this.states.set(target, state);
+  }
+
   private setPhase(phase: FanoutState): void {
     this.phase = phase;
     upsertSearchAttributes([{ key: FanoutStateKey, value: phase }]);
@@ -167,14 +177,14 @@ class FanoutRun {
     setCurrentDetails(
       detailsTable(
         this.states,
+        this.counts,
         `${this.input.pattern === 'parallel' ? 'parallel execution' : 'fan-out'} ${this.phase}`,
       ),
     );
   }
 
   private progress(): FanoutProgress {
-    const counts: Record<TargetState, number> = { pending: 0, running: 0, ok: 0, failed: 0, cancelled: 0 };
-    for (const state of this.states.values()) counts[state]++;
+    const counts = this.counts;
     return {
       cid: this.input.cid,
       source: this.input.source,

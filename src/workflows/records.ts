@@ -51,10 +51,10 @@ export function targetRecord(
 
 const MAX_DETAIL_ROWS = 20;
 
+export type StateCounts = Record<TargetState, number>;
+
 /** A short markdown table for the Web UI's "current details": counts, then the first targets' states. */
-export function detailsTable(states: Map<string, TargetState>, phase: string): string {
-  const counts: Record<TargetState, number> = { pending: 0, running: 0, ok: 0, failed: 0, cancelled: 0 };
-  for (const state of states.values()) counts[state]++;
+export function detailsTable(states: Map<string, TargetState>, counts: StateCounts, phase: string): string {
   const lines = [
     `**${phase}** — ${counts.ok} ok, ${counts.failed} failed, ${counts.cancelled} cancelled, ${counts.running} running, ${counts.pending} pending`,
     '',

@@ -1,0 +1,96 @@
+/**
+ * Fan-out benchmark on the embedded server (a separate process, as in tests), one worker in this process:
+ * for widths of 50 ms targets, the wall time of a whole fan-out (invoke → result), the floor (the same target
+ * functions under an in-process Promise.all), their ratio, history events per target, and the worker's RSS.
+ * Prints figures; asserts nothing.   npm run bench   (BENCH_WIDTHS=10,100 to choose widths)
+ */
+import path from 'node:path';
+import { SearchAttributeType } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
+import { FanoutClient } from '../src/client';
+import type { FanoutResult } from '../src/contracts';
+import { MAX_CONCURRENCY_LIMIT, SEARCH_ATTRIBUTES } from '../src/contracts';
+import { Registry, defineCallback, defineService } from '../src/registry';
+import { DEFAULT_WORKFLOWS_PATH, createFanoutWorker } from '../src/worker/create-worker';
+
+const SERVER = path.resolve(__dirname, '../server/main.js');
+const WIDTHS = (process.env.BENCH_WIDTHS ?? '10,100,1000,5000').split(',').map(Number);
+const TARGET_MS = 50;
+
+const target = async (n: number): Promise<number> => {
+  await new Promise((resolve) => setTimeout(resolve, TARGET_MS));
+  return n;
+};
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: SERVER },
+      searchAttributes: Object.values(SEARCH_ATTRIBUTES).map((name) => ({ name, type: SearchAttributeType.KEYWORD })),
+    },
+  });
+  const quiet = () => undefined;
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: DEFAULT_WORKFLOWS_PATH,
+    logger: { log: quiet, info: quiet, warn: quiet, debug: quiet, trace: quiet, error: console.error },
+  });
+  const registry = new Registry(
+    [defineService({ name: 'bench.target', handler: target })],
+    [defineCallback({ name: 'bench.noop', handler: async () => undefined })],
+  );
+  const worker = await createFanoutWorker({
+    connection: env.nativeConnection,
+    registry,
+    workflowBundle,
+    workerOptions: { maxConcurrentActivityTaskExecutions: MAX_CONCURRENCY_LIMIT, maxConcurrentActivityTaskPolls: 10 },
+  });
+  const fanout = new FanoutClient({ client: env.client, registry });
+
+  console.log(
+    `fan-out of ${TARGET_MS} ms targets, one final callback, no target callbacks; maxConcurrency = min(width, ${MAX_CONCURRENCY_LIMIT})`,
+  );
+  console.log(
+    'width | fan-out wall | Promise.all floor | ratio | goal (1.5 × floor + 1 s) | history events / target | worker RSS',
+  );
+  await worker.runUntil(async () => {
+    await fanout.result(
+      await fanout.invoke({ warmup: 0 }, ['bench.noop'], { targetOptions: { warmup: { service: 'bench.target' } } }),
+    );
+    for (const width of WIDTHS) {
+      const names = Array.from({ length: width }, (_, i) => `t${i}`);
+      const targets = Object.fromEntries(names.map((name, i) => [name, i]));
+      const targetOptions = Object.fromEntries(names.map((name) => [name, { service: 'bench.target' }]));
+
+      const floorStart = performance.now();
+      await Promise.all(names.map((_, i) => target(i)));
+      const floorMs = performance.now() - floorStart;
+
+      const start = performance.now();
+      const cid = await fanout.invoke(targets, ['bench.noop'], {
+        targetOptions,
+        maxConcurrency: Math.min(width, MAX_CONCURRENCY_LIMIT),
+      });
+      const result = await fanout.result<FanoutResult>(cid);
+      const wallMs = performance.now() - start;
+      const okCount = Object.values(result.targets).filter((s) => s === 'ok').length;
+      if (okCount !== width) throw new Error(`width ${width}: only ${okCount} targets ok`);
+      const events = (await env.client.workflow.getHandle(cid).fetchHistory()).events?.length ?? 0;
+      const goalMs = 1.5 * floorMs + 1000;
+      const rss = (process.memoryUsage().rss / 2 ** 20).toFixed(0);
+      console.log(
+        `${String(width).padStart(5)} | ${(wallMs / 1000).toFixed(2).padStart(9)} s | ${(floorMs / 1000).toFixed(2).padStart(14)} s | ${(wallMs / floorMs).toFixed(1).padStart(5)} | ${(goalMs / 1000).toFixed(2)} s ${wallMs <= goalMs ? 'met' : 'missed'} | ${(events / width).toFixed(2).padStart(6)} (${events} events) | ${rss} MiB`,
+      );
+    }
+  });
+  await env.teardown();
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
