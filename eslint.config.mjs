@@ -23,7 +23,10 @@ export default tseslint.config(
     // Workflow code runs in the deterministic sandbox: no Node built-ins, ever.
     files: ['src/workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not use Node built-ins.' })) }],
+      'no-restricted-imports': [
+        'error',
+        { paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not use Node built-ins.' })) },
+      ],
     },
   },
 );

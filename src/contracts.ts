@@ -184,7 +184,7 @@ export type FanoutState = z.infer<typeof FanoutState>;
 export const FanoutProgress = z.object({
   cid: z.string(),
   source: z.string(),
-  pattern: z.enum(['fanout', 'parallel']),
+  pattern: z.enum(['fanout', 'parallel', 'invoke-retry']),
   state: FanoutState,
   total: z.number(),
   settled: z.number(),

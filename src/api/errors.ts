@@ -10,10 +10,9 @@ import {
 } from '../client';
 import { problem, sendProblem } from './problem';
 
-export function sendClientError(reply: FastifyReply, error: unknown, request?: Record<string, unknown>): FastifyReply {
+export function sendClientError(reply: FastifyReply, error: unknown): FastifyReply {
   if (error instanceof InvalidRequestError) {
-    const targets = Object.keys((request?.targets as Record<string, unknown> | undefined) ?? {});
-    const errors = error.issues.map((i) => ({ pointer: dottedToPointer(i.path, targets), reason: i.message }));
+    const errors = error.issues.map((i) => ({ pointer: toPointer(i.segments), reason: i.message }));
     return sendProblem(reply, problem(400, 'invalid-request', 'The request body is not valid', { errors }));
   }
   if (error instanceof UnknownServiceError) {
@@ -40,21 +39,7 @@ export function sendClientError(reply: FastifyReply, error: unknown, request?: R
   throw error;
 }
 
-/**
- * The client reports paths joined with dots, and target names may contain dots ("crm.get-user"): a known target
- * name after "targets." is kept whole.
- */
-function dottedToPointer(path: string, targets: readonly string[]): string {
-  if (!path) return '';
-  const escape = (segment: string) => segment.replace(/~/g, '~0').replace(/\//g, '~1');
-  for (const list of ['targets.', 'targetOptions.']) {
-    if (!path.startsWith(list)) continue;
-    const rest = path.slice(list.length);
-    const target = [...targets].sort((a, b) => b.length - a.length).find((t) => rest === t || rest.startsWith(`${t}.`));
-    if (target) {
-      const tail = rest.slice(target.length + 1);
-      return `/${list.slice(0, -1)}/${escape(target)}${tail ? `/${tail.split('.').map(escape).join('/')}` : ''}`;
-    }
-  }
-  return `/${path.split('.').map(escape).join('/')}`;
+/** RFC 6901 JSON pointer from the exact path segments (target names may contain dots and slashes). */
+function toPointer(segments: (string | number)[]): string {
+  return segments.map((segment) => '/' + String(segment).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
 }

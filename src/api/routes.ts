@@ -85,7 +85,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
         .header('location', `/v1/fanouts/${encodeURIComponent(cid)}`)
         .send({ cid });
     } catch (error) {
-      return sendClientError(reply, error, merged);
+      return sendClientError(reply, error);
     }
   };
 

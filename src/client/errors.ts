@@ -1,6 +1,9 @@
 /** Typed errors of the fan-out client: each says what was wrong and carries what a caller needs to react. */
 export interface FieldIssue {
+  /** Dot-joined, for people: `targets.crm.get-user.user_id`. */
   path: string;
+  /** The same path, exact (target names may contain dots): ['targets', 'crm.get-user', 'user_id']. */
+  segments: (string | number)[];
   message: string;
 }
 

@@ -28,7 +28,11 @@ export interface Schemas {
 function parse<T>(schema: ZodType<T>, value: unknown): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  throw new InvalidRequestError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+  throw new InvalidRequestError(parsed.error.issues.map((i) => issue(i.path as (string | number)[], i.message)));
+}
+
+function issue(segments: (string | number)[], message: string): FieldIssue {
+  return { path: segments.join('.'), segments, message };
 }
 
 function checkNames(catalog: Catalog, services: string[], callbacks: CallbackRef[]): void {
@@ -46,7 +50,7 @@ function planTargets(
 ): PlannedTarget[] {
   const issues: FieldIssue[] = [];
   for (const name of Object.keys(options)) {
-    if (!(name in targets)) issues.push({ path: `targetOptions.${name}`, message: 'no such target' });
+    if (!(name in targets)) issues.push(issue(['targetOptions', name], 'no such target'));
   }
   const planned = Object.entries(targets).map(([name, request]) => {
     const targetOptions = options[name] ?? {};
@@ -56,7 +60,7 @@ function planTargets(
     const problem = schema?.safeParse(request);
     if (problem && !problem.success) {
       for (const i of problem.error.issues)
-        issues.push({ path: ['targets', name, ...i.path].join('.'), message: i.message });
+        issues.push(issue(['targets', name, ...(i.path as (string | number)[])], i.message));
     }
     return {
       name,
@@ -105,7 +109,7 @@ export function planInvokeRetry(
   const service = request.service ?? request.target;
   checkNames(catalog, [service], request.callbacks);
   if (catalog.services[service].kind !== 'activity') {
-    throw new InvalidRequestError([{ path: 'service', message: 'invoke/retry runs activity services only' }]);
+    throw new InvalidRequestError([issue(['service'], 'invoke/retry runs activity services only')]);
   }
   const [target] = planTargets(
     catalog,

@@ -5,6 +5,7 @@
  */
 import { NativeConnection } from '@temporalio/worker';
 import { FANOUT_TASK_QUEUE } from '../contracts';
+import { createDeliveryCallbacks, createDeliveryDeps, deliveryConfigFromEnv } from '../delivery';
 import { exampleRegistry } from '../services';
 import { temporalSettings } from './connection';
 import { createFanoutWorker } from './create-worker';
@@ -12,7 +13,14 @@ import { createFanoutWorker } from './create-worker';
 async function main(): Promise<void> {
   const settings = temporalSettings();
   const connection = await NativeConnection.connect(settings.connectionOptions);
-  const worker = await createFanoutWorker({ connection, namespace: settings.namespace, registry: exampleRegistry() });
+  // The built-in delivery callbacks (delivery.webhook, delivery.amqp) take their secrets and brokers from the
+  // environment: WEBHOOK_SECRET[_<NAME>], WEBHOOK_ALLOWLIST, WEBHOOK_TIMEOUT_MS, AMQP_URL[_<NAME>].
+  const delivery = createDeliveryCallbacks(createDeliveryDeps(deliveryConfigFromEnv()));
+  const worker = await createFanoutWorker({
+    connection,
+    namespace: settings.namespace,
+    registry: exampleRegistry({ extraCallbacks: delivery }),
+  });
   console.log(`fan-out worker polling ${FANOUT_TASK_QUEUE} on ${settings.address} (namespace ${settings.namespace})`);
   await worker.run();
   await connection.close();

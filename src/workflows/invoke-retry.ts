@@ -2,14 +2,41 @@
  * Zato's invoke/retry: one target, tried up to `attempts` times `interval` apart (Temporal does the retrying),
  * then every callback runs once with the target's record: on success, or on final failure.
  */
-import { workflowInfo } from '@temporalio/workflow';
-import type { CallbackOutcome, InvokeRetryResult, InvokeRetryWorkflowInput } from '../contracts';
+import { setHandler, workflowInfo } from '@temporalio/workflow';
+import type {
+  CallbackOutcome,
+  FanoutProgress,
+  FanoutState,
+  InvokeRetryResult,
+  InvokeRetryWorkflowInput,
+  TargetState,
+} from '../contracts';
 import { callbackName } from '../contracts';
+import { progressQuery } from './definitions';
 import { targetRecord, utc } from './records';
 import { CallbackIds, checkNames, runCallback, runTarget } from './steps';
 
 export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<InvokeRetryResult> {
   const { cid, source, target, attempts, interval, callbacks } = input;
+  let state: TargetState = 'running';
+  let phase: FanoutState = 'running';
+  setHandler(progressQuery, (): FanoutProgress => {
+    const settled = state === 'ok' || state === 'failed';
+    return {
+      cid,
+      source,
+      pattern: 'invoke-retry',
+      state: phase,
+      total: 1,
+      settled: settled ? 1 : 0,
+      ok: state === 'ok' ? 1 : 0,
+      failed: state === 'failed' ? 1 : 0,
+      cancelled: 0,
+      running: settled ? 0 : 1,
+      pending: 0,
+      targets: { [target.name]: state },
+    };
+  });
   await checkNames([target.service], callbacks, { [target.service]: target.kind });
   const reqTsUtc = utc(workflowInfo().runStartTime.getTime());
   const schedule = {
@@ -28,6 +55,8 @@ export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<Invo
     outcome = { ok: false, error };
   }
   const record = targetRecord({ source, cid, target: target.name, reqTsUtc }, outcome, Date.now());
+  state = record.ok ? 'ok' : 'failed';
+  phase = 'finalizing';
   const outcomes: CallbackOutcome[] = [];
   const ids = new CallbackIds();
   const channel = record.ok ? 'INVOKE_RETRY_ON_SUCCESS' : 'INVOKE_RETRY_ON_FAILURE';
@@ -42,5 +71,6 @@ export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<Invo
       ),
     ),
   );
+  phase = 'completed';
   return { cid, record, callbacks: outcomes };
 }

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Services the test suite talks to for real, started by .ci/run (and usable by hand): a private RabbitMQ node on
+# loopback for the AMQP delivery tests (scripts/rabbitmq.sh installs Debian's rabbitmq-server if missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+case "${1:-start}" in
+  start) scripts/rabbitmq.sh start ;;
+  stop) scripts/rabbitmq.sh stop ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
