@@ -14,8 +14,8 @@ import { AddressPolicy, createDeliveryCallbacks, createDeliveryDeps, deliveryCon
 import { exampleRegistry } from '../services';
 import { temporalSettings } from '../worker/connection';
 import { apiKeysFromEnv } from './auth';
-import type { LocalTemporal } from './local-temporal';
-import { startLocalTemporal } from './local-temporal';
+import type { LocalTemporal } from '../worker/local-temporal';
+import { startLocalTemporal } from '../worker/local-temporal';
 import { buildApi, DEFAULT_BODY_LIMIT } from './server';
 
 async function main(): Promise<void> {

@@ -7,7 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { FanoutClient } from '../client';
 import type { FanoutResult } from '../contracts';
-import { startLocalTemporal } from '../api/local-temporal';
+import { startLocalTemporal } from '../worker/local-temporal';
 import { exampleRegistry } from '../services';
 import { temporalSettings } from '../worker/connection';
 import { createFanoutWorker } from '../worker/create-worker';

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { ConsumeMessage } from 'amqplib';
-import { startLocalTemporal } from '../api/local-temporal';
+import { startLocalTemporal } from '../worker/local-temporal';
 import { buildApi } from '../api/server';
 import { FanoutClient } from '../client';
 import { AddressPolicy, createDeliveryCallbacks, createDeliveryDeps } from '../delivery';

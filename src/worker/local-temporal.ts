@@ -10,9 +10,9 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../contracts';
 import type { Registry } from '../registry';
-import { createFanoutWorker, DEFAULT_WORKFLOWS_PATH } from '../worker/create-worker';
+import { createFanoutWorker, DEFAULT_WORKFLOWS_PATH } from './create-worker';
 
-/** Where `npm run build` puts the server, seen from dist/src/api. */
+/** Where `npm run build` puts the server, seen from dist/src/worker. */
 export const EMBEDDED_SERVER_PATH = path.resolve(__dirname, '../../server/main.js');
 
 export interface LocalTemporal {
