@@ -140,10 +140,13 @@ describe('202 Accepted', () => {
     expect(accepted.headers.get('location')).toBe(`/v1/fanouts/${cid}`);
     const result = InvokeRetryResult.parse((await resultOf(cid)).body);
     expect(result.record).toMatchObject({ ok: true, target: 'crm.get-user', response: { user_id: '7' } });
-    expect((await call('GET', `/v1/fanouts/${cid}`)).body).toEqual({
+    expect((await call('GET', `/v1/fanouts/${cid}`)).body).toMatchObject({
       cid,
       pattern: 'invoke-retry',
       state: 'completed',
+      total: 1,
+      ok: 1,
+      targets: { 'crm.get-user': 'ok' },
     });
   });
 });
