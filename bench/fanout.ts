@@ -5,14 +5,13 @@
  * Prints figures; asserts nothing.   npm run bench   (BENCH_WIDTHS=10,100 to choose widths)
  */
 import path from 'node:path';
-import { SearchAttributeType } from '@temporalio/common';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
 import type { FanoutResult } from '../src/contracts';
-import { MAX_CONCURRENCY_LIMIT, SEARCH_ATTRIBUTES } from '../src/contracts';
+import { MAX_CONCURRENCY_LIMIT } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
-import { DEFAULT_WORKFLOWS_PATH, createFanoutWorker } from '../src/worker/create-worker';
+import { createFanoutWorker } from '../src/worker/create-worker';
+import { bundleFanoutWorkflows, startEmbeddedDevServer } from '../src/worker/local-temporal';
 
 const SERVER = path.resolve(__dirname, '../server/main.js');
 const WIDTHS = (process.env.BENCH_WIDTHS ?? '10,100,1000,5000').split(',').map(Number);
@@ -25,17 +24,8 @@ const target = async (n: number): Promise<number> => {
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: SERVER },
-      searchAttributes: Object.values(SEARCH_ATTRIBUTES).map((name) => ({ name, type: SearchAttributeType.KEYWORD })),
-    },
-  });
-  const quiet = () => undefined;
-  const workflowBundle = await bundleWorkflowCode({
-    workflowsPath: DEFAULT_WORKFLOWS_PATH,
-    logger: { log: quiet, info: quiet, warn: quiet, debug: quiet, trace: quiet, error: console.error },
-  });
+  const env = await startEmbeddedDevServer(SERVER);
+  const workflowBundle = await bundleFanoutWorkflows();
   const registry = new Registry(
     [defineService({ name: 'bench.target', handler: target })],
     [defineCallback({ name: 'bench.noop', handler: async () => undefined })],

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { quietLogger } from '../src/worker/quiet-logger';
 import * as activities from './server-activities';
 import { activityBatch, bare } from './server-workflows';
 
@@ -42,14 +43,7 @@ function median(values: number[]): number {
 
 async function main(): Promise<void> {
   Runtime.install({
-    logger: {
-      log: () => undefined,
-      trace: () => undefined,
-      debug: () => undefined,
-      info: () => undefined,
-      warn: () => undefined,
-      error: console.error,
-    },
+    logger: quietLogger,
   });
   const startups: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -64,14 +58,7 @@ async function main(): Promise<void> {
   const address = `127.0.0.1:${port}`;
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('./server-workflows'),
-    logger: {
-      log: () => undefined,
-      trace: () => undefined,
-      debug: () => undefined,
-      info: () => undefined,
-      warn: () => undefined,
-      error: console.error,
-    },
+    logger: quietLogger,
   });
   const nativeConnection = await NativeConnection.connect({ address });
   const client = new Client({ connection: await Connection.connect({ address }) });

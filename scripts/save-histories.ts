@@ -8,12 +8,13 @@ import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
 import { SEARCH_ATTRIBUTES } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { creditScoringServices } from '../src/services';
-import { DEFAULT_WORKFLOWS_PATH, createFanoutWorker } from '../src/worker/create-worker';
+import { createFanoutWorker } from '../src/worker/create-worker';
+import { bundleFanoutWorkflows } from '../src/worker/local-temporal';
 
 const OUT = path.resolve(__dirname, '../../test/histories');
 const SERVER = path.resolve(__dirname, '../server/main.js');
@@ -24,11 +25,7 @@ async function main(): Promise<void> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: SERVER }, extraArgs: attributeArgs },
   });
-  const quiet = () => undefined;
-  const workflowBundle = await bundleWorkflowCode({
-    workflowsPath: DEFAULT_WORKFLOWS_PATH,
-    logger: { log: quiet, info: quiet, warn: quiet, debug: quiet, trace: quiet, error: console.error },
-  });
+  const workflowBundle = await bundleFanoutWorkflows();
   const registry = new Registry(
     [
       ...creditScoringServices({ latencyMs: { crm: 10, erp: 30, scoring: 20 } }),

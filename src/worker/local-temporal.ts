@@ -7,10 +7,12 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../contracts';
 import type { Registry } from '../registry';
 import { createFanoutWorker, DEFAULT_WORKFLOWS_PATH } from './create-worker';
+import { quietLogger } from './quiet-logger';
 
 /** Where `npm run build` puts the server, seen from dist/src/worker. */
 export const EMBEDDED_SERVER_PATH = path.resolve(__dirname, '../../server/main.js');
@@ -22,22 +24,29 @@ export interface LocalTemporal {
   shutdown(): Promise<void>;
 }
 
-export async function startLocalTemporal(
-  registry: Registry,
-  serverPath = EMBEDDED_SERVER_PATH,
-): Promise<LocalTemporal> {
-  const env = await TestWorkflowEnvironment.createLocal({
+/** The embedded server in its dev-server form, with the fan-out search attributes registered. */
+export async function startEmbeddedDevServer(serverPath = EMBEDDED_SERVER_PATH): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: serverPath },
       searchAttributes: Object.values(SEARCH_ATTRIBUTES).map((name) => ({ name, type: SearchAttributeType.KEYWORD })),
     },
   });
-  // Bundled here with a quiet logger: webpack's statistics are of no interest to someone starting the API.
-  const quiet = () => undefined;
-  const workflowBundle = await bundleWorkflowCode({
-    workflowsPath: DEFAULT_WORKFLOWS_PATH,
-    logger: { log: quiet, info: quiet, warn: quiet, debug: quiet, trace: quiet, error: console.error },
-  });
+}
+
+/** The fan-out workflows bundled once, quietly: webpack's statistics are of no interest to someone starting a demo. */
+export async function bundleFanoutWorkflows(
+  workflowsPath = DEFAULT_WORKFLOWS_PATH,
+): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+}
+
+export async function startLocalTemporal(
+  registry: Registry,
+  serverPath = EMBEDDED_SERVER_PATH,
+): Promise<LocalTemporal> {
+  const env = await startEmbeddedDevServer(serverPath);
+  const workflowBundle = await bundleFanoutWorkflows();
   const worker = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle });
   const running = worker.run();
   running.catch((error: unknown) => {

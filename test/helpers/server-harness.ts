@@ -8,6 +8,7 @@ import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { SearchAttributeType } from '@temporalio/common';
 import { TypedSearchAttributes } from '@temporalio/common';
+import { quietLogger } from '../../src/worker/quiet-logger';
 
 export const SERVER_PATH = path.resolve(__dirname, '../../dist/server/main.js');
 
@@ -39,17 +40,7 @@ export async function createLocalEnv(searchAttributes: SearchAttributeSpec[] = [
 }
 
 export async function bundle(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({
-    workflowsPath,
-    logger: {
-      log: () => undefined,
-      info: () => undefined,
-      warn: () => undefined,
-      error: console.error,
-      debug: () => undefined,
-      trace: () => undefined,
-    },
-  });
+  return bundleWorkflowCode({ workflowsPath, logger: quietLogger });
 }
 
 export interface WorkerOptions {

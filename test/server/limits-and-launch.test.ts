@@ -20,6 +20,7 @@ import {
   SERVER_PATH,
   withWorker,
 } from '../helpers/server-harness';
+import { waitFor } from '../helpers/wait';
 import * as activities from './scenario-activities';
 import * as wf from './scenario-workflows';
 
@@ -153,12 +154,3 @@ describe('launch paths', () => {
     expect(stdout).toContain(`127.0.0.1:${port}`);
   });
 });
-
-async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await predicate()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('condition not met in time');
-}

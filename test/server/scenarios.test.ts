@@ -25,6 +25,7 @@ import {
   WorkflowUpdateStage,
 } from '@temporalio/client';
 import { bundle, CACHE_MODES, createTimeSkippingEnv, replayAll, withWorker } from '../helpers/server-harness';
+import { waitFor } from '../helpers/wait';
 import * as activities from './scenario-activities';
 import * as wf from './scenario-workflows';
 
@@ -290,13 +291,4 @@ afterAll(async () => {
 function causeMessage(err: unknown): string {
   const e = err as { message?: string; cause?: { message?: string; details?: string } };
   return `${e?.message} / ${e?.cause?.details ?? e?.cause?.message}`;
-}
-
-async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await predicate()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('condition not met in time');
 }
