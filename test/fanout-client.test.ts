@@ -221,7 +221,12 @@ describe.each(CACHE_MODES)('patterns with $label', ({ maxCachedWorkflows }) => {
       return { ...result, progress: await fanout.progress(cid) };
     });
     expect(result.record).toMatchObject({ ok: true, response: { tries: 3 }, target: 'fails.until' });
-    expect(result.progress).toMatchObject({ pattern: 'invoke-retry', state: 'completed', ok: 1, targets: { 'fails.until': 'ok' } });
+    expect(result.progress).toMatchObject({
+      pattern: 'invoke-retry',
+      state: 'completed',
+      ok: 1,
+      targets: { 'fails.until': 'ok' },
+    });
     expect(Date.parse(result.record.resp_ts_utc) - Date.parse(result.record.req_ts_utc)).toBeGreaterThanOrEqual(
       20 * 60_000,
     );

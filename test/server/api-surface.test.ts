@@ -276,6 +276,21 @@ describe('malformed input', () => {
     });
   });
 
+  it('refuses a gRPC message over 4 MiB with RESOURCE_EXHAUSTED, as the real server does', async () => {
+    const workflowId = `big-message-${randomUUID()}`;
+    await env.connection.workflowService.startWorkflowExecution(startRequest(workflowId));
+    const huge = { metadata: { encoding: Buffer.from('binary/plain') }, data: Buffer.alloc(5 * 1024 * 1024) };
+    await expect(
+      env.connection.workflowService.signalWorkflowExecution({
+        namespace: 'default',
+        workflowExecution: { workflowId },
+        signalName: 'x',
+        input: { payloads: [huge] },
+      }),
+    ).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
+    await env.client.workflow.getHandle(workflowId).terminate();
+  });
+
   it('survives undecodable bytes and keeps serving', async () => {
     const address = (env as unknown as { address: string }).address;
     const client = new grpc.Client(address, grpc.credentials.createInsecure());
