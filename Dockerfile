@@ -1,0 +1,21 @@
+# The fan-out worker (default) and HTTP API images. Build: docker build -t temporal-fanout .
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY server ./server
+COPY bench ./bench
+COPY scripts ./scripts
+RUN npm run build
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN (npm ci --omit=dev --no-audit --no-fund || npm install --omit=dev --no-audit --no-fund) && npm cache clean --force
+COPY --from=build /app/dist ./dist
+USER node
+# The worker; the API runs from the same image with: node dist/src/api/main.js
+CMD ["node", "dist/src/worker/main.js"]
