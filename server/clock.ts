@@ -61,10 +61,6 @@ export class Clock {
     if (this.outstanding === 0) this.queueSkipCheck();
   }
 
-  get outstandingCount(): number {
-    return this.outstanding;
-  }
-
   /** Advances virtual time to `target`, firing every timer due on the way, in order. */
   advanceTo(target: number): void {
     for (let timer = this.timers.peek(); timer && timer.at <= target; timer = this.timers.peek()) {

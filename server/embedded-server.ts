@@ -58,7 +58,8 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   addService(
     server,
     'temporal.api.testservice.v1.TestService',
-    timeSkippingOnly(options.timeSkipping ?? false, testHandlers(clock)),
+    // The dev server has no TestService: its methods answer UNIMPLEMENTED there, as on the real CLI server.
+    options.timeSkipping ? testHandlers(clock) : {},
     log,
   );
   addService(server, 'grpc.health.v1.Health', { Check: () => ({ status: 'SERVING' }) }, log);
@@ -81,9 +82,4 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
         setTimeout(() => server.forceShutdown(), 1000).unref();
       }),
   };
-}
-
-/** The dev server has no TestService: its methods answer UNIMPLEMENTED there, as on the real CLI server. */
-function timeSkippingOnly<T extends object>(enabled: boolean, handlers: T): T | Record<string, never> {
-  return enabled ? handlers : {};
 }

@@ -62,13 +62,5 @@ export const alreadyStarted = (workflowId: string, runId: string, startRequestId
     },
   );
 
-export const failedPrecondition = (message: string) => new ServiceError(status.FAILED_PRECONDITION, message);
-
-export const resourceExhausted = (message: string) =>
-  new ServiceError(status.RESOURCE_EXHAUSTED, message, {
-    type: 'temporal.api.errordetails.v1.ResourceExhaustedFailure',
-    value: { cause: 'RESOURCE_EXHAUSTED_CAUSE_SYSTEM_OVERLOADED' },
-  });
-
 export const unimplemented = (method: string) =>
   new ServiceError(status.UNIMPLEMENTED, `${method} is not supported by the embedded server`);

@@ -82,7 +82,3 @@ export function eventAttributes<T = Record<string, unknown>>(event: HistoryEvent
   const key = Object.keys(event).find((k) => k.endsWith('EventAttributes'))!;
   return event[key] as T;
 }
-
-export function isEventType(event: HistoryEvent, type: EventType): boolean {
-  return event.eventType === enumName(type);
-}

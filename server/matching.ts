@@ -32,10 +32,6 @@ class Queue {
     }
     return task;
   }
-
-  get backlog(): number {
-    return this.tasks.length - this.head;
-  }
 }
 
 export class Matching {
@@ -115,9 +111,5 @@ export class Matching {
         }
       }
     }
-  }
-
-  backlog(kind: 'workflow' | 'activity', namespace: string, name: string): number {
-    return this.queue(kind, namespace, name).backlog;
   }
 }

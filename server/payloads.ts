@@ -30,9 +30,3 @@ export function decodeJsonPayload(payload: Payload | null | undefined): unknown 
     return undefined;
   }
 }
-
-export function jsonPayload(value: unknown, extraMetadata: Record<string, string> = {}): Payload {
-  const metadata: Record<string, Uint8Array> = { encoding: Buffer.from('json/plain') };
-  for (const [k, v] of Object.entries(extraMetadata)) metadata[k] = Buffer.from(v);
-  return { metadata, data: Buffer.from(JSON.stringify(value)) };
-}

@@ -57,10 +57,6 @@ export function serviceDefinition(serviceName: string): grpc.ServiceDefinition {
   return definition;
 }
 
-export function serviceMethodNames(serviceName: string): string[] {
-  return Object.keys((root.lookupService(serviceName) as Service).methods);
-}
-
 /**
  * Appends a pre-encoded submessage as field `fieldNumber` of an encoded message. Protobuf allows fields in any
  * order, so this splices cached history bytes (or an eager task) into a response without re-encoding them.

@@ -82,17 +82,6 @@ export class Store implements RunHooks {
     return run;
   }
 
-  /** The run that now stands for an execution chain (following continue-as-new). */
-  latestInChain(run: Run): Run {
-    let current = run;
-    while (current.newRunId) {
-      const next = this.getRun(current.namespace, { workflowId: current.workflowId, runId: current.newRunId });
-      if (next === current) break;
-      current = next;
-    }
-    return current;
-  }
-
   validateSearchAttributes(namespace: string, fields: Record<string, Payload> | undefined | null): string | undefined {
     void namespace;
     for (const [name, payload] of Object.entries(fields ?? {})) {
