@@ -1,14 +1,12 @@
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AddressPolicy } from '../src/delivery/address-policy';
 import { AmqpPublisher } from '../src/delivery/amqp';
 import type { CallbackContext } from '../src/contracts';
 import type { DeliveryDeps } from '../src/delivery/callbacks';
-import { createDeliveryCallbacks } from '../src/delivery/callbacks';
 import { deliveryMessageId } from '../src/delivery/message-id';
-import { quietActivityEnv } from './helpers/activity-env';
+import { deliveryContext, deliveryHandler, failureOf, quietActivityEnv } from './helpers/activity-env';
 import { rabbitMqOnce, ReplyQueue } from './helpers/rabbitmq';
 
 // The seed's callback: exchange '/exchange', routing key 'zato.responses'.
@@ -33,32 +31,15 @@ function deps(p: AmqpPublisher = publisher): DeliveryDeps {
 }
 
 function handlerOf(d: DeliveryDeps) {
-  const callback = createDeliveryCallbacks(d).find((c) => c.name === 'delivery.amqp');
-  if (!callback) throw new Error('delivery.amqp is not among the delivery callbacks');
-  return callback.handler;
+  return deliveryHandler(d, 'delivery.amqp');
 }
 
 function ctx(options: unknown, extra: Partial<CallbackContext> = {}): CallbackContext {
-  return {
-    channel: 'FANOUT_ON_FINAL',
-    cid: 'cid-amqp-1',
-    callback: 'delivery.amqp',
-    options: options as CallbackContext['options'],
-    ...extra,
-  };
+  return deliveryContext('delivery.amqp', 'cid-amqp-1', options, extra);
 }
 
 async function publish(context: CallbackContext, payload: unknown = TARGET_PAYLOAD, d = deps()) {
   return quietActivityEnv().run(handlerOf(d), payload, context);
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
 }
 
 const broker = rabbitMqOnce();

@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { CancelledFailure } from '@temporalio/common';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AddressPolicy } from '../src/delivery/address-policy';
 import type { CallbackContext } from '../src/contracts';
 import type { DeliveryDeps } from '../src/delivery/callbacks';
-import { createDeliveryCallbacks } from '../src/delivery/callbacks';
 import { AmqpPublisher } from '../src/delivery/amqp';
 import { deliveryMessageId } from '../src/delivery/message-id';
-import { quietActivityEnv } from './helpers/activity-env';
+import { deliveryContext, deliveryHandler, failureOf, quietActivityEnv } from './helpers/activity-env';
 import { WebhookReceiver } from './helpers/webhook-receiver';
 
 const newSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
@@ -52,32 +51,15 @@ function deps(overrides: Partial<DeliveryDeps['webhook']> = {}): DeliveryDeps {
 }
 
 function handlerOf(d: DeliveryDeps) {
-  const callback = createDeliveryCallbacks(d).find((c) => c.name === 'delivery.webhook');
-  if (!callback) throw new Error('delivery.webhook is not among the delivery callbacks');
-  return callback.handler;
+  return deliveryHandler(d, 'delivery.webhook');
 }
 
 function ctx(options: unknown, extra: Partial<CallbackContext> = {}): CallbackContext {
-  return {
-    channel: 'FANOUT_ON_FINAL',
-    cid: 'cid-webhook-1',
-    callback: 'delivery.webhook',
-    options: options as CallbackContext['options'],
-    ...extra,
-  };
+  return deliveryContext('delivery.webhook', 'cid-webhook-1', options, extra);
 }
 
 async function deliver(d: DeliveryDeps, context: CallbackContext, payload: unknown = FINAL_PAYLOAD, attempt = 1) {
   return quietActivityEnv(attempt).run(handlerOf(d), payload, context);
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
 }
 
 beforeAll(async () => {

@@ -1,7 +1,39 @@
 import { DefaultLogger } from '@temporalio/worker';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { ApplicationFailure } from '@temporalio/common';
+import { expect } from 'vitest';
+import type { CallbackContext } from '../../src/contracts';
+import type { DeliveryDeps } from '../../src/delivery/callbacks';
+import { createDeliveryCallbacks } from '../../src/delivery/callbacks';
 
 /** A MockActivityEnvironment whose logger only reports errors: expected activity failures would drown the output. */
 export function quietActivityEnv(attempt = 1): MockActivityEnvironment {
   return new MockActivityEnvironment({ attempt }, { logger: new DefaultLogger('ERROR') });
+}
+
+/** The handler of one built-in delivery callback, built from `deps`. */
+export function deliveryHandler(deps: DeliveryDeps, name: 'delivery.webhook' | 'delivery.amqp') {
+  const callback = createDeliveryCallbacks(deps).find((c) => c.name === name);
+  if (!callback) throw new Error(`${name} is not among the delivery callbacks`);
+  return callback.handler;
+}
+
+/** The context a delivery callback receives on the final channel, with per-fan-out options. */
+export function deliveryContext(
+  callback: string,
+  cid: string,
+  options: unknown,
+  extra: Partial<CallbackContext> = {},
+): CallbackContext {
+  return { channel: 'FANOUT_ON_FINAL', cid, callback, options: options as CallbackContext['options'], ...extra };
+}
+
+/** The ApplicationFailure a delivery raised; fails the test if it resolved or threw anything else. */
+export async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
 }
