@@ -1,19 +1,18 @@
 /**
- * Fan-out benchmark on the embedded server (a separate process, as in tests), one worker in this process:
+ * Fan-out benchmark on the official Temporal dev server (in memory), one worker in this process:
  * for widths of 50 ms targets, the wall time of a whole fan-out (invoke → result), the floor (the same target
  * functions under an in-process Promise.all), their ratio, history events per target, and the worker's RSS.
  * Prints figures; asserts nothing.   npm run bench   (BENCH_WIDTHS=10,100 and BENCH_MAX_CONCURRENCY=500 to choose)
  */
-import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
 import type { FanoutResult } from '../src/contracts';
 import { MAX_CONCURRENCY_LIMIT } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { createFanoutWorker } from '../src/worker/create-worker';
-import { bundleFanoutWorkflows, startEmbeddedDevServer } from '../src/worker/local-temporal';
+import { bundleFanoutWorkflows } from '../src/local/local-temporal';
+import { startDevServer } from '../src/local/temporal-servers';
 
-const SERVER = path.resolve(__dirname, '../server/main.js');
 const WIDTHS = (process.env.BENCH_WIDTHS ?? '10,100,1000,5000').split(',').map(Number);
 const TARGET_MS = 50;
 const MAX_CONCURRENCY = Number(process.env.BENCH_MAX_CONCURRENCY ?? MAX_CONCURRENCY_LIMIT);
@@ -25,7 +24,7 @@ const target = async (n: number): Promise<number> => {
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const env = await startEmbeddedDevServer(SERVER);
+  const env = await startDevServer();
   const workflowBundle = await bundleFanoutWorkflows();
   const registry = new Registry(
     [defineService({ name: 'bench.target', handler: target })],

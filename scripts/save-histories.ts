@@ -1,5 +1,5 @@
 /**
- * Records the histories the replay test checks: a few fan-outs of every kind run on the embedded server, saved as
+ * Records the histories the replay test checks: a few fan-outs of every kind run on the official time-skipping test server, saved as
  * JSON under test/histories. Re-run after a deliberate change to the workflows' command sequence
  * (`npm run histories:save`); the replay test then guards every later change against nondeterminism.
  */
@@ -7,24 +7,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
-import { SEARCH_ATTRIBUTES } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { creditScoringServices } from '../src/services';
 import { createFanoutWorker } from '../src/worker/create-worker';
-import { bundleFanoutWorkflows } from '../src/worker/local-temporal';
+import { bundleFanoutWorkflows } from '../src/local/local-temporal';
+import { startTimeSkippingServer } from '../src/local/temporal-servers';
 
 const OUT = path.resolve(__dirname, '../../test/histories');
-const SERVER = path.resolve(__dirname, '../server/main.js');
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const attributeArgs = Object.values(SEARCH_ATTRIBUTES).flatMap((name) => ['--search-attribute', `${name}=Keyword`]);
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: SERVER }, extraArgs: attributeArgs },
-  });
+  const env = await startTimeSkippingServer((line) => console.log(line));
   const workflowBundle = await bundleFanoutWorkflows();
   const registry = new Registry(
     [

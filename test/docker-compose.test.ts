@@ -1,14 +1,19 @@
 /**
  * Docker cannot run here, so docker-compose.yml and the Dockerfile are checked against the code: ports, search
- * attributes, entry points, connection settings. The Temporal command is also fed to our own server's argument
- * parser: it must be a command both the real CLI and the embedded server understand.
+ * attributes, entry points, connection settings. The Temporal service's command is run for real with the same
+ * official CLI the image carries (on free loopback ports): it must start and register the search attributes.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { parseServerArgs } from '../server/cli-args';
+import { spawn } from 'node:child_process';
+import { Connection } from '@temporalio/client';
+import { temporal as proto } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../src/contracts';
+import { freePort } from '../src/local/local-temporal';
+import { TEMPORAL_CLI, provision } from '../src/local/temporal-binaries';
+import { waitFor } from './helpers/wait';
 
 const root = path.resolve(__dirname, '..');
 const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as {
@@ -37,21 +42,46 @@ describe('docker-compose.yml', () => {
   it('runs Temporal with gRPC on 7233 and the Web UI on 8233', () => {
     expect(temporal.image).toMatch(/^temporalio\/temporal/);
     expect(temporal.ports).toEqual(expect.arrayContaining(['7233:7233', '8233:8233']));
-    const options = parseServerArgs(temporal.command!);
-    expect(options.mode).toBe('dev');
-    expect(options.port).toBe(7233);
-    expect(options.namespaces).toEqual(['default']);
+    const command = temporal.command!;
+    expect(command.slice(0, 2)).toEqual(['server', 'start-dev']);
+    expect(command[command.indexOf('--port') + 1]).toBe('7233');
+    expect(command[command.indexOf('--ui-port') + 1]).toBe('8233');
   });
 
-  it('registers exactly the search attributes the workflows set, as Keyword', () => {
-    const options = parseServerArgs(temporal.command!);
-    expect(options.searchAttributes).toEqual(
-      Object.values(SEARCH_ATTRIBUTES).map((name) => ({ name, type: 'Keyword' })),
+  it('its command starts the real CLI and registers exactly the search attributes the workflows set, as Keyword', async () => {
+    const cli = provision(TEMPORAL_CLI).executable;
+    if (cli.type !== 'existing-path') throw new Error('the Temporal CLI is not installed');
+    const [port, uiPort] = [await freePort(), await freePort()];
+    // Same flags, but on loopback and free ports: the container's 0.0.0.0:7233 is not ours to take here.
+    const args = temporal.command!.map((arg, i, all) =>
+      all[i - 1] === '--port'
+        ? String(port)
+        : all[i - 1] === '--ui-port'
+          ? String(uiPort)
+          : all[i - 1] === '--ip'
+            ? '127.0.0.1'
+            : arg,
     );
-    // Only the UI port is beyond the embedded server; everything else it accepts silently.
-    expect(options.warnings).toHaveLength(1);
-    expect(options.warnings[0]).toMatch(/--ui-port/);
-  });
+    const server = spawn(cli.path, [...args, '--log-level', 'error'], { stdio: 'ignore' });
+    try {
+      let connection: Connection | undefined;
+      await waitFor(async () => {
+        connection = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 500 }).catch(
+          () => undefined,
+        );
+        return connection !== undefined;
+      }, 30_000);
+      const listed = await connection!.operatorService.listSearchAttributes({ namespace: 'default' });
+      const keyword = proto.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+      const custom = Object.fromEntries(
+        Object.entries(listed.customAttributes ?? {}).filter(([, type]) => type === keyword),
+      );
+      for (const name of Object.values(SEARCH_ATTRIBUTES)) expect(custom).toHaveProperty(name);
+      await connection!.close();
+    } finally {
+      server.kill('SIGTERM');
+    }
+  }, 60_000);
 
   it('builds the worker from the Dockerfile and points it at the temporal service', () => {
     expect(worker.build).toBe('.');

@@ -1,5 +1,6 @@
 /**
- * The fan-out client's contract, through the real SDK on the embedded server: bad input refused with typed errors
+ * The fan-out client's contract, through the real SDK on the official test server (time-skipping) and, for what
+ * needs visibility, the official dev server: bad input refused with typed errors
  * before anything starts, duplicate CIDs, progress, parallel execution, invoke/retry, what the Web UI shows, and a
  * 3,000-target fan-out under the concurrency cap.
  */
@@ -23,7 +24,8 @@ import type { CallbackContext, FanoutResult, InvokeRetryResult, TargetRecord } f
 import { FanoutSourceKey, FanoutStateKey } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { creditScoringServices } from '../src/services';
-import { CACHE_MODES } from './helpers/server-harness';
+import { CACHE_MODES, createDevServerEnv } from './helpers/temporal-env';
+import { waitFor } from './helpers/wait';
 import { createFanoutTestEnv, fanoutBundle, withFanoutWorker } from './helpers/fanout-env';
 
 const { EventType } = temporal.api.enums.v1;
@@ -252,9 +254,19 @@ describe.each(CACHE_MODES)('patterns with $label', ({ maxCachedWorkflows }) => {
 });
 
 describe('what the Temporal Web UI shows', () => {
+  // Listing by search attribute needs visibility, which only the dev server (a real server) has.
+  let devEnv: TestWorkflowEnvironment;
+  beforeAll(async () => {
+    devEnv = await createDevServerEnv();
+  }, 120_000);
+  afterAll(async () => {
+    await devEnv?.teardown();
+  });
+
   it('summary, details, readable activity ids with summaries, current details, search attributes', async () => {
     const { reg } = registry();
     const cid = `ui-${randomUUID()}`;
+    const env = devEnv;
     const { description, history, metadata } = await withFanoutWorker(
       { env, workflowBundle, taskQueue: 'ui' },
       reg,
@@ -293,12 +305,14 @@ describe('what the Temporal Web UI shows', () => {
     );
     expect(metadata.currentDetails).toMatch(/\| crm.get-user \| ok \|/);
     expect(metadata.currentDetails).toMatch(/2 ok, 0 failed/);
-    const listed: string[] = [];
-    for await (const info of env.client.workflow.list({
-      query: `FanoutSource = 'crm-portal' AND FanoutState = 'completed'`,
-    }))
-      listed.push(info.workflowId);
-    expect(listed).toContain(cid);
+    // Visibility is eventually consistent on a real server: wait for the listing to catch up.
+    await waitFor(async () => {
+      for await (const info of env.client.workflow.list({
+        query: `FanoutSource = 'crm-portal' AND FanoutState = 'completed'`,
+      }))
+        if (info.workflowId === cid) return true;
+      return false;
+    });
   });
 });
 

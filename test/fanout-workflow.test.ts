@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { CallbackContext, FanoutResult, FinalPayload, TargetRecord } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { creditScoringServices } from '../src/services';
-import { CACHE_MODES } from './helpers/server-harness';
+import { CACHE_MODES } from './helpers/temporal-env';
 import { createFanoutTestEnv, fanoutBundle, withFanoutWorker } from './helpers/fanout-env';
 
 let env: TestWorkflowEnvironment;

@@ -1,7 +1,7 @@
 /**
  * `npm run api`: the HTTP API. With TEMPORAL_ADDRESS set it is a client of that Temporal (workers run
- * elsewhere, e.g. the docker-compose worker service). Without it, it starts the embedded server and a worker in
- * this process, so one command gives a working API for development.
+ * elsewhere, e.g. the docker-compose worker service). Without it, it starts the official Temporal dev server (Web UI
+ * on, state kept under .data/) and a worker in this process, so one command gives a working API for development.
  *
  * Env: API_KEYS (comma-separated; without TEMPORAL_ADDRESS a random key is made up and printed if unset),
  * API_HOST (127.0.0.1), API_PORT (8080), API_BODY_LIMIT (bytes, 1 MiB), TEMPORAL_* (see worker/connection.ts),
@@ -14,8 +14,8 @@ import { AddressPolicy, createDeliveryCallbacks, createDeliveryDeps, deliveryCon
 import { exampleRegistry } from '../services';
 import { temporalSettings } from '../worker/connection';
 import { apiKeysFromEnv } from './auth';
-import type { LocalTemporal } from '../worker/local-temporal';
-import { startLocalTemporal } from '../worker/local-temporal';
+import type { LocalTemporal } from '../local/local-temporal';
+import { startLocalTemporal } from '../local/local-temporal';
 import { buildApi, DEFAULT_BODY_LIMIT } from './server';
 
 async function main(): Promise<void> {
@@ -38,7 +38,8 @@ async function main(): Promise<void> {
   } else {
     local = await startLocalTemporal(registry);
     client = local.client;
-    console.log(`Temporal: embedded server at ${local.address}, with a fan-out worker in this process`);
+    console.log(`Temporal: dev server at ${local.address}, with a fan-out worker in this process`);
+    console.log(`Temporal Web UI: ${local.uiUrl}`);
     if (apiKeys.length === 0) {
       apiKeys = [`dev_${randomBytes(18).toString('base64url')}`];
       console.log(`API_KEYS is not set; this run's API key: ${apiKeys[0]}`);

@@ -1,18 +1,22 @@
 /**
- * `npm start`: the seed's credit-scoring fan-out, end to end. Starts the embedded Temporal server and a worker
- * (or uses the Temporal at TEMPORAL_ADDRESS, with a worker in this process), asks for a user's credit data,
- * prints the CID at once, each target callback's record as it fires, and the final callback's payload.
+ * `npm start`: the seed's credit-scoring fan-out, end to end. Starts the official Temporal dev server (Web UI on,
+ * state kept under .data/) and a worker (or uses the Temporal at TEMPORAL_ADDRESS, with a worker in this process),
+ * asks for a user's credit data, prints the CID at once, each target callback's record as it fires, the final
+ * callback's payload and the fan-out's page in the Web UI. `npm start -- --keep-open` keeps server and UI up
+ * until Ctrl-C, for a person to look.
  */
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { FanoutClient } from '../client';
 import type { FanoutResult } from '../contracts';
-import { startLocalTemporal } from '../worker/local-temporal';
+import { localDataDir, startLocalTemporal } from '../local/local-temporal';
 import { exampleRegistry } from '../services';
 import { temporalSettings } from '../worker/connection';
 import { createFanoutWorker } from '../worker/create-worker';
 
-const userId = process.argv[2] ?? 'user-1234';
+const args = process.argv.slice(2);
+const keepOpen = args.includes('--keep-open');
+const userId = args.find((arg) => !arg.startsWith('--')) ?? 'user-1234';
 
 function print(line: string, payload: unknown): void {
   console.log(`\n${line}\n${JSON.stringify(payload, null, 2)}`);
@@ -20,10 +24,15 @@ function print(line: string, payload: unknown): void {
 
 async function connect(
   registry: ReturnType<typeof exampleRegistry>,
-): Promise<{ client: Client; where: string; close: () => Promise<void> }> {
+): Promise<{ client: Client; where: string; pageOf?: (cid: string) => string; close: () => Promise<void> }> {
   if (!process.env.TEMPORAL_ADDRESS) {
     const local = await startLocalTemporal(registry);
-    return { client: local.client, where: `embedded server at ${local.address}`, close: () => local.shutdown() };
+    return {
+      client: local.client,
+      where: `Temporal dev server at ${local.address} (Web UI ${local.uiUrl}, data in ${localDataDir()})`,
+      pageOf: local.workflowUrl,
+      close: () => local.shutdown(),
+    };
   }
   const settings = temporalSettings();
   const nativeConnection = await NativeConnection.connect(settings.connectionOptions);
@@ -65,6 +74,14 @@ async function main(): Promise<void> {
   console.log(
     `\nfan-out ${cid} ${result.state}: ${Object.keys(result.payload.data).length} targets, ${result.callbacks.length} callbacks, ${failed.length} failed`,
   );
+  if (temporal.pageOf) console.log(`In the Temporal Web UI: ${temporal.pageOf(cid)}`);
+  if (keepOpen) {
+    console.log('Server, UI and worker stay up until Ctrl-C.');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+  }
   await temporal.close();
   process.exit(failed.length ? 1 : 0);
 }

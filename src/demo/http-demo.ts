@@ -1,12 +1,12 @@
 /**
- * `npm run demo:http`: the seed's credit-scoring request over the HTTP API. Starts the embedded server, a worker,
+ * `npm run demo:http`: the seed's credit-scoring request over the HTTP API. Starts the Temporal dev server, a worker,
  * the API, a loopback webhook receiver and (if available) RabbitMQ; POSTs the request, prints the 202 and the CID,
  * then the signed webhook and the AMQP message as they arrive.
  */
 import { randomBytes } from 'node:crypto';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { ConsumeMessage } from 'amqplib';
-import { startLocalTemporal } from '../worker/local-temporal';
+import { startLocalTemporal } from '../local/local-temporal';
 import { buildApi } from '../api/server';
 import { FanoutClient } from '../client';
 import { AddressPolicy, createDeliveryCallbacks, createDeliveryDeps } from '../delivery';
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     addressPolicy: new AddressPolicy(['127.0.0.1']),
   });
   const base = await api.listen({ host: '127.0.0.1', port: 0 });
-  console.log(`embedded Temporal at ${temporal.address}, API at ${base}, webhook receiver at ${receiver.url}`);
+  console.log(`Temporal dev server at ${temporal.address} (Web UI ${temporal.uiUrl}), API at ${base}, webhook receiver at ${receiver.url}`);
 
   const request = {
     source: 'demo.get-user-credit-scoring',

@@ -1,5 +1,5 @@
 /**
- * The whole HTTP path for API tests: the embedded server (dev-server form, real time), a real fan-out worker
+ * The whole HTTP path for API tests: the official dev server (real time), a real fan-out worker
  * with the credit-scoring services and the delivery callbacks, the FanoutClient, and the API listening on a
  * loopback port, called with real HTTP requests.
  */
@@ -13,8 +13,8 @@ import { createDeliveryCallbacks, createDeliveryDeps } from '../../src/delivery/
 import { Registry } from '../../src/registry';
 import { creditScoringServices, logCallback } from '../../src/services';
 import { createFanoutWorker } from '../../src/worker/create-worker';
-import { FANOUT_SEARCH_ATTRIBUTES, fanoutBundle } from './fanout-env';
-import { createLocalEnv } from './server-harness';
+import { fanoutBundle } from './fanout-env';
+import { createDevServerEnv } from './temporal-env';
 
 export interface ApiStackOptions {
   apiKeys: string[];
@@ -32,7 +32,7 @@ export interface ApiStack {
 }
 
 export async function startApiStack(options: ApiStackOptions): Promise<ApiStack> {
-  const env = await createLocalEnv(FANOUT_SEARCH_ATTRIBUTES);
+  const env = await createDevServerEnv();
   let delivery: DeliveryDeps | undefined;
   let app: FastifyInstance | undefined;
   try {

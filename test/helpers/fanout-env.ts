@@ -1,32 +1,22 @@
 /**
- * Test environment for the fan-out application: a time-skipping environment on the embedded server (or the
- * official downloaded test server with TEMPORAL_TEST_SERVER=download), the search attributes the workflows use,
- * the workflow bundle built once per test file, and a helper that runs code while a real fan-out worker polls.
+ * Test environment for the fan-out application: the official time-skipping test server with the search attributes
+ * the workflows use, the workflow bundle built once per test file, and a helper that runs code while a real
+ * fan-out worker polls.
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { SearchAttributeType } from '@temporalio/common';
 import { FanoutClient } from '../../src/client';
-import { FANOUT_TASK_QUEUE, SEARCH_ATTRIBUTES } from '../../src/contracts';
+import { FANOUT_TASK_QUEUE } from '../../src/contracts';
 import type { Registry } from '../../src/registry';
-import { createFanoutWorker, DEFAULT_WORKFLOWS_PATH } from '../../src/worker/create-worker';
-import { bundle, createTimeSkippingEnv } from './server-harness';
-
-export const FANOUT_SEARCH_ATTRIBUTES = [
-  { name: SEARCH_ATTRIBUTES.source, type: SearchAttributeType.KEYWORD },
-  { name: SEARCH_ATTRIBUTES.state, type: SearchAttributeType.KEYWORD },
-];
+import { createFanoutWorker } from '../../src/worker/create-worker';
+import { bundle, createTimeSkippingEnv } from './temporal-env';
 
 export async function createFanoutTestEnv(): Promise<TestWorkflowEnvironment> {
-  if (process.env.TEMPORAL_TEST_SERVER === 'download') {
-    // The official Java test server, downloaded: for users with internet. It registers attributes on the fly.
-    return TestWorkflowEnvironment.createTimeSkipping();
-  }
-  return createTimeSkippingEnv(FANOUT_SEARCH_ATTRIBUTES);
+  return createTimeSkippingEnv();
 }
 
 export async function fanoutBundle(): Promise<WorkflowBundleWithSourceMap> {
-  return bundle(DEFAULT_WORKFLOWS_PATH);
+  return bundle();
 }
 
 export interface FanoutHarness {

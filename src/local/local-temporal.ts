@@ -1,0 +1,90 @@
+/**
+ * Temporal on this machine for `npm start`, `npm run api` and the demos: the official dev server with its Web UI,
+ * its state kept in a SQLite file under the gitignored data folder (fan-outs survive a restart), and a fan-out
+ * worker polling it in this process.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { Registry } from '../registry';
+import { createFanoutWorker, DEFAULT_WORKFLOWS_PATH } from '../worker/create-worker';
+import { quietLogger } from '../worker/quiet-logger';
+import { projectRoot } from './temporal-binaries';
+import { startDevServer } from './temporal-servers';
+
+export interface LocalTemporal {
+  client: Client;
+  address: string;
+  /** The Web UI's address. */
+  uiUrl: string;
+  /** The Web UI page of one workflow (a fan-out's CID). */
+  workflowUrl(workflowId: string): string;
+  /** Stops the worker (letting running activities finish), then the server. */
+  shutdown(): Promise<void>;
+}
+
+/** The data folder for the local server's SQLite file: LOCAL_DATA_DIR, or .data/ in the project. */
+export function localDataDir(): string {
+  return process.env.LOCAL_DATA_DIR ?? path.join(projectRoot(), '.data');
+}
+
+/** The fan-out workflows bundled once, quietly: webpack's statistics are of no interest to someone starting a demo. */
+export async function bundleFanoutWorkflows(
+  workflowsPath = DEFAULT_WORKFLOWS_PATH,
+): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+}
+
+/** A port nobody listens on right now (the UI's default, port + 1000, may be taken). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function workflowPageUrl(uiUrl: string, workflowId: string, namespace = 'default'): string {
+  return `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+export async function startLocalTemporal(
+  registry: Registry,
+  options: { log?: (line: string) => void } = {},
+): Promise<LocalTemporal> {
+  const dataDir = localDataDir();
+  fs.mkdirSync(dataDir, { recursive: true });
+  const uiPort = await freePort();
+  const env = await startDevServer({
+    dbFilename: path.join(dataDir, 'temporal.db'),
+    ui: true,
+    uiPort,
+    log: options.log ?? ((line) => console.log(line)),
+  });
+  const workflowBundle = await bundleFanoutWorkflows();
+  const worker = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle });
+  const running = worker.run();
+  running.catch((error: unknown) => {
+    console.error('fan-out worker failed', error);
+    process.exit(1);
+  });
+  const uiUrl = `http://127.0.0.1:${uiPort}`;
+  return {
+    client: env.client,
+    address: env.connection.options.address,
+    uiUrl,
+    workflowUrl: (workflowId) => workflowPageUrl(uiUrl, workflowId),
+    async shutdown() {
+      // The SDK runtime also stops workers on SIGINT/SIGTERM by itself: it may have begun already.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await env.teardown();
+    },
+  };
+}
