@@ -43,7 +43,7 @@ const TIMEOUTS: Record<string, [string, string]> = {
 
 /** The server's timeout failures carry no message, only their type: say what timed out. */
 function timeoutText(failure: TimeoutFailure): string {
-  const [name, meaning] = TIMEOUTS[failure.timeoutType] ?? [String(failure.timeoutType), 'timed out'];
+  const [name, meaning] = TIMEOUTS[failure.timeoutType ?? ''] ?? [String(failure.timeoutType), 'timed out'];
   return `TimeoutFailure: ${name} timeout: ${meaning}${failure.message ? ` (${failure.message})` : ''}`;
 }
 
