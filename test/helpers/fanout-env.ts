@@ -3,7 +3,7 @@
  * the workflows use, the workflow bundle built once per test file, and a helper that runs code while a real
  * fan-out worker polls.
  */
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { FanoutClient } from '../../src/client';
 import { FANOUT_TASK_QUEUE } from '../../src/contracts';
