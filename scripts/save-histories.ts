@@ -4,6 +4,7 @@
  * (`npm run histories:save`); the replay test then guards every later change against nondeterminism.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
@@ -14,12 +15,19 @@ import { creditScoringServices } from '../src/services';
 import { createFanoutWorker } from '../src/worker/create-worker';
 import { bundleFanoutWorkflows } from '../src/local/local-temporal';
 import { startTimeSkippingServer } from '../src/local/temporal-servers';
+import { LocalBlobStore } from '../src/store/local-store';
+import { fanoutDataConverter } from '../src/store/payload-driver';
 
 const OUT = path.resolve(__dirname, '../../test/histories');
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const env = await startTimeSkippingServer((line) => console.log(line));
+  // These fan-outs are small: nothing is offloaded, so the histories replay without the store.
+  const store = new LocalBlobStore(fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-histories-')));
+  const env = await startTimeSkippingServer({
+    log: (line) => console.log(line),
+    dataConverter: fanoutDataConverter(store),
+  });
   const workflowBundle = await bundleFanoutWorkflows();
   const registry = new Registry(
     [
@@ -31,8 +39,8 @@ async function main(): Promise<void> {
       defineCallback({ name: 'broken', handler: async () => Promise.reject(new Error('refused')) }),
     ],
   );
-  const worker = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle });
-  const fanout = new FanoutClient({ client: env.client, registry });
+  const worker = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle, store });
+  const fanout = new FanoutClient({ client: env.client, registry, store });
   const cids: Record<string, string> = {};
   await worker.runUntil(async () => {
     cids['fanout-seed'] = await fanout.invoke(

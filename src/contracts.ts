@@ -90,7 +90,8 @@ export type Defaults = z.infer<typeof Defaults>;
 
 export const MAX_CONCURRENCY_LIMIT = 1000;
 export const DEFAULT_MAX_CONCURRENCY = 500;
-export const MAX_TARGETS = 10_000;
+/** Wider fan-outs run as shards (child workflows) of at most SHARD_SIZE_LIMIT targets each: see workflows/sharding. */
+export const MAX_TARGETS = 100_000;
 
 const Targets = z
   .record(TargetName, z.unknown())
@@ -173,6 +174,11 @@ export interface CallbackContext {
   callback: string;
   options?: Record<string, unknown>;
   target?: string;
+  /**
+   * Final callbacks only: every record of the fan-out, in target order, read from the result store a page at a
+   * time. Callbacks defined with `records: 'stream'` get an empty `data` and read the records this way.
+   */
+  records?: () => AsyncIterable<TargetRecord>;
 }
 
 export const TargetState = z.enum(['pending', 'running', 'ok', 'failed', 'cancelled']);
@@ -193,9 +199,14 @@ export const FanoutProgress = z.object({
   cancelled: z.number(),
   running: z.number(),
   pending: z.number(),
-  targets: z.record(z.string(), TargetState),
+  /** Each target's state, for fan-outs of at most PROGRESS_TARGETS_LIMIT targets (wider: `FanoutClient.targets`). */
+  targets: z.record(z.string(), TargetState).optional(),
+  /** Wide fan-outs: the shards (child workflow IDs) running now; the client adds their counts in. */
+  runningShards: z.array(z.string()).optional(),
 });
 export type FanoutProgress = z.infer<typeof FanoutProgress>;
+
+export const PROGRESS_TARGETS_LIMIT = 1000;
 
 export const CallbackOutcome = z.object({
   callback: z.string(),
@@ -206,6 +217,36 @@ export const CallbackOutcome = z.object({
 });
 export type CallbackOutcome = z.infer<typeof CallbackOutcome>;
 
+/** Counts of targets by state, and of callbacks run and failed. */
+export interface FanoutCounts {
+  total: number;
+  ok: number;
+  failed: number;
+  cancelled: number;
+  callbacks: number;
+  callbacksFailed: number;
+}
+
+/**
+ * What the fan-out workflow itself returns: small whatever the width. The records live in the result store;
+ * `FanoutClient.result` assembles them into `FanoutResult`.
+ */
+export interface FanoutOutcome {
+  cid: string;
+  state: 'completed' | 'cancelled';
+  pattern: 'fanout' | 'parallel';
+  /** The final payload without `data`: `{ source, req_ts_utc, on_target, on_final }`. */
+  summary: Omit<FinalPayload, 'data'>;
+  counts: FanoutCounts;
+  /** Every final callback's outcome and every failed on-target callback's, at most MAX_OUTCOMES_KEPT. */
+  callbacks: CallbackOutcome[];
+  /** Set when shards ran: how many. */
+  shards?: number;
+}
+
+/** Outcomes listed in a FanoutOutcome; the counts always cover all of them. */
+export const MAX_OUTCOMES_KEPT = 1000;
+
 export const FanoutResult = z.object({
   cid: z.string(),
   state: z.enum(['completed', 'cancelled']),
@@ -213,7 +254,14 @@ export const FanoutResult = z.object({
   targets: z.record(z.string(), TargetState),
   callbacks: z.array(CallbackOutcome),
 });
-export type FanoutResult = z.infer<typeof FanoutResult>;
+/** A fan-out's outcome with every record: the final payload as the final callbacks received it. */
+export type FanoutResult = z.infer<typeof FanoutResult> & { counts: FanoutCounts };
+
+/** A record as kept in the result store: Zato's record and the target's final state. */
+export interface StoredRecord {
+  state: TargetState;
+  record: TargetRecord;
+}
 
 export const InvokeRetryResult = z.object({
   cid: z.string(),
@@ -221,6 +269,14 @@ export const InvokeRetryResult = z.object({
   callbacks: z.array(CallbackOutcome),
 });
 export type InvokeRetryResult = z.infer<typeof InvokeRetryResult>;
+
+/** What the invoke/retry workflow returns; `record` is absent when it was too large to pass inline (it is stored). */
+export interface InvokeRetryOutcome {
+  cid: string;
+  ok: boolean;
+  record?: TargetRecord;
+  callbacks: CallbackOutcome[];
+}
 
 /** One target as the workflow runs it: names resolved, kind known. */
 export interface PlannedTarget {
@@ -244,6 +300,53 @@ export interface FanoutWorkflowInput {
   defaults: Defaults;
 }
 
+/** One shard of a wide fan-out: a slice of its targets, run by a child workflow `<cid>//shard-<n>`. */
+export interface ShardInput {
+  cid: string;
+  source: string;
+  pattern: 'fanout' | 'parallel';
+  /** Position of the slice's first target in the whole fan-out (records are stored by position). */
+  offset: number;
+  targets: PlannedTarget[];
+  onTarget: CallbackRef[];
+  maxConcurrency: number;
+  defaults: Defaults;
+  reqTsUtc: string;
+}
+
+/** The shard workflow's input: its slice, its place, and whether the fan-out was cancelled before it started. */
+export interface ShardWorkflowInput extends ShardInput {
+  shardIndex: number;
+  startCancelled: boolean;
+}
+
+export interface ShardResult {
+  counts: FanoutCounts;
+  callbacks: CallbackOutcome[];
+}
+
+/** What a service activity receives: the target's request, and what it needs to build and store the record. */
+export interface TargetCall {
+  request: unknown;
+  cid: string;
+  source: string;
+  target: string;
+  /** Position in the fan-out: the record's key in the store. */
+  index: number;
+  reqTsUtc: string;
+}
+
+/** What a service activity returns: the record, inline only when small (it is always in the store). */
+export interface TargetOutcome {
+  record?: TargetRecord;
+}
+
+/** Where a callback's payload comes from: inline, from the store, or assembled from the store (final). */
+export type CallbackInput =
+  | { record: TargetRecord }
+  | { stored: { cid: string; index: number } }
+  | { final: Omit<FinalPayload, 'data'> & { cid: string } };
+
 export interface InvokeRetryWorkflowInput {
   cid: string;
   source: string;
@@ -255,6 +358,9 @@ export interface InvokeRetryWorkflowInput {
 
 /** The worker's own local activity that returns its catalog, so workflows can refuse unknown names at start. */
 export const DESCRIBE_CATALOG = 'fanout.describeCatalog';
+
+/** The worker's own activity that stores records the workflow built (failed, cancelled, child-workflow targets). */
+export const SAVE_RECORDS = 'fanout.saveRecords';
 
 /** The names and kinds a worker serves: lets the client and the workflow refuse unknown names up front. */
 export interface Catalog {

@@ -35,6 +35,12 @@ export interface CallbackDefinition {
   name: string;
   handler: (payload: unknown, ctx: CallbackContext) => Promise<unknown>;
   description?: string;
+  /**
+   * As a final callback: 'assembled' (the default) gives Zato's payload with every record in `data`; 'stream'
+   * gives it with an empty `data`, to read the records a page at a time from `ctx.records()` instead — for fan-outs
+   * too wide to hold in memory at once.
+   */
+  records?: 'assembled' | 'stream';
 }
 
 export function defineService<Req, Res>(

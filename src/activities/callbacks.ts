@@ -1,17 +1,42 @@
 /**
- * Callback activities: each registered callback becomes an activity of the same name, receiving the seed's payload
- * and a context that says how it was invoked (Zato's `self.channel`).
+ * Callback activities: each registered callback becomes an activity of the same name. It receives where its payload
+ * is (inline, stored, or the final payload to assemble), turns that into exactly Zato's payload, and calls the
+ * handler with a context that says how it was invoked (Zato's `self.channel`). Final payloads are assembled here,
+ * worker-side, from the result store; final callbacks can also read the records as a stream (`ctx.records()`).
  */
-import type { CallbackContext } from '../contracts';
-import type { Registry } from '../registry';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { CallbackContext, CallbackInput, FinalPayload, TargetRecord } from '../contracts';
+import type { CallbackDefinition, Registry } from '../registry';
+import type { RecordStore } from '../store/records';
 
-export type CallbackActivity = (payload: unknown, ctx: CallbackContext) => Promise<unknown>;
+export type CallbackActivity = (input: CallbackInput, ctx: CallbackContext) => Promise<unknown>;
 
-export function createCallbackActivities(registry: Registry): Record<string, CallbackActivity> {
+async function payloadFor(
+  input: CallbackInput,
+  callback: CallbackDefinition,
+  records: RecordStore,
+): Promise<{ payload: unknown; stream?: () => AsyncIterable<TargetRecord> }> {
+  if ('record' in input) return { payload: input.record };
+  if ('stored' in input) {
+    const stored = await records.get(input.stored.cid, input.stored.index);
+    // Retryable: a record the workflow saw stored may still be on its way in an eventually consistent store.
+    if (!stored) throw ApplicationFailure.retryable(`record ${input.stored.index} of ${input.stored.cid} is not in the store`);
+    return { payload: stored.record };
+  }
+  const { cid, ...summary } = input.final;
+  const stream = async function* () {
+    for await (const { record } of records.all(cid)) yield record;
+  };
+  const data = callback.records === 'stream' ? {} : await records.data(cid);
+  return { payload: { ...summary, data } satisfies FinalPayload, stream };
+}
+
+export function createCallbackActivities(registry: Registry, records: RecordStore): Record<string, CallbackActivity> {
   const activities: Record<string, CallbackActivity> = {};
   for (const callback of registry.callbacks.values()) {
-    activities[callback.name] = async (payload, ctx) => {
-      await callback.handler(payload, ctx);
+    activities[callback.name] = async (input, ctx) => {
+      const { payload, stream } = await payloadFor(input, callback, records);
+      await callback.handler(payload, stream ? { ...ctx, records: stream } : ctx);
       return null; // what a callback returns is its own business; history keeps only that it succeeded
     };
   }

@@ -1,23 +1,31 @@
 /**
- * All activities of a fan-out worker, built from its registry: one per service, one per callback, and the
- * catalog the workflows check names against at start.
+ * All activities of a fan-out worker, built from its registry and result store: one per service, one per
+ * callback, the catalog the workflows check names against at start, and the one that stores records the workflows
+ * built themselves.
  */
-import type { Catalog } from '../contracts';
-import { DESCRIBE_CATALOG } from '../contracts';
+import type { Catalog, StoredRecord } from '../contracts';
+import { DESCRIBE_CATALOG, SAVE_RECORDS } from '../contracts';
 import type { Registry } from '../registry';
+import type { RecordStore } from '../store/records';
+import { mapLimit } from '../store/records';
 import { createCallbackActivities } from './callbacks';
 import { createServiceActivities } from './services';
 
 export interface FanoutActivityDeps {
   registry: Registry;
+  records: RecordStore;
 }
 
 export function createActivities({
   registry,
+  records,
 }: FanoutActivityDeps): Record<string, (...args: never[]) => Promise<unknown>> {
   return {
-    ...createServiceActivities(registry),
-    ...createCallbackActivities(registry),
+    ...createServiceActivities(registry, records),
+    ...createCallbackActivities(registry, records),
     [DESCRIBE_CATALOG]: async (): Promise<Catalog> => registry.catalog(),
+    [SAVE_RECORDS]: async (cid: string, batch: [number, StoredRecord][]): Promise<void> => {
+      await mapLimit(batch, 16, ([index, stored]) => records.put(cid, index, stored));
+    },
   };
 }

@@ -1,12 +1,19 @@
 /**
  * Activity services: each registered service becomes an activity of the same name. Requests and responses are
- * checked against the service's schemas; a mismatch is a non-retryable failure (retrying cannot fix it).
+ * checked against the service's schemas; a mismatch is a non-retryable failure (retrying cannot fix it). On
+ * success the activity builds Zato's record and stores it in the result store, returning it inline only when it is
+ * small: wide fan-outs and large responses never pass their records through workflow history.
  */
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ZodType } from 'zod';
+import type { TargetCall, TargetOutcome, TargetRecord } from '../contracts';
 import type { Registry } from '../registry';
+import type { RecordStore } from '../store/records';
 
-export type ServiceActivity = (request: unknown) => Promise<unknown>;
+export type ServiceActivity = (call: TargetCall) => Promise<TargetOutcome>;
+
+/** Records up to this size (as JSON) also travel inline, so the Web UI shows them and callbacks need no read. */
+export const INLINE_RECORD_BYTES = 1024;
 
 export function describeIssues(schema: ZodType, value: unknown): string | undefined {
   const parsed = schema.safeParse(value);
@@ -14,12 +21,17 @@ export function describeIssues(schema: ZodType, value: unknown): string | undefi
   return parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
 }
 
-export function createServiceActivities(registry: Registry): Record<string, ServiceActivity> {
+export function createServiceActivities(registry: Registry, records: RecordStore): Record<string, ServiceActivity> {
   const activities: Record<string, ServiceActivity> = {};
   for (const service of registry.services.values()) {
     if (service.kind !== 'activity') continue;
     const { name, request: requestSchema, response: responseSchema, handler } = service;
-    activities[name] = async (request: unknown) => {
+    activities[name] = async (call: TargetCall) => {
+      // Response time on the server's clock (the attempt's scheduled time plus what it took here), the clock the
+      // workflow's req_ts_utc comes from: the two agree in production and under time skipping alike.
+      const startedHere = Date.now();
+      const scheduledAt = Context.current().info.currentAttemptScheduledTimestampMs || startedHere;
+      const { request } = call;
       const requestProblem = requestSchema && describeIssues(requestSchema, request);
       if (requestProblem)
         throw ApplicationFailure.nonRetryable(`Invalid request for ${name}: ${requestProblem}`, 'InvalidRequest');
@@ -29,7 +41,18 @@ export function createServiceActivities(registry: Registry): Record<string, Serv
       const responseProblem = responseSchema && describeIssues(responseSchema, response);
       if (responseProblem)
         throw ApplicationFailure.nonRetryable(`Invalid response from ${name}: ${responseProblem}`, 'InvalidResponse');
-      return response;
+      const record: TargetRecord = {
+        source: call.source,
+        target: call.target,
+        response: response ?? null,
+        req_ts_utc: call.reqTsUtc,
+        resp_ts_utc: new Date(scheduledAt + (Date.now() - startedHere)).toISOString(),
+        ok: true,
+        exception: null,
+        cid: call.cid,
+      };
+      await records.put(call.cid, call.index, { state: 'ok', record });
+      return Buffer.byteLength(JSON.stringify(record)) <= INLINE_RECORD_BYTES ? { record } : {};
     };
   }
   return activities;

@@ -1,37 +1,53 @@
 /**
  * The typed client: start fan-outs, parallel executions and invoke/retries, get their CID back at once, then
- * follow them by CID (progress, result, cancel). The CID is the workflow ID.
+ * follow them by CID (progress, result, records, cancel). The CID is the workflow ID of the top-level fan-out,
+ * whatever its width. Records are read from the result store the worker writes them to.
  */
 import { randomUUID } from 'node:crypto';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type {
   CallbackRef,
   Catalog,
   Defaults,
+  FanoutOutcome,
   FanoutProgress,
   FanoutResult,
   FanoutWorkflowInput,
+  InvokeRetryOutcome,
   InvokeRetryRequest,
   InvokeRetryResult,
   InvokeRetryWorkflowInput,
   TargetOptions,
+  TargetState,
 } from '../contracts';
 import { FANOUT_TASK_QUEUE, FanoutSourceKey, FanoutStateKey, callbackName } from '../contracts';
 import { Registry } from '../registry';
+import type { BlobStore } from '../store/blob-store';
+import { defaultBlobStore } from '../store/default-store';
+import { fanoutDataConverter } from '../store/payload-driver';
+import type { RecordPage } from '../store/records';
+import { RecordStore } from '../store/records';
 import { progressQuery } from '../workflows/definitions';
 import { DuplicateCidError, FanoutNotFoundError, FanoutRunningError, PayloadTooLargeError } from './errors';
 import type { Schemas } from './plan';
 import { planFanout, planInvokeRetry } from './plan';
 
-/** Temporal's default payload limit; a start request over it would be refused by the server. */
+/** Temporal's default payload limit: no one target's request may be larger. */
 export const PAYLOAD_LIMIT_BYTES = 2 * 1024 * 1024;
 
+/** A whole request (all targets) at most this large: the fan-out workflow holds its plan in memory. */
+export const REQUEST_LIMIT_BYTES = 64 * 1024 * 1024;
+
 export interface FanoutClientOptions {
+  /** A Temporal client; the fan-out client uses its connection and namespace with the fan-out data converter. */
   client: Client;
   /** The worker's registry (names, kinds and request schemas), or just its catalog of names and kinds. */
   registry: Registry | Catalog;
   taskQueue?: string;
+  /** The result store the workers write to. Default: `defaultBlobStore()` (FANOUT_STORE, or .data/store). */
+  store?: BlobStore;
 }
 
 export interface InvokeOptions {
@@ -48,9 +64,20 @@ export class FanoutClient {
   private readonly taskQueue: string;
   private readonly catalog: Catalog;
   private readonly schemas?: Schemas;
+  readonly records: RecordStore;
 
   constructor(options: FanoutClientOptions) {
-    this.client = options.client;
+    const store = options.store ?? defaultBlobStore();
+    this.records = new RecordStore(store);
+    // Large inputs and results travel as claims on the store: the client must read and write them like the worker.
+    // A client made with `fanoutDataConverter` is used as it is (a test environment's keeps its time skipping).
+    this.client = options.client.options.loadedDataConverter.externalStorage
+      ? options.client
+      : new Client({
+          connection: options.client.connection,
+          namespace: options.client.options.namespace,
+          dataConverter: fanoutDataConverter(store),
+        });
     this.taskQueue = options.taskQueue ?? FANOUT_TASK_QUEUE;
     if (options.registry instanceof Registry) {
       const registry = options.registry;
@@ -93,17 +120,60 @@ export class FanoutClient {
     return this.start('invokeRetry', planInvokeRetry(this.catalog, this.schemas, request, randomUUID()));
   }
 
+  /** Counts by state (and each target's state up to 1,000 targets); a sharded fan-out's running shards added in. */
   async progress(cid: string): Promise<FanoutProgress> {
-    return this.withHandle(cid, (handle) => handle.query(progressQuery));
+    const progress = await this.withHandle(cid, (handle) => handle.query(progressQuery));
+    for (const shardId of progress.runningShards ?? []) {
+      const shard = await this.client.workflow
+        .getHandle(shardId)
+        .query(progressQuery)
+        .catch(() => undefined); // finished between the two queries: its counts are in the next progress
+      if (!shard) continue;
+      for (const key of ['settled', 'ok', 'failed', 'cancelled', 'running', 'pending'] as const)
+        progress[key] += shard[key];
+    }
+    return progress;
   }
 
-  /** The final payload and callback outcomes; waits for the end unless `wait: false` (then FanoutRunningError). */
+  /**
+   * The final payload (every record, keyed by target, read from the result store), each target's state and the
+   * callback outcomes; waits for the end unless `wait: false` (then FanoutRunningError). For very wide fan-outs,
+   * page with `records(cid)` instead of holding every record at once.
+   */
   async result<T = FanoutResult | InvokeRetryResult>(cid: string, options: { wait?: boolean } = {}): Promise<T> {
-    return this.withHandle(cid, async (handle) => {
+    const outcome = await this.withHandle(cid, async (handle) => {
       if (options.wait === false && (await handle.describe()).status.name === 'RUNNING')
         throw new FanoutRunningError(cid);
-      return (await handle.result()) as T;
+      return (await handle.result()) as FanoutOutcome | InvokeRetryOutcome;
     });
+    if (!('pattern' in outcome)) {
+      const record = outcome.record ?? (await this.records.get(cid, 0))?.record;
+      if (!record) throw new Error(`the record of invoke/retry ${cid} is missing from the result store`);
+      return { cid, record, callbacks: outcome.callbacks } satisfies InvokeRetryResult as T;
+    }
+    const data: FanoutResult['payload']['data'] = {};
+    const targets: Record<string, TargetState> = {};
+    for await (const { state, record } of this.records.all(cid)) {
+      for (const [map, value] of [
+        [data, record],
+        [targets, state],
+      ] as const)
+        Object.defineProperty(map, record.target, { value, enumerable: true, writable: true, configurable: true });
+    }
+    return {
+      cid,
+      state: outcome.state,
+      payload: { ...outcome.summary, data },
+      targets,
+      callbacks: outcome.callbacks,
+      counts: outcome.counts,
+    } satisfies FanoutResult as T;
+  }
+
+  /** One page of a fan-out's records, in target order (settled targets only while it runs). */
+  async recordsPage(cid: string, options: { cursor?: string; limit?: number } = {}): Promise<RecordPage> {
+    await this.withHandle(cid, (handle) => handle.describe()); // FanoutNotFoundError for an unknown CID
+    return this.records.page(cid, options);
   }
 
   /** Cancels the targets still running; final callbacks still run with what was collected. */
@@ -126,9 +196,14 @@ export class FanoutClient {
   }
 
   private async start(workflowType: string, input: FanoutWorkflowInput | InvokeRetryWorkflowInput): Promise<string> {
-    const bytes = Buffer.byteLength(JSON.stringify(input));
-    if (bytes > PAYLOAD_LIMIT_BYTES) throw new PayloadTooLargeError(bytes, PAYLOAD_LIMIT_BYTES);
     const targets = 'targets' in input ? input.targets : [input.target];
+    // Each request travels on its own (in the store when large), so each must fit Temporal's payload limit.
+    for (const target of targets) {
+      const bytes = Buffer.byteLength(JSON.stringify(target.request) ?? '');
+      if (bytes > PAYLOAD_LIMIT_BYTES) throw new PayloadTooLargeError(bytes, PAYLOAD_LIMIT_BYTES);
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(input));
+    if (bytes > REQUEST_LIMIT_BYTES) throw new PayloadTooLargeError(bytes, REQUEST_LIMIT_BYTES);
     const callbacks = 'targets' in input ? [...input.onTarget, ...input.onFinal] : input.callbacks;
     const label =
       workflowType === 'fanout'

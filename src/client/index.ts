@@ -1,4 +1,4 @@
-export { FanoutClient, PAYLOAD_LIMIT_BYTES } from './fanout-client';
+export { FanoutClient, PAYLOAD_LIMIT_BYTES, REQUEST_LIMIT_BYTES } from './fanout-client';
 export type { FanoutClientOptions, InvokeOptions } from './fanout-client';
 export * from './errors';
 export { planFanout, planInvokeRetry } from './plan';

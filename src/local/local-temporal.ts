@@ -12,7 +12,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import type { Registry } from '../registry';
 import { createFanoutWorker, DEFAULT_WORKFLOWS_PATH } from '../worker/create-worker';
 import { quietLogger } from '../worker/quiet-logger';
-import { projectRoot } from './temporal-binaries';
+import { localDataDir } from './paths';
 import { startDevServer } from './temporal-servers';
 
 export interface LocalTemporal {
@@ -24,11 +24,6 @@ export interface LocalTemporal {
   workflowUrl(workflowId: string): string;
   /** Stops the worker (letting running activities finish), then the server. */
   shutdown(): Promise<void>;
-}
-
-/** The data folder for the local server's SQLite file: LOCAL_DATA_DIR, or .data/ in the project. */
-export function localDataDir(): string {
-  return process.env.LOCAL_DATA_DIR ?? path.join(projectRoot(), '.data');
 }
 
 /** The fan-out workflows bundled once, quietly: webpack's statistics are of no interest to someone starting a demo. */

@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EphemeralServerExecutable } from '@temporalio/testing/lib/ephemeral-server';
+import { projectRoot } from './paths';
 
 export interface BinarySpec {
   /** What people call it in messages. */
@@ -58,17 +59,6 @@ export const TEMPORAL_TEST_SERVER: BinarySpec = {
   },
   sdkDownloadVersion: 'default',
 };
-
-/** The project's root: the nearest folder above this file with a package.json (works from src/ and dist/src/). */
-export function projectRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-  return dir;
-}
 
 export function toolsDir(): string {
   return process.env.TEMPORAL_TOOLS_DIR ?? path.join(projectRoot(), '.tools');

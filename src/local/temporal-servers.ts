@@ -3,6 +3,7 @@
  * the CLI dev server (real server on SQLite, Web UI optional, data kept in a file when asked) and the time-skipping
  * test server. Both get the fan-out search attributes registered, as a real namespace needs them.
  */
+import type { DataConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FanoutSourceKey, FanoutStateKey, SEARCH_ATTRIBUTES } from '../contracts';
@@ -28,6 +29,8 @@ export interface DevServerOptions {
   /** Extra `temporal server start-dev` flags, e.g. `--dynamic-config-value`. */
   extraArgs?: string[];
   log?: (line: string) => void;
+  /** The environment client's data converter: `fanoutDataConverter(store)` for fan-outs. */
+  dataConverter?: DataConverter;
 }
 
 async function withTimeout<T>(what: string, provisioned: Provisioned, start: Promise<T>): Promise<T> {
@@ -56,6 +59,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
     'The Temporal dev server',
     cli,
     TestWorkflowEnvironment.createLocal({
+      ...(options.dataConverter ? { client: { dataConverter: options.dataConverter } } : {}),
       server: {
         executable: cli.executable,
         searchAttributes: [FanoutSourceKey, FanoutStateKey],
@@ -73,12 +77,17 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
  * The official time-skipping test server. It has no flag for search attributes: they go through the operator
  * service, as on any real namespace.
  */
-export async function startTimeSkippingServer(log?: (line: string) => void): Promise<TestWorkflowEnvironment> {
-  const testServer = provision(TEMPORAL_TEST_SERVER, log);
+export async function startTimeSkippingServer(
+  options: { log?: (line: string) => void; dataConverter?: DataConverter } = {},
+): Promise<TestWorkflowEnvironment> {
+  const testServer = provision(TEMPORAL_TEST_SERVER, options.log);
   const env = await withTimeout(
     'The Temporal test server',
     testServer,
-    TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServer.executable } }),
+    TestWorkflowEnvironment.createTimeSkipping({
+      ...(options.dataConverter ? { client: { dataConverter: options.dataConverter } } : {}),
+      server: { executable: testServer.executable },
+    }),
   );
   await registerSearchAttributes(env);
   return env;

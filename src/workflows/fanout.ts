@@ -1,64 +1,77 @@
 /**
- * Fan-out / fan-in and parallel execution. The workflow ID is the CID. Targets start in parallel, at most
- * `maxConcurrency` at a time; as each settles, every on-target callback runs for it on its own; when all have
- * settled, every final callback runs with the responses keyed by target. Cancelling the workflow cancels the
- * targets still running, marks them and the ones not started as cancelled, and still runs the callbacks.
+ * Fan-out / fan-in and parallel execution. The workflow ID is the CID. Targets run in parallel, at most
+ * `maxConcurrency` at a time; as each settles, its on-target callbacks run on their own; when the last target has
+ * settled, every final callback runs with the responses keyed by target (assembled from the result store by the
+ * callback's activity, never carried through history). A fan-out that fits one execution's history runs here;
+ * a wider one runs as shards, child workflows `<cid>//shard-<n>` of `fanoutShard`, a few at a time (see sharding).
+ * Cancelling cancels the targets still running, marks the ones not started, and still runs the callbacks.
  */
 import {
   CancellationScope,
   CancelledFailure,
+  condition,
+  executeChild,
   isCancellation,
+  ParentClosePolicy,
   setCurrentDetails,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type {
   CallbackOutcome,
+  FanoutCounts,
+  FanoutOutcome,
   FanoutProgress,
-  FanoutResult,
   FanoutState,
   FanoutWorkflowInput,
   FinalPayload,
-  PlannedTarget,
-  TargetRecord,
-  TargetState,
+  ShardInput,
+  ShardResult,
+  ShardWorkflowInput,
 } from '../contracts';
-import { FanoutStateKey, callbackName } from '../contracts';
-import { progressQuery } from './definitions';
-import type { StateCounts } from './records';
-import { detailsTable, targetRecord, utc } from './records';
-import { CallbackIds, checkNames, runCallback, runTarget } from './steps';
+import { FanoutStateKey, PROGRESS_TARGETS_LIMIT, callbackName } from '../contracts';
+import { progressQuery, shardSettledSignal } from './definitions';
+import { countsLine, detailsTable, utc } from './records';
+import type { ShardPlan } from './sharding';
+import { planShards, shardWorkflowId } from './sharding';
+import { CallbackIds, checkNames, runCallback } from './steps';
+import { TargetRunner } from './target-runner';
 
 /** Zato's fan-out / fan-in: final callbacks required, on-target callbacks optional. */
-export async function fanout(input: FanoutWorkflowInput): Promise<FanoutResult> {
+export async function fanout(input: FanoutWorkflowInput): Promise<FanoutOutcome> {
   return new FanoutRun({ ...input, pattern: 'fanout' }).run();
 }
 
 /** Zato's parallel execution: on-target callbacks required, no final callbacks. */
-export async function parallelExecution(input: FanoutWorkflowInput): Promise<FanoutResult> {
+export async function parallelExecution(input: FanoutWorkflowInput): Promise<FanoutOutcome> {
   return new FanoutRun({ ...input, pattern: 'parallel', onFinal: [] }).run();
 }
 
+type ShardState = 'pending' | 'running' | 'settled' | 'done';
+
 class FanoutRun {
-  private readonly states = new Map<string, TargetState>();
-  /** Kept in step with `states`, so wide fan-outs do not recount every target at every settle. */
-  private readonly counts: StateCounts = { pending: 0, running: 0, ok: 0, failed: 0, cancelled: 0 };
-  private readonly records: Record<string, TargetRecord> = {};
-  private readonly outcomes: CallbackOutcome[] = [];
-  private readonly callbacksInFlight: Promise<void>[] = [];
-  private readonly callbackIds = new CallbackIds();
   private readonly reqTsUtc: string;
+  private readonly plan: ShardPlan;
   private phase: FanoutState = 'running';
+  /** One execution: the runner of all targets. Sharded: none; the shards' states and results instead. */
+  private runner?: TargetRunner;
+  private readonly shardStates: ShardState[] = [];
+  private readonly shardResults: ShardResult[] = [];
+  private readonly finalOutcomes: CallbackOutcome[] = [];
 
   constructor(private readonly input: FanoutWorkflowInput) {
-    for (const target of input.targets) this.setState(target.name, 'pending');
     this.reqTsUtc = utc(workflowInfo().runStartTime.getTime());
+    this.plan = planShards(input.targets.length, input.onTarget.length, input.maxConcurrency);
   }
 
-  async run(): Promise<FanoutResult> {
+  async run(): Promise<FanoutOutcome> {
     const { input } = this;
     setHandler(progressQuery, () => this.progress());
+    setHandler(shardSettledSignal, (index) => {
+      if (this.shardStates[index] === 'running') this.shardStates[index] = 'settled';
+    });
     this.showDetails();
     const kinds = Object.fromEntries(input.targets.map((t) => [t.service, t.kind]));
     await checkNames(
@@ -68,103 +81,159 @@ class FanoutRun {
     );
 
     let cancelled = false;
-    try {
-      await CancellationScope.cancellable(() => this.runTargets());
-    } catch (error) {
-      if (!isCancellation(error)) throw error;
-    }
-    if (CancellationScope.current().consideredCancelled || [...this.states.values()].includes('pending'))
-      cancelled = true;
-    for (const target of input.targets) {
-      if (this.states.get(target.name) === 'pending')
-        this.settle(target, { ok: false, error: cancelledError() }, 'cancelled');
+    let finished: Promise<void>;
+    if (this.plan.shardCount === 1) {
+      const runner = new TargetRunner(this.shardInput(0, input.targets.length, this.plan.concurrencyPerExecution), () =>
+        this.showDetails(),
+      );
+      this.runner = runner;
+      try {
+        await CancellationScope.cancellable(() => runner.runTargets());
+      } catch (error) {
+        if (!isCancellation(error)) throw error;
+      }
+      const notStarted = runner.markNotStarted();
+      cancelled = CancellationScope.current().consideredCancelled || notStarted > 0;
+      await CancellationScope.nonCancellable(() => runner.saveRecords());
+      finished = runner.callbacksSettled();
+    } else {
+      finished = this.runShards();
+      const settled = () => this.shardStates.every((state) => state === 'settled' || state === 'done');
+      try {
+        await condition(settled);
+      } catch (error) {
+        if (!isCancellation(error)) throw error;
+        await CancellationScope.nonCancellable(() => condition(settled));
+      }
+      cancelled = CancellationScope.current().consideredCancelled;
     }
 
+    // Final callbacks start when the last target has settled, beside on-target callbacks still retrying.
     return CancellationScope.nonCancellable(async () => {
       this.setPhase('finalizing');
-      await Promise.all(this.callbacksInFlight);
-      const payload = this.finalPayload();
-      const ids = this.callbackIds;
-      await Promise.all(
-        input.onFinal.map((ref) =>
-          runCallback(
-            ref,
-            payload,
-            { cid: input.cid, channel: 'FANOUT_ON_FINAL', activityId: ids.next(`on-final/${callbackName(ref)}`) },
-            input.defaults,
-            this.outcomes,
-          ),
-        ),
-      );
+      await this.runFinalCallbacks();
+      await finished;
       this.setPhase(cancelled ? 'cancelled' : 'completed');
-      return {
-        cid: input.cid,
-        state: cancelled ? 'cancelled' : 'completed',
-        payload,
-        targets: Object.fromEntries(this.states),
-        callbacks: this.outcomes,
-      };
+      const outcome = this.outcome(cancelled ? 'cancelled' : 'completed');
+      upsertMemo({ counts: outcome.counts });
+      return outcome;
     });
   }
 
-  /** `maxConcurrency` lanes take targets in order; a cancelled scope stops them from taking more. */
-  private async runTargets(): Promise<void> {
-    const { targets, maxConcurrency } = this.input;
+  private shardInput(offset: number, end: number, maxConcurrency: number): ShardInput & { concurrency: number } {
+    const { cid, source, pattern, onTarget, defaults } = this.input;
+    return {
+      cid,
+      source,
+      pattern,
+      offset,
+      targets: this.input.targets.slice(offset, end),
+      onTarget,
+      maxConcurrency,
+      concurrency: maxConcurrency,
+      defaults,
+      reqTsUtc: this.reqTsUtc,
+    };
+  }
+
+  /**
+   * Shards run `shardsAtOnce` at a time. Once the fan-out is cancelled, the shards not started yet still run, at
+   * once cancelled, so that their targets are recorded and their callbacks run within their own histories.
+   */
+  private async runShards(): Promise<void> {
+    const { shardCount, shardSize, shardsAtOnce, concurrencyPerExecution } = this.plan;
+    for (let i = 0; i < shardCount; i++) this.shardStates.push('pending');
     let next = 0;
     const lane = async () => {
-      while (next < targets.length && !CancellationScope.current().consideredCancelled) {
-        await this.runOne(targets[next++]);
+      while (next < shardCount) {
+        const index = next++;
+        const shard = this.shardInput(
+          index * shardSize,
+          Math.min((index + 1) * shardSize, this.input.targets.length),
+          concurrencyPerExecution,
+        );
+        this.shardStates[index] = 'running';
+        this.showDetails();
+        const start = (startCancelled: boolean) =>
+          executeChild(fanoutShardType, {
+            workflowId: shardWorkflowId(this.input.cid, index),
+            args: [{ ...shard, shardIndex: index, startCancelled } satisfies ShardWorkflowInput],
+            taskQueue: workflowInfo().taskQueue,
+            parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+            staticSummary: `shard ${index + 1} of ${shardCount} of fan-out ${this.input.cid}: targets ${shard.offset + 1}–${shard.offset + shard.targets.length}`,
+          }) as Promise<ShardResult>;
+        // A cancelled fan-out asks its running shards to stop (they record what they have and finish normally);
+        // a shard not started by then starts cancelled, outside the cancelled scope.
+        if (CancellationScope.current().consideredCancelled) {
+          this.shardResults[index] = await CancellationScope.nonCancellable(() => start(true));
+        } else {
+          try {
+            this.shardResults[index] = await start(false);
+          } catch (error) {
+            if (!(error instanceof CancelledFailure)) throw error; // cancelled before the child was started
+            this.shardResults[index] = await CancellationScope.nonCancellable(() => start(true));
+          }
+        }
+        this.shardStates[index] = 'done';
+        this.showDetails();
       }
     };
-    await Promise.all(Array.from({ length: Math.min(maxConcurrency, targets.length) }, lane));
+    await Promise.all(Array.from({ length: shardsAtOnce }, lane));
   }
 
-  private async runOne(target: PlannedTarget): Promise<void> {
-    this.setState(target.name, 'running');
-    try {
-      const response = await runTarget(this.input.cid, target, this.input.defaults);
-      this.settle(target, { ok: true, response }, 'ok');
-    } catch (error) {
-      this.settle(target, { ok: false, error }, isCancellation(error) ? 'cancelled' : 'failed');
-    }
+  private async runFinalCallbacks(): Promise<void> {
+    const { cid, onFinal, defaults } = this.input;
+    const ids = new CallbackIds();
+    const summary = this.summary();
+    const outcomes = await Promise.all(
+      onFinal.map((ref) =>
+        runCallback(
+          ref,
+          { final: { ...summary, cid } },
+          { cid, channel: 'FANOUT_ON_FINAL', activityId: ids.next(`on-final/${callbackName(ref)}`) },
+          defaults,
+        ),
+      ),
+    );
+    this.finalOutcomes.push(...outcomes);
   }
 
-  /** Records the outcome and starts the on-target callbacks without waiting for them. */
-  private settle(
-    target: PlannedTarget,
-    outcome: { ok: true; response: unknown } | { ok: false; error: unknown },
-    state: TargetState,
-  ): void {
-    const { cid, source, onTarget, pattern, defaults } = this.input;
-    const record = targetRecord({ source, cid, target: target.name, reqTsUtc: this.reqTsUtc }, outcome, Date.now());
-    this.records[target.name] = record;
-    this.setState(target.name, state);
-    this.showDetails();
-    const channel = pattern === 'parallel' ? 'PARALLEL_EXEC_ON_TARGET' : 'FANOUT_ON_TARGET';
-    for (const ref of onTarget) {
-      const activityId = this.callbackIds.next(`on-target/${target.name}/${callbackName(ref)}`);
-      this.callbacksInFlight.push(
-        runCallback(ref, record, { cid, channel, target: target.name, activityId }, defaults, this.outcomes),
-      );
-    }
-  }
-
-  private finalPayload(): FinalPayload {
-    const { source, onTarget, onFinal, targets } = this.input;
+  private summary(): Omit<FinalPayload, 'data'> {
+    const { source, onTarget, onFinal } = this.input;
     return {
       source,
       req_ts_utc: this.reqTsUtc,
       on_target: onTarget.length ? onTarget.map(callbackName) : '',
       on_final: onFinal.map(callbackName),
-      data: Object.fromEntries(targets.map((t) => [t.name, this.records[t.name]])),
     };
   }
 
-  private setState(target: string, state: TargetState): void {
-    const previous = this.states.get(target);
-    if (previous) this.counts[previous]--;
-    this.counts[state]++;
-    this.states.set(target, state);
+  private counts(): FanoutCounts {
+    const parts: FanoutCounts[] = this.runner ? [this.runner.totals()] : this.shardResults.map((r) => r.counts);
+    const sum: FanoutCounts = { total: this.input.targets.length, ok: 0, failed: 0, cancelled: 0, callbacks: 0, callbacksFailed: 0 };
+    for (const part of parts) {
+      sum.ok += part.ok;
+      sum.failed += part.failed;
+      sum.cancelled += part.cancelled;
+      sum.callbacks += part.callbacks;
+      sum.callbacksFailed += part.callbacksFailed;
+    }
+    sum.callbacks += this.finalOutcomes.length;
+    sum.callbacksFailed += this.finalOutcomes.filter((o) => !o.ok).length;
+    return sum;
+  }
+
+  private outcome(state: FanoutOutcome['state']): FanoutOutcome {
+    const listed = this.runner ? this.runner.outcomes : this.shardResults.flatMap((r) => r.callbacks);
+    return {
+      cid: this.input.cid,
+      state,
+      pattern: this.input.pattern,
+      summary: this.summary(),
+      counts: this.counts(),
+      callbacks: [...listed, ...this.finalOutcomes],
+      ...(this.runner ? {} : { shards: this.plan.shardCount }),
+    };
   }
 
   private setPhase(phase: FanoutState): void {
@@ -174,30 +243,63 @@ class FanoutRun {
   }
 
   private showDetails(): void {
+    const title = `${this.input.pattern === 'parallel' ? 'parallel execution' : 'fan-out'} ${this.phase}`;
+    if (this.runner) {
+      setCurrentDetails(detailsTable(this.runner.states, this.runner.counts, title));
+      return;
+    }
+    const counts = this.counts();
+    const running = this.shardStates.filter((s) => s === 'running' || s === 'settled').length;
+    const done = this.shardStates.filter((s) => s === 'done').length;
     setCurrentDetails(
-      detailsTable(
-        this.states,
-        this.counts,
-        `${this.input.pattern === 'parallel' ? 'parallel execution' : 'fan-out'} ${this.phase}`,
-      ),
+      [
+        `**${title}** — ${this.plan.shardCount} shards of up to ${this.plan.shardSize} targets: ${done} done, ${running} running`,
+        '',
+        `finished shards: ${countsLine(counts)}`,
+      ].join('\n'),
     );
   }
 
   private progress(): FanoutProgress {
-    const counts = this.counts;
+    const { cid, source, pattern, targets } = this.input;
+    if (this.runner) {
+      const { counts, states } = this.runner;
+      return {
+        cid,
+        source,
+        pattern,
+        state: this.phase,
+        total: targets.length,
+        settled: counts.ok + counts.failed + counts.cancelled,
+        ...counts,
+        ...(targets.length <= PROGRESS_TARGETS_LIMIT ? { targets: Object.fromEntries(states) } : {}),
+      };
+    }
+    // Finished shards are counted here; the client adds the running shards' own progress.
+    const counts = this.counts();
+    let pending = 0;
+    const runningShards: string[] = [];
+    this.shardStates.forEach((state, index) => {
+      const size = Math.min(this.plan.shardSize, targets.length - index * this.plan.shardSize);
+      if (state === 'pending') pending += size;
+      if (state === 'running' || state === 'settled') runningShards.push(shardWorkflowId(cid, index));
+    });
     return {
-      cid: this.input.cid,
-      source: this.input.source,
-      pattern: this.input.pattern,
+      cid,
+      source,
+      pattern,
       state: this.phase,
-      total: this.states.size,
+      total: targets.length,
       settled: counts.ok + counts.failed + counts.cancelled,
-      ...counts,
-      targets: Object.fromEntries(this.states),
+      ok: counts.ok,
+      failed: counts.failed,
+      cancelled: counts.cancelled,
+      running: 0,
+      pending,
+      runningShards,
     };
   }
 }
 
-function cancelledError(): Error {
-  return new CancelledFailure('the fan-out was cancelled before this target started');
-}
+/** The shard workflow's type name (workflows/shard.ts), named here to keep the two modules free of a cycle. */
+const fanoutShardType = 'fanoutShard';

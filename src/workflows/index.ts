@@ -3,6 +3,7 @@
  * the worker's workflows module too: the example ones are here; add your own in a module that re-exports these.
  */
 export { fanout, parallelExecution } from './fanout';
+export { fanoutShard } from './shard';
 export { invokeRetry } from './invoke-retry';
 export { buildCreditReport } from './example-services';
 export { progressQuery } from './definitions';

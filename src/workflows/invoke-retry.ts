@@ -4,19 +4,20 @@
  */
 import { setHandler, workflowInfo } from '@temporalio/workflow';
 import type {
-  CallbackOutcome,
+  CallbackInput,
   FanoutProgress,
   FanoutState,
-  InvokeRetryResult,
+  InvokeRetryOutcome,
   InvokeRetryWorkflowInput,
+  TargetRecord,
   TargetState,
 } from '../contracts';
 import { callbackName } from '../contracts';
 import { progressQuery } from './definitions';
 import { targetRecord, utc } from './records';
-import { CallbackIds, checkNames, runCallback, runTarget } from './steps';
+import { CallbackIds, checkNames, runCallback, runTarget, saveRecords } from './steps';
 
-export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<InvokeRetryResult> {
+export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<InvokeRetryOutcome> {
   const { cid, source, target, attempts, interval, callbacks } = input;
   let state: TargetState = 'running';
   let phase: FanoutState = 'running';
@@ -45,32 +46,34 @@ export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<Invo
     maximumInterval: interval,
     maximumAttempts: attempts,
   };
-  let outcome: { ok: true; response: unknown } | { ok: false; error: unknown };
+  let record: TargetRecord | undefined;
   try {
-    outcome = {
-      ok: true,
-      response: await runTarget(cid, { ...target, options: { ...target.options, retry: schedule } }, {}),
-    };
+    const call = { request: target.request, cid, source, target: target.name, index: 0, reqTsUtc };
+    const success = await runTarget(call, { ...target, options: { ...target.options, retry: schedule } }, {});
+    record = success.stored
+      ? success.record
+      : targetRecord({ source, cid, target: target.name, reqTsUtc }, success, Date.now());
+    state = 'ok';
   } catch (error) {
-    outcome = { ok: false, error };
+    record = targetRecord({ source, cid, target: target.name, reqTsUtc }, { ok: false, error }, Date.now());
+    state = 'failed';
+    await saveRecords(cid, [[0, { state, record }]]);
   }
-  const record = targetRecord({ source, cid, target: target.name, reqTsUtc }, outcome, Date.now());
-  state = record.ok ? 'ok' : 'failed';
   phase = 'finalizing';
-  const outcomes: CallbackOutcome[] = [];
   const ids = new CallbackIds();
-  const channel = record.ok ? 'INVOKE_RETRY_ON_SUCCESS' : 'INVOKE_RETRY_ON_FAILURE';
-  await Promise.all(
+  const channel = state === 'ok' ? 'INVOKE_RETRY_ON_SUCCESS' : 'INVOKE_RETRY_ON_FAILURE';
+  const callbackInput: CallbackInput = record ? { record } : { stored: { cid, index: 0 } };
+  const outcomes = await Promise.all(
     callbacks.map((ref) =>
       runCallback(
         ref,
-        record,
+        callbackInput,
         { cid, channel, target: target.name, activityId: ids.next(`callback/${callbackName(ref)}`) },
         {},
-        outcomes,
       ),
     ),
   );
   phase = 'completed';
-  return { cid, record, callbacks: outcomes };
+  // A large record is in the result store only; FanoutClient.result reads it from there.
+  return { cid, ...(record ? { record } : {}), ok: state === 'ok', callbacks: outcomes } as InvokeRetryOutcome;
 }

@@ -68,6 +68,10 @@ const MAX_DETAIL_ROWS = 20;
 
 export type StateCounts = Record<TargetState, number>;
 
+export function countsLine(counts: { ok: number; failed: number; cancelled: number }): string {
+  return `${counts.ok} ok, ${counts.failed} failed, ${counts.cancelled} cancelled`;
+}
+
 /** A short markdown table for the Web UI's "current details": counts, then the first targets' states. */
 export function detailsTable(states: Map<string, TargetState>, counts: StateCounts, phase: string): string {
   const lines = [

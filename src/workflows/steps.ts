@@ -1,6 +1,6 @@
 /**
  * The steps every pattern shares: checking names against the worker's catalog, running one target (an activity,
- * or a child workflow with ID `<cid>/<target>`), and running one callback in isolation, recording its outcome.
+ * or a child workflow with ID `<cid>/<target>`), and running one callback in isolation, returning its outcome.
  */
 import {
   ApplicationFailure,
@@ -15,6 +15,7 @@ import type { ActivityOptions, RetryPolicy as TemporalRetryPolicy } from '@tempo
 import type { Duration as TemporalDuration } from '@temporalio/common';
 import type {
   CallbackContext,
+  CallbackInput,
   CallbackOutcome,
   CallbackRef,
   Catalog,
@@ -22,8 +23,12 @@ import type {
   Defaults,
   PlannedTarget,
   RetryPolicy,
+  StoredRecord,
+  TargetCall,
+  TargetOutcome,
+  TargetRecord,
 } from '../contracts';
-import { DESCRIBE_CATALOG, callbackName } from '../contracts';
+import { DESCRIBE_CATALOG, SAVE_RECORDS, callbackName } from '../contracts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type DynamicActivities = Record<string, (...args: any[]) => Promise<any>>;
@@ -35,7 +40,22 @@ export const CALLBACK_DEFAULTS = { startToCloseTimeout: '1 minute', retry: { max
 const catalogActivity = proxyLocalActivities<DynamicActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { maximumAttempts: 3 },
+  summary: "check the request's services and callbacks against this worker",
 });
+
+const storeActivities = proxyActivities<
+  Record<string, (cid: string, records: [number, StoredRecord][]) => Promise<void>>
+>({
+  startToCloseTimeout: '1 minute',
+  // The store is ours: a store that is down holds the fan-out back, bounded, and then fails it loudly.
+  retry: { maximumAttempts: 10, maximumInterval: '30 seconds' },
+  summary: 'store records built by the workflow',
+});
+
+/** Stores records the workflow built (failed, cancelled, child-workflow targets) in the result store. */
+export async function saveRecords(cid: string, records: [number, StoredRecord][]): Promise<void> {
+  await storeActivities[SAVE_RECORDS](cid, records);
+}
 
 /** The client checked names already; the worker's own catalog is the truth, so check again, non-retryably. */
 export async function checkNames(
@@ -79,22 +99,34 @@ export function targetActivityOptions(target: PlannedTarget, defaults: Defaults,
   };
 }
 
-/** Runs one target and returns its response; throws what the target (or Temporal) raised. */
-export async function runTarget(cid: string, target: PlannedTarget, defaults: Defaults): Promise<unknown> {
+/** How a target ended well: stored by its activity (record inline when small), or a child workflow's response. */
+export type TargetSuccess = { ok: true; stored: true; record?: TargetRecord } | { ok: true; stored: false; response: unknown };
+
+/** Runs one target; throws what the target (or Temporal) raised. */
+export async function runTarget(call: TargetCall, target: PlannedTarget, defaults: Defaults): Promise<TargetSuccess> {
   const summary =
     target.service === target.name ? `target ${target.name}` : `target ${target.name} → ${target.service}`;
   if (target.kind === 'workflow') {
-    return executeChild(target.workflowType!, {
-      workflowId: `${cid}/${target.name}`,
-      args: [target.request],
+    const timeout = target.options.startToCloseTimeout ?? defaults.startToCloseTimeout;
+    const retry = target.options.retry ?? defaults.retry;
+    const response = await executeChild(target.workflowType!, {
+      workflowId: `${call.cid}/${target.name}`,
+      args: [call.request],
       taskQueue: workflowInfo().taskQueue,
       // If the fan-out itself is terminated, its long-running targets are asked to stop too.
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      staticSummary: `${summary} of fan-out ${cid}`,
+      staticSummary: `${summary} of fan-out ${call.cid}`,
+      // Only what the caller set: a child workflow has no default timeout, and is not retried unless asked.
+      ...(timeout ? { workflowRunTimeout: timeout as TemporalDuration } : {}),
+      ...(retry ? { retry: retryPolicy(retry) } : {}),
     });
+    return { ok: true, stored: false, response };
   }
-  const activities = proxyActivities<DynamicActivities>(targetActivityOptions(target, defaults, summary));
-  return activities[target.service](target.request);
+  const activities = proxyActivities<Record<string, (call: TargetCall) => Promise<TargetOutcome>>>(
+    targetActivityOptions(target, defaults, summary),
+  );
+  const outcome = await activities[target.service](call);
+  return { ok: true, stored: true, ...(outcome.record ? { record: outcome.record } : {}) };
 }
 
 /** Activity IDs stay readable and unique: the second use of one callback for the same target gets "#2". */
@@ -114,11 +146,10 @@ export class CallbackIds {
  */
 export async function runCallback(
   ref: CallbackRef,
-  payload: unknown,
+  input: CallbackInput,
   context: { cid: string; channel: Channel; target?: string; activityId: string },
   defaults: Defaults,
-  outcomes: CallbackOutcome[],
-): Promise<void> {
+): Promise<CallbackOutcome> {
   const name = callbackName(ref);
   const ctx: CallbackContext = {
     channel: context.channel,
@@ -142,12 +173,12 @@ export async function runCallback(
   };
   await CancellationScope.nonCancellable(async () => {
     try {
-      await proxyActivities<DynamicActivities>(options)[name](payload, ctx);
+      await proxyActivities<DynamicActivities>(options)[name](input, ctx);
     } catch (error) {
       outcome.ok = false;
       outcome.error =
         error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
     }
   });
-  outcomes.push(outcome);
+  return outcome;
 }

@@ -3,7 +3,6 @@
  * with the credit-scoring services and the delivery callbacks, the FanoutClient, and the API listening on a
  * loopback port, called with real HTTP requests.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../src/api/server';
 import { FanoutClient } from '../../src/client';
@@ -14,6 +13,7 @@ import { Registry } from '../../src/registry';
 import { creditScoringServices, logCallback } from '../../src/services';
 import { createFanoutWorker } from '../../src/worker/create-worker';
 import { fanoutBundle } from './fanout-env';
+import type { FanoutTestEnv } from './temporal-env';
 import { createDevServerEnv } from './temporal-env';
 
 export interface ApiStackOptions {
@@ -27,7 +27,7 @@ export interface ApiStackOptions {
 export interface ApiStack {
   url: string;
   apiKey: string;
-  env: TestWorkflowEnvironment;
+  env: FanoutTestEnv;
   close(): Promise<void>;
 }
 
@@ -48,13 +48,14 @@ export async function startApiStack(options: ApiStackOptions): Promise<ApiStack>
       ...createDeliveryCallbacks(delivery),
     ]);
     const worker = await createFanoutWorker({
+      store: env.store,
       connection: env.nativeConnection,
       registry,
       workflowBundle: await fanoutBundle(),
     });
     const running = worker.run();
     app = await buildApi({
-      fanoutClient: new FanoutClient({ client: env.client, registry }),
+      fanoutClient: new FanoutClient({ client: env.client, registry, store: env.store }),
       apiKeys: options.apiKeys,
       bodyLimit: options.bodyLimit,
       addressPolicy: new AddressPolicy(['127.0.0.1']),

@@ -3,15 +3,15 @@
  * the workflows use, the workflow bundle built once per test file, and a helper that runs code while a real
  * fan-out worker polls.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { FanoutClient } from '../../src/client';
 import { FANOUT_TASK_QUEUE } from '../../src/contracts';
 import type { Registry } from '../../src/registry';
 import { createFanoutWorker } from '../../src/worker/create-worker';
+import type { FanoutTestEnv } from './temporal-env';
 import { bundle, createTimeSkippingEnv } from './temporal-env';
 
-export async function createFanoutTestEnv(): Promise<TestWorkflowEnvironment> {
+export async function createFanoutTestEnv(): Promise<FanoutTestEnv> {
   return createTimeSkippingEnv();
 }
 
@@ -20,7 +20,7 @@ export async function fanoutBundle(): Promise<WorkflowBundleWithSourceMap> {
 }
 
 export interface FanoutHarness {
-  env: TestWorkflowEnvironment;
+  env: FanoutTestEnv;
   workflowBundle: WorkflowBundleWithSourceMap;
   taskQueue?: string;
   maxCachedWorkflows?: number;
@@ -33,13 +33,15 @@ export async function withFanoutWorker<T>(
   fn: (client: FanoutClient) => Promise<T>,
 ): Promise<T> {
   const taskQueue = harness.taskQueue ?? FANOUT_TASK_QUEUE;
+  const { store } = harness.env;
   const worker = await createFanoutWorker({
+    store,
     connection: harness.env.nativeConnection,
     registry,
     taskQueue,
     workflowBundle: harness.workflowBundle,
     workerOptions: harness.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: harness.maxCachedWorkflows } : {},
   });
-  const client = new FanoutClient({ client: harness.env.client, registry, taskQueue });
+  const client = new FanoutClient({ client: harness.env.client, registry, taskQueue, store });
   return worker.runUntil(fn(client));
 }

@@ -3,24 +3,44 @@
  * official CLI dev server (for everything that needs visibility, the Web UI or real time), both with the fan-out
  * search attributes; the cache settings every workflow test runs under; bundling and replay.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { bundleFanoutWorkflows } from '../../src/local/local-temporal';
 import type { DevServerOptions } from '../../src/local/temporal-servers';
 import { startDevServer, startTimeSkippingServer } from '../../src/local/temporal-servers';
+import type { BlobStore } from '../../src/store/blob-store';
+import { LocalBlobStore } from '../../src/store/local-store';
+import { fanoutDataConverter } from '../../src/store/payload-driver';
 
 export const CACHE_MODES = [
   { label: 'default cache', maxCachedWorkflows: undefined },
   { label: 'maxCachedWorkflows: 0', maxCachedWorkflows: 0 },
 ] as const;
 
-export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
-  return startTimeSkippingServer();
+/** A result store of its own for one test environment: a new folder under the OS temp dir. */
+export function tempStore(): LocalBlobStore {
+  return new LocalBlobStore(fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-store-')));
 }
 
-export async function createDevServerEnv(options: DevServerOptions = {}): Promise<TestWorkflowEnvironment> {
-  return startDevServer(options);
+/**
+ * Environments carry the store their client shares with the workers (large payloads are claims on it), so the
+ * environment's own client — the one that skips time while it waits for a result — serves FanoutClient as it is.
+ */
+export type FanoutTestEnv = TestWorkflowEnvironment & { store: BlobStore };
+
+export async function createTimeSkippingEnv(store: BlobStore = tempStore()): Promise<FanoutTestEnv> {
+  return Object.assign(await startTimeSkippingServer({ dataConverter: fanoutDataConverter(store) }), { store });
+}
+
+export async function createDevServerEnv(
+  options: DevServerOptions = {},
+  store: BlobStore = tempStore(),
+): Promise<FanoutTestEnv> {
+  return Object.assign(await startDevServer({ ...options, dataConverter: fanoutDataConverter(store) }), { store });
 }
 
 export async function bundle(workflowsPath?: string): Promise<WorkflowBundleWithSourceMap> {

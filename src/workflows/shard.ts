@@ -1,0 +1,59 @@
+/**
+ * One shard of a wide fan-out: a child workflow `<cid>//shard-<n>` that runs a slice of the targets with their
+ * on-target callbacks, within its own history. When its targets have settled and their records are stored it
+ * tells the fan-out (so final callbacks need not wait for on-target callbacks still retrying), then waits for its
+ * callbacks and returns counts. Cancelled, it cancels its running targets, marks the rest, and still finishes.
+ */
+import {
+  CancellationScope,
+  getExternalWorkflowHandle,
+  isCancellation,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { FanoutProgress, ShardResult, ShardWorkflowInput } from '../contracts';
+import { PROGRESS_TARGETS_LIMIT } from '../contracts';
+import { progressQuery, shardSettledSignal } from './definitions';
+import { detailsTable } from './records';
+import { TargetRunner } from './target-runner';
+
+export async function fanoutShard(input: ShardWorkflowInput): Promise<ShardResult> {
+  let phase: FanoutProgress['state'] = 'running';
+  const title = () => `shard ${input.shardIndex + 1} of fan-out ${input.cid} ${phase}`;
+  const runner: TargetRunner = new TargetRunner({ ...input, concurrency: input.maxConcurrency }, () =>
+    setCurrentDetails(detailsTable(runner.states, runner.counts, title())),
+  );
+  setHandler(progressQuery, (): FanoutProgress => {
+    const { counts, states } = runner;
+    return {
+      cid: input.cid,
+      source: input.source,
+      pattern: input.pattern,
+      state: phase,
+      total: input.targets.length,
+      settled: counts.ok + counts.failed + counts.cancelled,
+      ...counts,
+      ...(input.targets.length <= PROGRESS_TARGETS_LIMIT ? { targets: Object.fromEntries(states) } : {}),
+    };
+  });
+
+  if (!input.startCancelled) {
+    try {
+      await CancellationScope.cancellable(() => runner.runTargets());
+    } catch (error) {
+      if (!isCancellation(error)) throw error;
+    }
+  }
+  runner.markNotStarted();
+  return CancellationScope.nonCancellable(async () => {
+    await runner.saveRecords();
+    phase = 'finalizing';
+    const parent = workflowInfo().parent;
+    if (parent) await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(shardSettledSignal, input.shardIndex);
+    await runner.callbacksSettled();
+    phase = CancellationScope.current().consideredCancelled || input.startCancelled ? 'cancelled' : 'completed';
+    setCurrentDetails(detailsTable(runner.states, runner.counts, title()));
+    return { counts: runner.totals(), callbacks: runner.outcomes };
+  });
+}

@@ -1,0 +1,169 @@
+/**
+ * Runs one execution's share of a fan-out: a slice of targets (all of them when the fan-out fits one execution,
+ * else one shard's), at most `concurrency` at a time; as each settles, its on-target callbacks start on their own.
+ * Records of targets that succeeded are stored by the service activity itself; the ones this code builds (failed,
+ * timed out, cancelled, child-workflow targets) are stored in batches by `saveRecords` once all targets settled.
+ */
+import { CancellationScope, CancelledFailure, isCancellation } from '@temporalio/workflow';
+import type {
+  CallbackInput,
+  CallbackOutcome,
+  CallbackRef,
+  Defaults,
+  FanoutCounts,
+  PlannedTarget,
+  StoredRecord,
+  TargetRecord,
+  TargetState,
+} from '../contracts';
+import { MAX_OUTCOMES_KEPT, callbackName } from '../contracts';
+import type { StateCounts } from './records';
+import { targetRecord } from './records';
+import type { TargetSuccess } from './steps';
+import { CallbackIds, runCallback, runTarget, saveRecords } from './steps';
+
+/** Records per saveRecords call: a few hundred KiB at most, offloaded to the store when larger than 2 KiB. */
+const SAVE_BATCH = 100;
+
+export interface RunnerContext {
+  cid: string;
+  source: string;
+  pattern: 'fanout' | 'parallel';
+  offset: number;
+  targets: PlannedTarget[];
+  onTarget: CallbackRef[];
+  defaults: Defaults;
+  reqTsUtc: string;
+  concurrency: number;
+}
+
+export class TargetRunner {
+  readonly states = new Map<string, TargetState>();
+  /** Kept in step with `states`, so wide slices do not recount every target at every settle. */
+  readonly counts: StateCounts = { pending: 0, running: 0, ok: 0, failed: 0, cancelled: 0 };
+  readonly outcomes: CallbackOutcome[] = [];
+  private callbacksRun = 0;
+  private callbacksFailed = 0;
+  private readonly callbacksInFlight: Promise<void>[] = [];
+  private readonly unsaved: [number, StoredRecord][] = [];
+  private readonly callbackIds = new CallbackIds();
+
+  constructor(
+    private readonly ctx: RunnerContext,
+    private readonly onChange: () => void = () => undefined,
+  ) {
+    for (const target of ctx.targets) this.setState(target.name, 'pending');
+  }
+
+  /** Takes targets in order in `concurrency` lanes; a cancelled scope stops the lanes from taking more. */
+  async runTargets(): Promise<void> {
+    const { targets, concurrency } = this.ctx;
+    let next = 0;
+    const lane = async () => {
+      while (next < targets.length && !CancellationScope.current().consideredCancelled) {
+        const position = next++;
+        await this.runOne(targets[position], position);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, lane));
+  }
+
+  /** Targets that never started are cancelled: recorded as such, and their callbacks still run. */
+  markNotStarted(): number {
+    let marked = 0;
+    this.ctx.targets.forEach((target, position) => {
+      if (this.states.get(target.name) !== 'pending') return;
+      this.settle(target, position, { ok: false, error: notStarted() }, 'cancelled');
+      marked++;
+    });
+    return marked;
+  }
+
+  /** Stores the records built here, in batches; the records store then holds every target of the slice. */
+  async saveRecords(): Promise<void> {
+    while (this.unsaved.length) {
+      const batch = this.unsaved.splice(0, SAVE_BATCH);
+      await saveRecords(this.ctx.cid, batch);
+    }
+  }
+
+  async callbacksSettled(): Promise<void> {
+    await Promise.all(this.callbacksInFlight);
+  }
+
+  totals(): FanoutCounts {
+    return {
+      total: this.ctx.targets.length,
+      ok: this.counts.ok,
+      failed: this.counts.failed,
+      cancelled: this.counts.cancelled,
+      callbacks: this.callbacksRun,
+      callbacksFailed: this.callbacksFailed,
+    };
+  }
+
+  private async runOne(target: PlannedTarget, position: number): Promise<void> {
+    this.setState(target.name, 'running');
+    this.onChange();
+    const { cid, source, defaults, reqTsUtc, offset } = this.ctx;
+    try {
+      const outcome = await runTarget(
+        { request: target.request, cid, source, target: target.name, index: offset + position, reqTsUtc },
+        target,
+        defaults,
+      );
+      this.settle(target, position, outcome, 'ok');
+    } catch (error) {
+      this.settle(target, position, { ok: false, error }, isCancellation(error) ? 'cancelled' : 'failed');
+    }
+  }
+
+  /** Records the outcome and starts the on-target callbacks without waiting for them. */
+  private settle(
+    target: PlannedTarget,
+    position: number,
+    outcome: TargetSuccess | { ok: false; error: unknown },
+    state: TargetState,
+  ): void {
+    const { cid, source, onTarget, pattern, defaults, reqTsUtc, offset } = this.ctx;
+    const index = offset + position;
+    let record: TargetRecord | undefined;
+    if (outcome.ok && outcome.stored) {
+      record = outcome.record; // stored by the activity; inline only when small
+    } else {
+      record = targetRecord({ source, cid, target: target.name, reqTsUtc }, outcome, Date.now());
+      this.unsaved.push([index, { state, record }]);
+    }
+    this.setState(target.name, state);
+    this.onChange();
+    const input: CallbackInput = record ? { record } : { stored: { cid, index } };
+    const channel = pattern === 'parallel' ? 'PARALLEL_EXEC_ON_TARGET' : 'FANOUT_ON_TARGET';
+    for (const ref of onTarget) {
+      const activityId = this.callbackIds.next(`on-target/${target.name}/${callbackName(ref)}`);
+      this.callbacksInFlight.push(
+        runCallback(ref, input, { cid, channel, target: target.name, activityId }, defaults).then((result) =>
+          this.recordCallback(result),
+        ),
+      );
+    }
+  }
+
+  /** Every outcome is counted; the first MAX_OUTCOMES_KEPT are listed, and failures up to as many again. */
+  recordCallback(outcome: CallbackOutcome): void {
+    this.callbacksRun++;
+    if (!outcome.ok) this.callbacksFailed++;
+    if (this.outcomes.length < MAX_OUTCOMES_KEPT || (!outcome.ok && this.outcomes.length < 2 * MAX_OUTCOMES_KEPT))
+      this.outcomes.push(outcome);
+  }
+
+  private setState(target: string, state: TargetState): void {
+    const previous = this.states.get(target);
+    if (previous) this.counts[previous]--;
+    this.counts[state]++;
+    this.states.set(target, state);
+  }
+}
+
+function notStarted(): Error {
+  return new CancelledFailure('the fan-out was cancelled before this target started');
+}
