@@ -25,8 +25,10 @@ export async function startRedis(executable = process.env.REDIS_SERVER ?? 'redis
     ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // A bench that fails or exits early still leaves no Redis and no scratch dir behind.
   const killOnExit = (): void => {
     child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', killOnExit);
   let output = '';
