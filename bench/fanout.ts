@@ -1,81 +1,239 @@
 /**
- * Fan-out benchmark on the official Temporal dev server (in memory), one worker in this process:
- * for widths of 50 ms targets, the wall time of a whole fan-out (invoke → result), the floor (the same target
- * functions under an in-process Promise.all), their ratio, history events per target, and the worker's RSS.
- * Prints figures; asserts nothing.   npm run bench   (BENCH_WIDTHS=10,100 and BENCH_MAX_CONCURRENCY=500 to choose)
+ * Side-by-side fan-out benchmark (issue 19), alternating in one run on ONE official Temporal dev server in memory,
+ * for each width of 50 ms targets and a window of min(width, 1,000):
+ *   A  this project's fan-out (FanoutClient.invoke, one no-op final callback, no target callbacks);
+ *   B  the bare-Temporal floor: a minimal workflow running the same targets as plain activities, then one more;
+ *   C  the same floor with local activities;
+ *   D  BullMQ FlowProducer on a private Redis (one parent, N children, the parent reads the children's values).
+ * Per run: wall time, CPU ms per target of this process (the worker) and of the server process (Temporal's dev
+ * server for A-C, redis-server for D), peak RSS of each, history events per target (A-C). Prints a table of medians
+ * per width and the median of the pair ratios A/B, A/C, A/D; its last line is one JSON object with every figure.
+ *   npm run bench        BENCH_WIDTHS=100,1000,5000 (default)  BENCH_ROUNDS=3 (default)
  */
+import os from 'node:os';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
 import type { FanoutResult } from '../src/contracts';
-import { MAX_CONCURRENCY_LIMIT } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { createFanoutWorker } from '../src/worker/create-worker';
 import { bundleFanoutWorkflows } from '../src/local/local-temporal';
 import { startDevServer } from '../src/local/temporal-servers';
+import { startBullmqFlow } from './bullmq-flow';
+import { bundleFloorWorkflows, createFloorWorker, runFloor } from './floor';
+import { describeMachine } from './machine';
+import { findChildPids } from './proc';
+import { startRedis } from './redis-server';
+import type { RunFigures } from './sampler';
+import { measureRun } from './sampler';
+import { median, medianPairRatio } from './stats';
+import { fixed, formatTable } from './table';
+import { BENCH_WORKER_OPTIONS, TARGET_MS, target, windowFor } from './workload';
 
-const WIDTHS = (process.env.BENCH_WIDTHS ?? '10,100,1000,5000').split(',').map(Number);
-const TARGET_MS = 50;
-const MAX_CONCURRENCY = Number(process.env.BENCH_MAX_CONCURRENCY ?? MAX_CONCURRENCY_LIMIT);
+const WIDTHS = (process.env.BENCH_WIDTHS ?? '100,1000,5000').split(',').map(Number);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WARMUP_WIDTH = 500;
 
-const target = async (n: number): Promise<number> => {
-  await new Promise((resolve) => setTimeout(resolve, TARGET_MS));
-  return n;
-};
+const CONTENDERS = {
+  A: 'A fan-out (this project)',
+  B: 'B bare Temporal, activities',
+  C: 'C bare Temporal, local activities',
+  D: 'D BullMQ FlowProducer, Redis',
+} as const;
+type Contender = keyof typeof CONTENDERS;
+const ORDER = Object.keys(CONTENDERS) as Contender[];
+
+interface Run extends RunFigures {
+  eventsPerTarget?: number;
+}
+
+type Medians = { [K in keyof Run]: number | undefined };
+
+function medians(runs: Run[]): Medians {
+  const of = (key: keyof Run): number | undefined =>
+    runs.every((run) => run[key] !== undefined) ? median(runs.map((run) => run[key]!)) : undefined;
+  return {
+    wallSeconds: of('wallSeconds'),
+    workerCpuMsPerTarget: of('workerCpuMsPerTarget'),
+    serverCpuMsPerTarget: of('serverCpuMsPerTarget'),
+    workerPeakRssMiB: of('workerPeakRssMiB'),
+    serverPeakRssMiB: of('serverPeakRssMiB'),
+    eventsPerTarget: of('eventsPerTarget'),
+  };
+}
+
+const round3 = (value: number | undefined): number | null =>
+  value === undefined ? null : Math.round(value * 1000) / 1000;
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const machine = describeMachine({ redis: true });
   const env = await startDevServer();
-  const workflowBundle = await bundleFanoutWorkflows();
+  const [temporalPid] = findChildPids(process.pid, /^temporal$/);
+  if (temporalPid === undefined)
+    throw new Error('cannot find the dev server process (a `temporal` child of this process)');
+  const redis = await startRedis();
+  const bullmq = await startBullmqFlow(redis.port);
+
   const registry = new Registry(
     [defineService({ name: 'bench.target', handler: target })],
     [defineCallback({ name: 'bench.noop', handler: async () => undefined })],
   );
-  const worker = await createFanoutWorker({
+  const fanoutWorker = await createFanoutWorker({
     connection: env.nativeConnection,
     registry,
-    workflowBundle,
-    workerOptions: { maxConcurrentActivityTaskExecutions: MAX_CONCURRENCY_LIMIT, maxConcurrentActivityTaskPolls: 10 },
+    workflowBundle: await bundleFanoutWorkflows(),
+    workerOptions: BENCH_WORKER_OPTIONS,
   });
+  const floorWorker = await createFloorWorker(env.nativeConnection, await bundleFloorWorkflows());
   const fanout = new FanoutClient({ client: env.client, registry });
 
-  console.log(
-    `fan-out of ${TARGET_MS} ms targets, one final callback, no target callbacks; maxConcurrency = min(width, ${MAX_CONCURRENCY})`,
-  );
-  console.log(
-    'width | fan-out wall | Promise.all floor | ratio | goal (1.5 × floor + 1 s) | history events / target | worker RSS',
-  );
-  await worker.runUntil(async () => {
-    // Warm-up (JIT, workflow sandbox, connections): figures below are steady state, not first-run cost.
-    const warmup = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`w${i}`, i]));
-    const warmupOptions = Object.fromEntries(Object.keys(warmup).map((name) => [name, { service: 'bench.target' }]));
-    await fanout.result(await fanout.invoke(warmup, ['bench.noop'], { targetOptions: warmupOptions }));
-    for (const width of WIDTHS) {
-      const names = Array.from({ length: width }, (_, i) => `t${i}`);
-      const targets = Object.fromEntries(names.map((name, i) => [name, i]));
-      const targetOptions = Object.fromEntries(names.map((name) => [name, { service: 'bench.target' }]));
+  const eventsPerTarget = async (workflowId: string, width: number): Promise<number> =>
+    ((await env.client.workflow.getHandle(workflowId).fetchHistory()).events?.length ?? 0) / width;
 
-      const floorStart = performance.now();
-      await Promise.all(names.map((_, i) => target(i)));
-      const floorMs = performance.now() - floorStart;
-
-      const start = performance.now();
-      const cid = await fanout.invoke(targets, ['bench.noop'], {
-        targetOptions,
-        maxConcurrency: Math.min(width, MAX_CONCURRENCY),
-      });
-      const result = await fanout.result<FanoutResult>(cid);
-      const wallMs = performance.now() - start;
-      const okCount = Object.values(result.targets).filter((s) => s === 'ok').length;
-      if (okCount !== width) throw new Error(`width ${width}: only ${okCount} targets ok`);
-      const events = (await env.client.workflow.getHandle(cid).fetchHistory()).events?.length ?? 0;
-      const goalMs = 1.5 * floorMs + 1000;
-      const rss = (process.memoryUsage().rss / 2 ** 20).toFixed(0);
-      console.log(
-        `${String(width).padStart(5)} | ${(wallMs / 1000).toFixed(2).padStart(9)} s | ${(floorMs / 1000).toFixed(2).padStart(14)} s | ${(wallMs / floorMs).toFixed(1).padStart(5)} | ${(goalMs / 1000).toFixed(2)} s ${wallMs <= goalMs ? 'met' : 'missed'} | ${(events / width).toFixed(2).padStart(6)} (${events} events) | ${rss} MiB`,
-      );
+  const runOnce = async (contender: Contender, width: number): Promise<Run> => {
+    const window = windowFor(width);
+    switch (contender) {
+      case 'A': {
+        const names = Array.from({ length: width }, (_, i) => `t${i}`);
+        const targets = Object.fromEntries(names.map((name, i) => [name, i]));
+        const targetOptions = Object.fromEntries(names.map((name) => [name, { service: 'bench.target' }]));
+        const { figures, value: cid } = await measureRun(temporalPid, width, async () => {
+          const cid = await fanout.invoke(targets, ['bench.noop'], { targetOptions, maxConcurrency: window });
+          const result = await fanout.result<FanoutResult>(cid);
+          const ok = Object.values(result.targets).filter((status) => status === 'ok').length;
+          if (ok !== width) throw new Error(`fan-out ${width}: only ${ok} targets ok`);
+          return cid;
+        });
+        return { ...figures, eventsPerTarget: await eventsPerTarget(cid, width) };
+      }
+      case 'B':
+      case 'C': {
+        const kind = contender === 'B' ? 'plain' : 'local';
+        const { figures, value: workflowId } = await measureRun(temporalPid, width, () =>
+          runFloor(env.client, kind, width, window),
+        );
+        return { ...figures, eventsPerTarget: await eventsPerTarget(workflowId, width) };
+      }
+      case 'D':
+        return (await measureRun(redis.pid, width, () => bullmq.run(width))).figures;
     }
+  };
+
+  console.log(
+    `${TARGET_MS} ms targets, window min(width, 1000), ${ROUNDS} rounds alternating ${ORDER.join(' ')}; ` +
+      `one dev server in memory (${machine.temporalCli}), ${machine.redis ?? 'redis-server'}, BullMQ ${machine.bullmq}; ` +
+      `${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}; ` +
+      `load average ${machine.loadAverage.join(' ')}`,
+  );
+  const figures: Record<number, Record<Contender, Run[]>> = {};
+  try {
+    await fanoutWorker.runUntil(() =>
+      floorWorker.runUntil(async () => {
+        // Warm-up (JIT, workflow sandboxes, connections, Redis scripts): the figures are steady state.
+        for (const contender of ORDER) await runOnce(contender, WARMUP_WIDTH);
+        for (const width of WIDTHS) {
+          const runs: Record<Contender, Run[]> = { A: [], B: [], C: [], D: [] };
+          figures[width] = runs;
+          for (let round = 1; round <= ROUNDS; round++) {
+            for (const contender of ORDER) {
+              const run = await runOnce(contender, width);
+              runs[contender].push(run);
+              console.log(
+                `  width ${width} round ${round} ${contender}: ${run.wallSeconds.toFixed(2)} s, ` +
+                  `CPU ${run.workerCpuMsPerTarget.toFixed(2)} + ${run.serverCpuMsPerTarget.toFixed(2)} ms/target`,
+              );
+            }
+          }
+          printWidth(width, runs);
+        }
+      }),
+    );
+  } finally {
+    await bullmq.close();
+    await redis.stop();
+    await env.teardown();
+  }
+
+  const summary = {
+    bench: 'fanout',
+    ...machine,
+    targetMs: TARGET_MS,
+    rounds: ROUNDS,
+    loadAverageAtEnd: os.loadavg().map((load) => Math.round(load * 100) / 100),
+    widths: Object.fromEntries(
+      Object.entries(figures).map(([width, runs]) => [
+        width,
+        {
+          ...Object.fromEntries(
+            ORDER.map((contender) => {
+              const m = medians(runs[contender]);
+              return [
+                contender,
+                {
+                  name: CONTENDERS[contender],
+                  median: Object.fromEntries(Object.entries(m).map(([key, value]) => [key, round3(value)])),
+                  wallSecondsRuns: runs[contender].map((run) => round3(run.wallSeconds)),
+                },
+              ];
+            }),
+          ),
+          ratios: Object.fromEntries(
+            (['B', 'C', 'D'] as const).map((other) => [
+              `A/${other}`,
+              round3(
+                medianPairRatio(
+                  runs.A.map((run) => run.wallSeconds),
+                  runs[other].map((run) => run.wallSeconds),
+                ),
+              ),
+            ]),
+          ),
+        },
+      ]),
+    ),
+  };
+  console.log(JSON.stringify(summary));
+}
+
+function printWidth(width: number, runs: Record<Contender, Run[]>): void {
+  const a = median(runs.A.map((run) => run.wallSeconds));
+  const rows = ORDER.map((contender) => {
+    const m = medians(runs[contender]);
+    return [
+      CONTENDERS[contender],
+      fixed(m.wallSeconds, 2),
+      fixed(m.wallSeconds === undefined ? undefined : a / m.wallSeconds, 2),
+      fixed(m.workerCpuMsPerTarget, 2),
+      fixed(m.serverCpuMsPerTarget, 2),
+      fixed(m.workerPeakRssMiB, 0),
+      fixed(m.serverPeakRssMiB, 0),
+      fixed(m.eventsPerTarget, 2),
+    ];
   });
-  await env.teardown();
+  console.log(
+    `\nwidth ${width}: medians of ${runs.A.length} rounds (server = Temporal dev server for A-C, Redis for D)`,
+  );
+  console.log(
+    formatTable(
+      [
+        'contender',
+        'wall s',
+        'A ÷ this',
+        'worker CPU ms/target',
+        'server CPU ms/target',
+        'worker peak RSS MiB',
+        'server peak RSS MiB',
+        'events/target',
+      ],
+      rows,
+    ),
+  );
+  const ratio = (other: Contender): string =>
+    medianPairRatio(
+      runs.A.map((run) => run.wallSeconds),
+      runs[other].map((run) => run.wallSeconds),
+    ).toFixed(2);
+  console.log(`median of pair ratios: A/B ${ratio('B')}  A/C ${ratio('C')}  A/D ${ratio('D')}\n`);
 }
 
 main().then(

@@ -22,6 +22,11 @@ export const DURABLE_SQLITE_PRAGMAS = ['--sqlite-pragma', 'journal_mode=wal', '-
 export interface DevServerOptions {
   /** Keep the server's state in this SQLite file (it survives restarts); in memory when unset. */
   dbFilename?: string;
+  /**
+   * With dbFilename: add DURABLE_SQLITE_PRAGMAS (WAL, synchronous=normal). On by default; off only to measure
+   * `--db-filename` alone (npm run bench:persistence).
+   */
+  sqlitePragmas?: boolean;
   /** Serve the Web UI (on uiPort, or port + 1000). */
   ui?: boolean;
   port?: number;
@@ -67,7 +72,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
         ...(options.port ? { port: options.port } : {}),
         ...(options.ui ? { ui: true, ...(options.uiPort ? { uiPort: options.uiPort } : {}) } : {}),
         log: { format: 'pretty', level: 'error' },
-        extraArgs: [...(options.dbFilename ? DURABLE_SQLITE_PRAGMAS : []), ...(options.extraArgs ?? [])],
+        extraArgs: [
+          ...(options.dbFilename && options.sqlitePragmas !== false ? DURABLE_SQLITE_PRAGMAS : []),
+          ...(options.extraArgs ?? []),
+        ],
       },
     }),
   );
