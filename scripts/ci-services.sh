@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Services the test suite talks to for real, started by .ci/run (and usable by hand): a private RabbitMQ node on
-# loopback for the AMQP delivery tests (scripts/rabbitmq.sh installs Debian's rabbitmq-server if missing).
+# loopback for the AMQP delivery tests (scripts/rabbitmq.sh installs Debian's rabbitmq-server if missing), and
+# Debian's Chromium for the Web UI browser tests (scripts/chromium.sh installs it if missing; nothing to stop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-start}" in
-  start) scripts/rabbitmq.sh start ;;
+  start)
+    scripts/chromium.sh
+    scripts/rabbitmq.sh start
+    ;;
   stop) scripts/rabbitmq.sh stop ;;
   *) echo "usage: $0 start|stop" >&2; exit 2 ;;
 esac
