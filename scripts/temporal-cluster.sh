@@ -314,7 +314,7 @@ service_pid() {
   [ -f "$f" ] || return 1
   pid=$(cat "$f" 2>/dev/null) || return 1
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
   [[ "$cmd" == "$SERVER --config-file $CONFIG --allow-no-auth start --service $1 " ]] || return 1
   echo "$pid"
 }
@@ -369,7 +369,7 @@ wait_routed() {
   while :; do
     case "$s" in
       history) out=$(tctl workflow describe --workflow-id temporal-cluster-probe-does-not-exist --command-timeout 3s 2>&1 || true)
-        echo "$out" | grep -qi 'not found' && return 0 ;;
+        echo "$out" | grep -qi 'workflow not found' && return 0 ;;
       matching) tctl task-queue describe --task-queue temporal-cluster-probe --command-timeout 3s >/dev/null 2>&1 && return 0 ;;
       *) return 0 ;;
     esac
@@ -419,7 +419,14 @@ setup_namespace() {
     log "start: creating namespace default (retention 72h)"
     tctl operator namespace create --retention 72h >/dev/null
   fi
+  # Each service reloads namespaces every 2 s (system.namespaceCacheRefreshInterval): until the frontend has, calls
+  # for `default` fail with "Namespace default is not found".
   local a created=0 i
+  for i in $(seq 60); do
+    tctl operator search-attribute list >/dev/null 2>&1 && break
+    [ "$i" -eq 60 ] && die "namespace default not usable after 30 s"
+    sleep 0.5
+  done
   for a in FanoutSource FanoutState; do
     if ! tctl operator search-attribute list 2>/dev/null | grep -qw "$a"; then
       log "start: creating search attribute $a (Keyword)"
@@ -436,7 +443,7 @@ setup_namespace() {
     [ "$i" -eq 60 ] && die "search attributes FanoutSource/FanoutState not usable after 30 s"
     sleep 0.5
   done
-  sleep "${CLUSTER_SA_SETTLE_SECONDS:-3}"
+  sleep "${CLUSTER_SA_SETTLE_SECONDS:-2}"
 }
 
 start() {
@@ -459,7 +466,7 @@ start() {
     if service_pid "$s" >/dev/null; then
       log "start: $s already running"
     else
-      log "start: $s (gRPC 127.0.0.1:$(grpc_port "$s"), log $D/$s.log)"
+      log "start: $s (log $D/$s.log)"
       launch "$s"
     fi
   done
@@ -512,7 +519,11 @@ status() {
   local s pid ok=0
   for s in "${SERVICES[@]}"; do
     if pid=$(service_pid "$s"); then
-      printf '%-10s running  pid %-8s gRPC 127.0.0.1:%s\n' "$s" "$pid" "$(grpc_port "$s")"
+      if [ "$s" = worker ]; then
+        printf '%-10s running  pid %-8s membership 127.0.0.1:%s\n' "$s" "$pid" "$(membership_port "$s")"
+      else
+        printf '%-10s running  pid %-8s gRPC 127.0.0.1:%s\n' "$s" "$pid" "$(grpc_port "$s")"
+      fi
     else
       printf '%-10s stopped\n' "$s"
       ok=1
