@@ -186,6 +186,7 @@ pg_start() {
     log "start: PostgreSQL already running on 127.0.0.1:$PG_PORT"
     return 0
   fi
+  port_open "$PG_PORT" && die "port $PG_PORT is in use by another program (set CLUSTER_PG_PORT)"
   log "start: PostgreSQL on 127.0.0.1:$PG_PORT"
   as_pg "$bin/pg_ctl" -D "$PGDATA" -l "$D/pg/pg.log" -w -t 60 \
     -o "-p $PG_PORT -k $D/pg -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null ||
@@ -322,7 +323,10 @@ service_pid() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 launch() {
-  local s=$1
+  local s=$1 p
+  for p in $(grpc_port "$s") $(membership_port "$s"); do
+    port_open "$p" && die "port $p ($s) is in use by another program (set CLUSTER_BASE_PORT)"
+  done
   rm -f "$D/$s.pid"
   echo "=== $(date -u +%FT%TZ) start --service $s" >>"$D/$s.log"
   # setsid: the service must outlive the shell that started it. The pid file is written by the shell that then
