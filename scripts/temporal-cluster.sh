@@ -41,7 +41,8 @@ ADDRESS="127.0.0.1:$FRONTEND_PORT"
 CONFIG="$D/temporal.yaml"
 SERVICES=(frontend history matching worker)
 
-log() { echo "temporal-cluster: $*" >&2; }
+T0=$(date +%s%N)
+log() { echo "temporal-cluster [$(( ($(date +%s%N) - T0) / 1000000 )) ms]: $*" >&2; }
 die() {
   log "$*"
   exit 1
@@ -177,7 +178,7 @@ pg_start() {
     mkdir -p "$D/pg"
     chmod 755 "$D"
     if [ "$(id -u)" -eq 0 ]; then chown postgres: "$D/pg"; fi
-    as_pg "$bin/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 >"$D/pg/initdb.log" 2>&1 ||
+    as_pg "$bin/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --no-sync >"$D/pg/initdb.log" 2>&1 ||
       die "initdb failed; see $D/pg/initdb.log"
     # TCP (host) lines need a password; the unix socket in $D/pg (only reachable through this folder) stays trust.
     sed -i -E 's/^(host\s.*)\s(trust|md5)\s*$/\1 scram-sha-256/' "$PGDATA/pg_hba.conf"
