@@ -89,7 +89,10 @@ go_install() { # NAME PACKAGE
     return 0
   fi
   log "build: go install $2@v$VERSION (the server takes about 4 minutes on a cold cache)"
-  GOBIN="$TOOLS" CGO_ENABLED=0 go install "$2@v$VERSION"
+  GOBIN="$TOOLS" CGO_ENABLED=0 go install "$2@v$VERSION" >>"$TOOLS/build.log" 2>&1 || {
+    tail -n 30 "$TOOLS/build.log" >&2
+    die "go install $2@v$VERSION failed; see $TOOLS/build.log"
+  }
 }
 
 build() {
@@ -103,7 +106,8 @@ build() {
       log "build: go mod download go.temporal.io/server@v$VERSION (module sources for schema and config files)"
       local tmp
       tmp=$(mktemp -d)
-      (cd "$tmp" && go mod init temporal-cluster-tmp >/dev/null 2>&1 && go mod download "go.temporal.io/server@v$VERSION")
+      (cd "$tmp" && go mod init temporal-cluster-tmp >/dev/null 2>&1 && go mod download "go.temporal.io/server@v$VERSION") \
+        >>"$TOOLS/build.log" 2>&1 || die "go mod download go.temporal.io/server@v$VERSION failed; see $TOOLS/build.log"
       rm -rf "$tmp"
     fi
     log "build: copying schema and config files from $m"
@@ -467,6 +471,8 @@ start() {
   local any=0
   for s in "${SERVICES[@]}"; do service_pid "$s" >/dev/null && any=1; done
   [ $any -eq 1 ] && [ -f "$CONFIG" ] || write_config
+  # The frontend first: every service writes the cluster metadata record at startup when it is missing or differs
+  # from its config, and those that lose that race exit ("Failed to apply cluster metadata").
   for s in "${SERVICES[@]}"; do
     if service_pid "$s" >/dev/null; then
       log "start: $s already running"
@@ -474,6 +480,7 @@ start() {
       log "start: $s (log $D/$s.log)"
       launch "$s"
     fi
+    [ "$s" = frontend ] && wait_up frontend 90
   done
   for s in "${SERVICES[@]}"; do wait_up "$s" 90; done
   setup_namespace
