@@ -219,10 +219,11 @@ SQL
     dir=temporal
     [ "$db" = temporal_visibility ] && dir=visibility
     log "start: schema $db"
-    if ! psql -X -tA -h "$D/pg" -p "$PG_PORT" -U postgres -d postgres -c "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1; then
+    # (No `| grep -q` anywhere: with pipefail, the writer's SIGPIPE when grep exits early would fail the test.)
+    if [ "$(psql -X -tA -h "$D/pg" -p "$PG_PORT" -U postgres -d postgres -c "SELECT 1 FROM pg_database WHERE datname='$db'")" != 1 ]; then
       "${sql[@]}" --db "$db" create >>"$D/schema.log" 2>&1 || die "creating database $db failed; see $D/schema.log"
     fi
-    if ! psql -X -tA -h "$D/pg" -p "$PG_PORT" -U postgres -d "$db" -c "SELECT to_regclass('schema_version')" | grep -q schema_version; then
+    if [ "$(psql -X -tA -h "$D/pg" -p "$PG_PORT" -U postgres -d "$db" -c "SELECT to_regclass('schema_version')")" != schema_version ]; then
       "${sql[@]}" --db "$db" setup-schema -v 0.0 >>"$D/schema.log" 2>&1 || die "setup-schema $db failed; see $D/schema.log"
     fi
     "${sql[@]}" --db "$db" update-schema -d "$SHARE/schema/$dir/versioned" >>"$D/schema.log" 2>&1 ||
@@ -358,9 +359,9 @@ wait_up() {
     fi
     case "$s" in
       # The worker service has no gRPC listener; it logs this line once its system workers run.
-      worker) tac "$D/worker.log" | sed '/^=== /q' | grep -q '"worker service started"' && return 0 ;;
-      frontend) port_open "$port" && tctl operator cluster health --command-timeout 3s 2>/dev/null | grep -q SERVING &&
-        return 0 ;;
+      worker) awk '/^=== /{up=0} /"worker service started"/{up=1} END{exit !up}' "$D/worker.log" && return 0 ;;
+      frontend) port_open "$port" &&
+        [[ "$(tctl operator cluster health --command-timeout 3s 2>/dev/null || true)" == *SERVING* ]] && return 0 ;;
       *) port_open "$port" && return 0 ;;
     esac
     if ((SECONDS - start >= limit)); then
@@ -378,7 +379,7 @@ wait_routed() {
   while :; do
     case "$s" in
       history) out=$(tctl workflow describe --workflow-id temporal-cluster-probe-does-not-exist --command-timeout 3s 2>&1 || true)
-        echo "$out" | grep -qi 'workflow not found' && return 0 ;;
+        [[ "$out" == *"workflow not found"* ]] && return 0 ;;
       matching) tctl task-queue describe --task-queue temporal-cluster-probe --command-timeout 3s >/dev/null 2>&1 && return 0 ;;
       *) return 0 ;;
     esac
@@ -437,7 +438,7 @@ setup_namespace() {
     sleep 0.5
   done
   for a in FanoutSource FanoutState; do
-    if ! tctl operator search-attribute list 2>/dev/null | grep -qw "$a"; then
+    if [[ " $(tctl operator search-attribute list 2>/dev/null | tr -s ' \n' '  ') " != *" $a "* ]]; then
       log "start: creating search attribute $a (Keyword)"
       tctl operator search-attribute create --name "$a" --type Keyword >/dev/null
       created=1
@@ -550,6 +551,16 @@ status() {
   return $ok
 }
 
+# One command at a time per data folder (parallel test runners may all call start).
+lock() {
+  mkdir -p "$D"
+  exec 9>"$D/.lock"
+  flock 9
+}
+
+case "${1:-}" in
+  start | stop | kill | restart) lock ;;
+esac
 case "${1:-}" in
   build) build ;;
   start) start ;;
