@@ -91,7 +91,7 @@ go_install() { # NAME PACKAGE
     log "build: $1 already built ($TOOLS/$1)"
     return 0
   fi
-  log "build: go install $2@v$VERSION (the server takes about 4 minutes on a cold cache)"
+  log "build: go install $2@v$VERSION${3:-}"
   GOBIN="$TOOLS" CGO_ENABLED=0 go install "$2@v$VERSION" >>"$TOOLS/build.log" 2>&1 || {
     tail -n 30 "$TOOLS/build.log" >&2
     die "go install $2@v$VERSION failed; see $TOOLS/build.log"
@@ -100,7 +100,7 @@ go_install() { # NAME PACKAGE
 
 build() {
   mkdir -p "$TOOLS"
-  go_install server go.temporal.io/server/cmd/server
+  go_install server go.temporal.io/server/cmd/server " (5 to 15 minutes with cold Go caches)"
   go_install sql go.temporal.io/server/cmd/tools/sql
   if [ ! -f "$SHARE/.complete" ]; then
     local m
