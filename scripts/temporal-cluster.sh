@@ -197,7 +197,7 @@ pg_start() {
   port_open "$PG_PORT" && die "port $PG_PORT is in use by another program (set CLUSTER_PG_PORT)"
   log "start: PostgreSQL on 127.0.0.1:$PG_PORT"
   as_pg "$bin/pg_ctl" -D "$PGDATA" -l "$D/pg/pg.log" -w -t 60 \
-    -o "-p $PG_PORT -k $D/pg -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null ||
+    -o "-p $PG_PORT -k $D/pg -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null 9>&- ||
     die "PostgreSQL did not start; see $D/pg/pg.log"
 }
 
@@ -341,7 +341,7 @@ launch() {
   # setsid: the service must outlive the shell that started it. The pid file is written by the shell that then
   # exec()s the server, so it holds the server's own PID.
   setsid bash -c 'echo $$ >"$1"; exec "$2" --config-file "$3" --allow-no-auth start --service "$4"' \
-    _ "$D/$s.pid" "$SERVER" "$CONFIG" "$s" >>"$D/$s.log" 2>&1 </dev/null &
+    _ "$D/$s.pid" "$SERVER" "$CONFIG" "$s" >>"$D/$s.log" 2>&1 </dev/null 9>&- &
   local i
   for i in $(seq 50); do
     service_pid "$s" >/dev/null && return 0
@@ -554,11 +554,12 @@ status() {
   return $ok
 }
 
-# One command at a time per data folder (parallel test runners may all call start).
+# One command at a time per data folder (parallel test runners may all call start). Processes we start get fd 9
+# closed (9>&-), or they would hold the lock for as long as they live.
 lock() {
   mkdir -p "$D"
   exec 9>"$D/.lock"
-  flock 9
+  flock -w 300 9 || die "another command has held $D/.lock for 5 minutes"
 }
 
 case "${1:-}" in
