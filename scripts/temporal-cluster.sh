@@ -208,8 +208,10 @@ pg_stop() {
   fi
 }
 
+FRESH=0 # 1 when this start set up the schemas
 schemas() {
   [ -f "$D/schema-$VERSION.done" ] && return 0
+  FRESH=1
   psql -X -q -h "$D/pg" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'temporal') THEN
@@ -475,8 +477,9 @@ start() {
   local any=0
   for s in "${SERVICES[@]}"; do service_pid "$s" >/dev/null && any=1; done
   [ $any -eq 1 ] && [ -f "$CONFIG" ] || write_config
-  # The frontend first: every service writes the cluster metadata record at startup when it is missing or differs
-  # from its config, and those that lose that race exit ("Failed to apply cluster metadata").
+  # On a new database the frontend first: every service writes the missing cluster metadata record at startup and
+  # those that lose that race exit ("Failed to apply cluster metadata"). Not on later starts: then the frontend
+  # alone waits ~45 s for the members of the previous run listed in the membership table.
   for s in "${SERVICES[@]}"; do
     if service_pid "$s" >/dev/null; then
       log "start: $s already running"
@@ -484,7 +487,7 @@ start() {
       log "start: $s (log $D/$s.log)"
       launch "$s"
     fi
-    [ "$s" = frontend ] && wait_up frontend 90
+    if [ "$s" = frontend ] && [ $FRESH -eq 1 ]; then wait_up frontend 90; fi
   done
   for s in "${SERVICES[@]}"; do wait_up "$s" 90; done
   setup_namespace
