@@ -13,3 +13,8 @@ export async function buildCreditReport(
   await sleep(`${hours} hours`); // stands for a slow reporting database
   return { user_id: request.user_id, report: `credit report for ${request.user_id}`, took_hours: hours };
 }
+
+/** A workflow service with a large answer (n characters), for tests of responses over the payload limit. */
+export async function bigReport(n: number): Promise<string> {
+  return 'x'.repeat(n);
+}

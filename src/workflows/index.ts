@@ -5,5 +5,5 @@
 export { fanout, parallelExecution } from './fanout';
 export { fanoutShard } from './shard';
 export { invokeRetry } from './invoke-retry';
-export { buildCreditReport } from './example-services';
+export { bigReport, buildCreditReport } from './example-services';
 export { progressQuery } from './definitions';

@@ -1,0 +1,186 @@
+/**
+ * Fan-outs past one execution's limits, on the official dev server through the real SDK: 20,000 targets with an
+ * on-target callback (sharded), 2,000 targets × 4 KB, a 1.5 MiB response, a 3 MiB child-workflow response,
+ * progress and cancel of a sharded fan-out. Every history stays under 10,240 events and every payload in it
+ * under 2 MiB: records live in the result store, large payloads are claims on it.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { temporal } from '@temporalio/proto';
+import { InvalidRequestError } from '../src/client';
+import type { FanoutResult, FinalPayload } from '../src/contracts';
+import { MAX_TARGETS } from '../src/contracts';
+import { Registry, defineCallback, defineService } from '../src/registry';
+import { fanoutBundle, withFanoutWorker } from './helpers/fanout-env';
+import type { FanoutTestEnv } from './helpers/temporal-env';
+import { CACHE_MODES, createDevServerEnv } from './helpers/temporal-env';
+import { waitFor } from './helpers/wait';
+
+let env: FanoutTestEnv;
+let workflowBundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  env = await createDevServerEnv();
+  workflowBundle = await fanoutBundle();
+}, 120_000);
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+function registry() {
+  const onTarget: string[] = [];
+  const finals: FinalPayload[] = [];
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const reg = new Registry(
+    [
+      defineService({ name: 'echo', handler: async (request: unknown) => request }),
+      defineService({ name: 'bytes', handler: async (n: number) => 'x'.repeat(n) }),
+      defineService({
+        name: 'gated',
+        handler: async (n: number) => {
+          await gate;
+          return n;
+        },
+      }),
+      defineService({ name: 'big.report', kind: 'workflow', workflowType: 'bigReport' }),
+    ],
+    [
+      defineCallback({
+        name: 'each',
+        handler: async (record) => void onTarget.push((record as { target: string }).target),
+      }),
+      defineCallback({ name: 'final', handler: async (payload) => void finals.push(payload as FinalPayload) }),
+    ],
+  );
+  return { reg, onTarget, finals, release };
+}
+
+type History = temporal.api.history.v1.IHistory;
+
+/** The fan-out's history and each shard's. */
+async function histories(cid: string, shards: number): Promise<History[]> {
+  const ids = [cid, ...Array.from({ length: shards }, (_, i) => `${cid}//shard-${i + 1}`)];
+  return Promise.all(ids.map((id) => env.client.workflow.getHandle(id).fetchHistory()));
+}
+
+/** The largest payload anywhere in these histories, in bytes. */
+function largestPayload(all: History[]): number {
+  let largest = 0;
+  const visit = (value: unknown): void => {
+    if (!value || typeof value !== 'object') return;
+    if (value instanceof Uint8Array) return;
+    const payload = value as { data?: Uint8Array; metadata?: unknown };
+    if (payload.data instanceof Uint8Array && payload.metadata) largest = Math.max(largest, payload.data.length);
+    for (const child of Object.values(value)) visit(child);
+  };
+  for (const history of all) visit(history.events);
+  return largest;
+}
+
+describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows }) => {
+  const harness = (name: string) => ({
+    env,
+    workflowBundle,
+    maxCachedWorkflows,
+    taskQueue: `${name}-${maxCachedWorkflows ?? 'd'}`,
+  });
+
+  it('20,000 targets with an on-target callback: every record, every callback, no history over 10,240 events', async () => {
+    const { reg, onTarget, finals } = registry();
+    const targets = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`t${i}`, i]));
+    const targetOptions = Object.fromEntries(Object.keys(targets).map((name) => [name, { service: 'echo' }]));
+    const { result, all } = await withFanoutWorker(harness('w20k'), reg, async (fanout) => {
+      const cid = await fanout.invoke(targets, ['final'], { targetOptions, onTarget: ['each'], maxConcurrency: 1000 });
+      const result = await fanout.result<FanoutResult>(cid);
+      return { result, all: await histories(cid, 20) };
+    });
+    expect(result.counts).toEqual({
+      total: 20_000,
+      ok: 20_000,
+      failed: 0,
+      cancelled: 0,
+      callbacks: 20_001,
+      callbacksFailed: 0,
+    });
+    expect(Object.keys(result.payload.data)).toHaveLength(20_000);
+    expect(result.payload.data.t19999.response).toBe(19_999);
+    expect(new Set(onTarget).size).toBe(20_000);
+    expect(Object.keys(finals[0].data)).toHaveLength(20_000);
+    const lengths = all.map((h) => h.events!.length);
+    expect(Math.max(...lengths)).toBeLessThanOrEqual(10_240);
+    expect(largestPayload(all)).toBeLessThan(64 * 1024);
+  }, 600_000);
+
+  it('2,000 targets × 4 KB responses, and one of 1.5 MiB: every byte in the records, none through history', async () => {
+    const { reg, finals } = registry();
+    const targets: Record<string, number> = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`k${i}`, 4096]));
+    targets.huge = 1.5 * 1024 * 1024;
+    const targetOptions = Object.fromEntries(Object.keys(targets).map((name) => [name, { service: 'bytes' }]));
+    const { result, all } = await withFanoutWorker(harness('bytes'), reg, async (fanout) => {
+      const cid = await fanout.invoke(targets, ['final'], { targetOptions, maxConcurrency: 1000 });
+      const result = await fanout.result<FanoutResult>(cid);
+      return { result, all: await histories(cid, 3) };
+    });
+    expect(result.counts.ok).toBe(2001);
+    expect((result.payload.data.k1999.response as string).length).toBe(4096);
+    expect((result.payload.data.huge.response as string).length).toBe(1.5 * 1024 * 1024);
+    expect((finals[0].data.huge.response as string).length).toBe(1.5 * 1024 * 1024);
+    expect(largestPayload(all)).toBeLessThan(64 * 1024);
+  }, 300_000);
+
+  it('a child-workflow target answering 3 MiB, over the payload limit: stored, recorded, the fan-out completes', async () => {
+    const { reg, finals } = registry();
+    const { result, all } = await withFanoutWorker(harness('child'), reg, async (fanout) => {
+      const cid = await fanout.invoke({ report: 3 * 1024 * 1024, small: 'hi' }, ['final'], {
+        targetOptions: { report: { service: 'big.report' }, small: { service: 'echo' } },
+      });
+      const result = await fanout.result<FanoutResult>(cid);
+      return {
+        result,
+        all: [...(await histories(cid, 0)), await env.client.workflow.getHandle(`${cid}/report`).fetchHistory()],
+      };
+    });
+    expect(result.targets).toEqual({ report: 'ok', small: 'ok' });
+    expect((finals[0].data.report.response as string).length).toBe(3 * 1024 * 1024);
+    expect(largestPayload(all)).toBeLessThan(64 * 1024);
+  }, 120_000);
+
+  it('progress and cancel of a sharded fan-out: counts across shards, the rest cancelled, final callback still runs', async () => {
+    const { reg, finals, release } = registry();
+    const targets = Object.fromEntries(Array.from({ length: 2500 }, (_, i) => [`g${i}`, i]));
+    const targetOptions = Object.fromEntries(Object.keys(targets).map((name) => [name, { service: 'gated' }]));
+    const { result, progress } = await withFanoutWorker(harness('cancel'), reg, async (fanout) => {
+      const cid = await fanout.invoke(targets, ['final'], { targetOptions, onTarget: ['each'], maxConcurrency: 300 });
+      let progress = await fanout.progress(cid);
+      await waitFor(async () => {
+        progress = await fanout.progress(cid);
+        return progress.running === 300;
+      }, 60_000);
+      await fanout.cancel(cid);
+      release();
+      return { result: await fanout.result<FanoutResult>(cid), progress };
+    });
+    expect(progress).toMatchObject({ state: 'running', total: 2500, running: 300, pending: 2200, settled: 0 });
+    expect(progress.targets).toBeUndefined(); // over 1,000 targets: counts only
+    expect(progress.runningShards).toHaveLength(1);
+    expect(result.state).toBe('cancelled');
+    expect(result.counts).toMatchObject({ total: 2500, ok: 0, failed: 0, cancelled: 2500, callbacksFailed: 0 });
+    expect(result.counts.callbacks).toBe(2501);
+    expect(result.payload.data.g0.exception).toMatch(/cancelled before this target finished/);
+    expect(result.payload.data.g2499.exception).toMatch(/cancelled before this target started/);
+    expect(Object.keys(finals[0].data)).toHaveLength(2500);
+  }, 300_000);
+});
+
+it(`refuses more than ${MAX_TARGETS.toLocaleString('en')} targets at invoke, before anything starts`, async () => {
+  const { reg } = registry();
+  const targets = Object.fromEntries(Array.from({ length: MAX_TARGETS + 1 }, (_, i) => [`t${i}`, i]));
+  await withFanoutWorker({ env, workflowBundle, taskQueue: 'refuse' }, reg, async (fanout) => {
+    const error = await fanout.invoke(targets, ['final'], { cid: `too-wide-${randomUUID()}` }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as Error).message).toMatch(/at most 100000 targets/);
+  });
+});
