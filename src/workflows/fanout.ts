@@ -8,6 +8,7 @@ import {
   CancellationScope,
   CancelledFailure,
   isCancellation,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -61,11 +62,17 @@ class FanoutRun {
     setHandler(progressQuery, () => this.progress());
     this.showDetails();
     const kinds = Object.fromEntries(input.targets.map((t) => [t.service, t.kind]));
-    await checkNames(
-      input.targets.map((t) => t.service),
-      [...input.onTarget, ...input.onFinal],
-      kinds,
-    );
+    try {
+      await checkNames(
+        input.targets.map((t) => t.service),
+        [...input.onTarget, ...input.onFinal],
+        kinds,
+      );
+    } catch (error) {
+      // Listings by FanoutState must not show it as running for ever (histories from before replay unchanged).
+      if (patched('fanout-failed-state')) this.setPhase('failed');
+      throw error;
+    }
 
     let cancelled = false;
     try {

@@ -1,8 +1,10 @@
 /**
  * Zato's invoke/retry: one target, tried up to `attempts` times `interval` apart (Temporal does the retrying),
- * then every callback runs once with the target's record: on success, or on final failure.
+ * then every callback runs once with the target's record: on success, or on final failure. Cancelling it stops
+ * the target and ends the workflow as cancelled, without callbacks (it neither succeeded nor finally failed).
+ * FanoutState follows it: running, finalizing, completed; or cancelled; or failed if the name check refuses it.
  */
-import { setHandler, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type {
   CallbackOutcome,
   FanoutProgress,
@@ -11,17 +13,25 @@ import type {
   InvokeRetryWorkflowInput,
   TargetState,
 } from '../contracts';
-import { callbackName } from '../contracts';
+import { FanoutStateKey, callbackName } from '../contracts';
 import { progressQuery } from './definitions';
 import { targetRecord, utc } from './records';
 import { CallbackIds, checkNames, runCallback, runTarget } from './steps';
 
+/** Histories recorded before FanoutState and cancellation were handled replay the old way. */
+export const INVOKE_RETRY_STATES_PATCH = 'invoke-retry-states';
+
 export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<InvokeRetryResult> {
   const { cid, source, target, attempts, interval, callbacks } = input;
+  const tracksStates = patched(INVOKE_RETRY_STATES_PATCH);
   let state: TargetState = 'running';
   let phase: FanoutState = 'running';
+  const setPhase = (next: FanoutState) => {
+    phase = next;
+    if (tracksStates) upsertSearchAttributes([{ key: FanoutStateKey, value: next }]);
+  };
   setHandler(progressQuery, (): FanoutProgress => {
-    const settled = state === 'ok' || state === 'failed';
+    const settled = state === 'ok' || state === 'failed' || state === 'cancelled';
     return {
       cid,
       source,
@@ -31,13 +41,18 @@ export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<Invo
       settled: settled ? 1 : 0,
       ok: state === 'ok' ? 1 : 0,
       failed: state === 'failed' ? 1 : 0,
-      cancelled: 0,
+      cancelled: state === 'cancelled' ? 1 : 0,
       running: settled ? 0 : 1,
       pending: 0,
       targets: { [target.name]: state },
     };
   });
-  await checkNames([target.service], callbacks, { [target.service]: target.kind });
+  try {
+    await checkNames([target.service], callbacks, { [target.service]: target.kind });
+  } catch (error) {
+    setPhase(isCancellation(error) ? 'cancelled' : 'failed');
+    throw error;
+  }
   const reqTsUtc = utc(workflowInfo().runStartTime.getTime());
   const schedule = {
     initialInterval: interval,
@@ -52,11 +67,17 @@ export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<Invo
       response: await runTarget(cid, { ...target, options: { ...target.options, retry: schedule } }, {}),
     };
   } catch (error) {
+    if (tracksStates && isCancellation(error)) {
+      // Cancelled, not failed: no INVOKE_RETRY_ON_FAILURE, and the workflow ends as cancelled.
+      state = 'cancelled';
+      setPhase('cancelled');
+      throw error;
+    }
     outcome = { ok: false, error };
   }
   const record = targetRecord({ source, cid, target: target.name, reqTsUtc }, outcome, Date.now());
   state = record.ok ? 'ok' : 'failed';
-  phase = 'finalizing';
+  setPhase('finalizing');
   const outcomes: CallbackOutcome[] = [];
   const ids = new CallbackIds();
   const channel = record.ok ? 'INVOKE_RETRY_ON_SUCCESS' : 'INVOKE_RETRY_ON_FAILURE';
@@ -71,6 +92,6 @@ export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<Invo
       ),
     ),
   );
-  phase = 'completed';
+  setPhase('completed');
   return { cid, record, callbacks: outcomes };
 }

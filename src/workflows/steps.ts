@@ -44,12 +44,14 @@ export async function checkNames(
   kinds?: Record<string, PlannedTarget['kind']>,
 ): Promise<void> {
   const catalog = (await catalogActivity[DESCRIBE_CATALOG]()) as Catalog;
-  const unknownServices = [...new Set(services)].filter((name) => !catalog.services[name]);
+  // Own entries only: a service named `constructor` or `__proto__` must not find Object.prototype's members.
+  const entry = (name: string) => (Object.hasOwn(catalog.services, name) ? catalog.services[name] : undefined);
+  const unknownServices = [...new Set(services)].filter((name) => !entry(name));
   const unknownCallbacks = [...new Set(callbacks.map(callbackName))].filter(
     (name) => !catalog.callbacks.includes(name),
   );
   const wrongKind = Object.entries(kinds ?? {}).filter(
-    ([name, kind]) => catalog.services[name] && catalog.services[name].kind !== kind,
+    ([name, kind]) => entry(name) && entry(name)!.kind !== kind,
   );
   const problems = [
     unknownServices.length ? `unknown services: ${unknownServices.join(', ')}` : '',
