@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type {
   CallbackRef,
@@ -17,10 +18,17 @@ import type {
   InvokeRetryWorkflowInput,
   TargetOptions,
 } from '../contracts';
-import { FANOUT_TASK_QUEUE, FanoutSourceKey, FanoutStateKey, callbackName } from '../contracts';
+import { Cid, FANOUT_TASK_QUEUE, FanoutSourceKey, FanoutStateKey, callbackName } from '../contracts';
 import { Registry } from '../registry';
 import { progressQuery } from '../workflows/definitions';
-import { DuplicateCidError, FanoutNotFoundError, FanoutRunningError, PayloadTooLargeError } from './errors';
+import {
+  DuplicateCidError,
+  FanoutFailedError,
+  FanoutNotFoundError,
+  FanoutRunningError,
+  PayloadTooLargeError,
+} from './errors';
+import { hasLoneSurrogate } from './bounds';
 import type { Schemas } from './plan';
 import { planFanout, planInvokeRetry } from './plan';
 
@@ -102,7 +110,13 @@ export class FanoutClient {
     return this.withHandle(cid, async (handle) => {
       if (options.wait === false && (await handle.describe()).status.name === 'RUNNING')
         throw new FanoutRunningError(cid);
-      return (await handle.result()) as T;
+      try {
+        return (await handle.result()) as T;
+      } catch (error) {
+        // A workflow that failed, was terminated or timed out has no result: say so, with its failure.
+        if (error instanceof WorkflowFailedError) throw FanoutFailedError.from(cid, error);
+        throw error;
+      }
     });
   }
 
@@ -117,6 +131,9 @@ export class FanoutClient {
   }
 
   private async withHandle<T>(cid: string, fn: (handle: WorkflowHandle) => Promise<T>): Promise<T> {
+    // No fan-out can have a CID the contract refuses (empty, too long, slashes, lone surrogates): do not ask the
+    // server, which would answer INVALID_ARGUMENT or INTERNAL rather than "not found".
+    if (typeof cid !== 'string' || !Cid.safeParse(cid).success || hasLoneSurrogate(cid)) throw new FanoutNotFoundError(String(cid));
     try {
       return await fn(this.client.workflow.getHandle(cid));
     } catch (error) {
