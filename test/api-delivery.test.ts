@@ -97,12 +97,14 @@ describe('webhook delivery through the API', () => {
     for (const webhook of perTarget) {
       const record = webhook.payload as TargetRecord;
       expect(record).toEqual(payload.data[record.target]);
-      expect(webhook.id).toBe(deliveryMessageId({
+      expect(webhook.id).toBe(
+        deliveryMessageId({
           cid,
           channel: 'FANOUT_ON_TARGET',
           target: record.target,
           callback: 'delivery.webhook',
-        }));
+        }),
+      );
     }
     expect(receiver.attempts.every((a) => a.outcome === 'accepted')).toBe(true);
   });

@@ -98,7 +98,9 @@ describe('delivery.amqp', () => {
     await publish(ctx(SEED), { source: 'fanout1.my-service', data: {} });
 
     const [message] = await replies.waitFor(1);
-    expect(message.properties.messageId).toBe(deliveryMessageId({ cid: 'cid-amqp-1', channel: 'FANOUT_ON_FINAL', callback: 'delivery.amqp' }));
+    expect(message.properties.messageId).toBe(
+      deliveryMessageId({ cid: 'cid-amqp-1', channel: 'FANOUT_ON_FINAL', callback: 'delivery.amqp' }),
+    );
     expect(message.properties.headers).toEqual({ 'fanout-channel': 'FANOUT_ON_FINAL' });
   });
 

@@ -80,7 +80,11 @@ describe('delivery.webhook', () => {
     const result = await deliver(deps(), ctx({ url: receiver.url() }));
 
     const [webhook] = await receiver.waitForAccepted(1);
-    const expectedId = deliveryMessageId({ cid: 'cid-webhook-1', channel: 'FANOUT_ON_FINAL', callback: 'delivery.webhook' });
+    const expectedId = deliveryMessageId({
+      cid: 'cid-webhook-1',
+      channel: 'FANOUT_ON_FINAL',
+      callback: 'delivery.webhook',
+    });
     expect(result).toEqual({ webhookId: expectedId, status: 204 });
     expect(webhook.id).toBe(expectedId);
     expect(webhook.payload).toEqual(FINAL_PAYLOAD);

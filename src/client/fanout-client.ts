@@ -133,7 +133,8 @@ export class FanoutClient {
   private async withHandle<T>(cid: string, fn: (handle: WorkflowHandle) => Promise<T>): Promise<T> {
     // No fan-out can have a CID the contract refuses (empty, too long, slashes, lone surrogates): do not ask the
     // server, which would answer INVALID_ARGUMENT or INTERNAL rather than "not found".
-    if (typeof cid !== 'string' || !Cid.safeParse(cid).success || hasLoneSurrogate(cid)) throw new FanoutNotFoundError(String(cid));
+    if (typeof cid !== 'string' || !Cid.safeParse(cid).success || hasLoneSurrogate(cid))
+      throw new FanoutNotFoundError(String(cid));
     try {
       return await fn(this.client.workflow.getHandle(cid));
     } catch (error) {

@@ -50,9 +50,7 @@ export async function checkNames(
   const unknownCallbacks = [...new Set(callbacks.map(callbackName))].filter(
     (name) => !catalog.callbacks.includes(name),
   );
-  const wrongKind = Object.entries(kinds ?? {}).filter(
-    ([name, kind]) => entry(name) && entry(name)!.kind !== kind,
-  );
+  const wrongKind = Object.entries(kinds ?? {}).filter(([name, kind]) => entry(name) && entry(name)!.kind !== kind);
   const problems = [
     unknownServices.length ? `unknown services: ${unknownServices.join(', ')}` : '',
     unknownCallbacks.length ? `unknown callbacks: ${unknownCallbacks.join(', ')}` : '',
