@@ -69,14 +69,19 @@ export class FanoutRunningError extends FanoutError {
 /** How a fan-out that has no result ended: its workflow failed, was terminated or timed out. */
 export type FailedState = 'failed' | 'terminated' | 'timed-out' | 'cancelled';
 
-/** The fan-out ended without a result; `state` and `failure` say how. */
+/**
+ * The fan-out ended without a result; `state` and `failure` say how, and `cause` is Temporal's failure (e.g. the
+ * ApplicationFailure of the worker's name check), as WorkflowFailedError's cause was.
+ */
 export class FanoutFailedError extends FanoutError {
   constructor(
     readonly cid: string,
     readonly state: FailedState,
     readonly failure: { type: string; message: string },
+    cause?: unknown,
   ) {
     super(`Fan-out ${cid} ended without a result (${state}): ${failure.type}: ${failure.message}`);
+    if (cause !== undefined) this.cause = cause;
   }
 
   static from(cid: string, error: { cause?: unknown; message: string }): FanoutFailedError {
@@ -90,9 +95,11 @@ export class FanoutFailedError extends FanoutError {
           : name === 'CancelledFailure'
             ? 'cancelled'
             : 'failed';
-    return new FanoutFailedError(cid, state, {
-      type: cause?.type || name,
-      message: cause?.message || error.message,
-    });
+    return new FanoutFailedError(
+      cid,
+      state,
+      { type: cause?.type || name, message: cause?.message || error.message },
+      error.cause,
+    );
   }
 }
