@@ -23,6 +23,11 @@ export interface ApiOptions {
   /** Webhook URLs pointing at addresses this refuses are rejected (422) before a fan-out starts. */
   addressPolicy?: AddressPolicy;
   logger?: boolean;
+  /**
+   * Most connections served at once; more are closed on arrival. Each may buffer up to `bodyLimit` bytes of body
+   * while it is read, so this and `bodyLimit` bound the memory requests can take at any one time.
+   */
+  maxConnections?: number;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -37,6 +42,7 @@ const MAX_PARAM_LENGTH = 1000;
 const REQUEST_TIMEOUT_MS = 30_000;
 const CONNECTION_TIMEOUT_MS = 60_000;
 const KEEP_ALIVE_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_CONNECTIONS = 1024;
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -63,6 +69,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     // Requests Node's HTTP parser refuses (garbage, bad Content-Length, oversized headers, timeouts).
     clientErrorHandler: clientError,
   });
+
+  app.server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
 
   // Expect values other than 100-continue: Node would answer an empty 417 itself.
   app.server.on('checkExpectation', (request: http.IncomingMessage, response: http.ServerResponse) => {
