@@ -8,7 +8,8 @@ import type { Registry } from '../registry';
 export type CallbackActivity = (payload: unknown, ctx: CallbackContext) => Promise<unknown>;
 
 export function createCallbackActivities(registry: Registry): Record<string, CallbackActivity> {
-  const activities: Record<string, CallbackActivity> = {};
+  // Null prototype: looking up a name such as `constructor` finds nothing rather than Object's members.
+  const activities: Record<string, CallbackActivity> = Object.create(null) as Record<string, CallbackActivity>;
   for (const callback of registry.callbacks.values()) {
     activities[callback.name] = async (payload, ctx) => {
       await callback.handler(payload, ctx);

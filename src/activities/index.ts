@@ -15,9 +15,10 @@ export interface FanoutActivityDeps {
 export function createActivities({
   registry,
 }: FanoutActivityDeps): Record<string, (...args: never[]) => Promise<unknown>> {
-  return {
+  // Null prototype: the worker takes own entries only, and so does anyone looking an activity up by name.
+  return Object.assign(Object.create(null) as Record<string, (...args: never[]) => Promise<unknown>>, {
     ...createServiceActivities(registry),
     ...createCallbackActivities(registry),
     [DESCRIBE_CATALOG]: async (): Promise<Catalog> => registry.catalog(),
-  };
+  });
 }
