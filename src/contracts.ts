@@ -184,7 +184,8 @@ export interface CallbackContext {
 export const TargetState = z.enum(['pending', 'running', 'ok', 'failed', 'cancelled']);
 export type TargetState = z.infer<typeof TargetState>;
 
-export const FanoutState = z.enum(['running', 'finalizing', 'completed', 'cancelled']);
+/** `failed`: the workflow failed before it could run (e.g. names its worker does not serve); it has no result. */
+export const FanoutState = z.enum(['running', 'finalizing', 'completed', 'cancelled', 'failed']);
 export type FanoutState = z.infer<typeof FanoutState>;
 
 export const FanoutProgress = z.object({

@@ -78,8 +78,9 @@ export class Registry {
     register();
   }
 
+  /** Services keyed by name on a null-prototype object: `constructor` or `__proto__` are never "registered". */
   catalog(): Catalog {
-    const services: Catalog['services'] = {};
+    const services: Catalog['services'] = Object.create(null) as Catalog['services'];
     for (const service of this.services.values()) {
       services[service.name] =
         service.kind === 'workflow' ? { kind: 'workflow', workflowType: service.workflowType } : { kind: 'activity' };

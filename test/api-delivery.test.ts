@@ -89,7 +89,7 @@ describe('webhook delivery through the API', () => {
     const accepted = await receiver.waitForAccepted(4);
     const final = accepted.find((w) => w.path === '/final');
     expect(final?.payload).toEqual(payload);
-    expect(final?.id).toBe(deliveryMessageId({ cid, channel: 'FANOUT_ON_FINAL' }));
+    expect(final?.id).toBe(deliveryMessageId({ cid, channel: 'FANOUT_ON_FINAL', callback: 'delivery.webhook' }));
     expect((final?.payload as FinalPayload).on_final).toEqual(['delivery.webhook']);
 
     const perTarget = accepted.filter((w) => w.path === '/on-target');
@@ -97,7 +97,14 @@ describe('webhook delivery through the API', () => {
     for (const webhook of perTarget) {
       const record = webhook.payload as TargetRecord;
       expect(record).toEqual(payload.data[record.target]);
-      expect(webhook.id).toBe(deliveryMessageId({ cid, channel: 'FANOUT_ON_TARGET', target: record.target }));
+      expect(webhook.id).toBe(
+        deliveryMessageId({
+          cid,
+          channel: 'FANOUT_ON_TARGET',
+          target: record.target,
+          callback: 'delivery.webhook',
+        }),
+      );
     }
     expect(receiver.attempts.every((a) => a.outcome === 'accepted')).toBe(true);
   });
@@ -108,7 +115,7 @@ describe('webhook delivery through the API', () => {
     const { payload, callbacks } = FanoutResult.parse(await result(cid));
 
     expect(callbacks).toEqual([{ callback: 'delivery.webhook', channel: 'FANOUT_ON_FINAL', ok: true }]);
-    const id = deliveryMessageId({ cid, channel: 'FANOUT_ON_FINAL' });
+    const id = deliveryMessageId({ cid, channel: 'FANOUT_ON_FINAL', callback: 'delivery.webhook' });
     expect(receiver.attempts.map((a) => [a.id, a.outcome])).toEqual([
       [id, 'failed'],
       [id, 'failed'],
@@ -145,7 +152,7 @@ describe('AMQP delivery through the API', () => {
     expect(message.fields).toMatchObject({ exchange: '/exchange', routingKey: 'zato.responses' });
     expect(message.properties).toMatchObject({
       correlationId: cid,
-      messageId: deliveryMessageId({ cid, channel: 'FANOUT_ON_FINAL' }),
+      messageId: deliveryMessageId({ cid, channel: 'FANOUT_ON_FINAL', callback: 'delivery.amqp' }),
       deliveryMode: 2,
       contentType: 'application/json',
       headers: { 'fanout-channel': 'FANOUT_ON_FINAL' },

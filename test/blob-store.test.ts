@@ -204,7 +204,17 @@ describe.each([localHarness(), s3Harness()])('BlobStore contract: $name', (harne
     const keys = ['flat/b', 'flat/a-b', 'flat/a', 'flat/a0', 'flat/B', 'flat/%2E', 'flat/%2E%2E', 'flat/~', 'flat/_'];
     for (const key of [...keys].reverse()) await store.put(key, bytes(key));
     const expected = byteSorted(keys);
-    expect(expected).toEqual(['flat/%2E', 'flat/%2E%2E', 'flat/B', 'flat/_', 'flat/a', 'flat/a-b', 'flat/a0', 'flat/b', 'flat/~']);
+    expect(expected).toEqual([
+      'flat/%2E',
+      'flat/%2E%2E',
+      'flat/B',
+      'flat/_',
+      'flat/a',
+      'flat/a-b',
+      'flat/a0',
+      'flat/b',
+      'flat/~',
+    ]);
     expect((await store.list('flat/')).keys).toEqual(expected);
     expect((await store.list('flat/', { after: 'flat/a' })).keys).toEqual(expected.slice(5));
     expect((await store.list('flat/', { after: 'flat/a.', limit: 2 })).keys).toEqual(['flat/a0', 'flat/b']);
@@ -212,7 +222,18 @@ describe.each([localHarness(), s3Harness()])('BlobStore contract: $name', (harne
   });
 
   it('lists full keys recursively, in its order (byte order but for SeaweedFS), after any `after`', async () => {
-    const keys = ['ord/b', 'ord/a-b', 'ord/a/x', 'ord/a/y/z', 'ord/a0', 'ord/B', 'ord/%2E', 'ord/~', 'ord/_', 'ord/a.b'];
+    const keys = [
+      'ord/b',
+      'ord/a-b',
+      'ord/a/x',
+      'ord/a/y/z',
+      'ord/a0',
+      'ord/B',
+      'ord/%2E',
+      'ord/~',
+      'ord/_',
+      'ord/a.b',
+    ];
     for (const key of [...keys].reverse()) await store.put(key, bytes(key));
     const expected = [...keys].sort(harness.order);
     const after = (cut: string): string[] => expected.filter((key) => harness.order(key, cut) > 0);
@@ -252,7 +273,9 @@ describe.each([localHarness(), s3Harness()])('BlobStore contract: $name', (harne
     started = Date.now();
     const pages = await listAll(store, 'page/', 1000);
     const listMs = Date.now() - started;
-    console.log(`${harness.name}: ${keys.length} puts in ${putMs} ms (32 at a time), listed in ${listMs} ms (${pages.length} pages)`);
+    console.log(
+      `${harness.name}: ${keys.length} puts in ${putMs} ms (32 at a time), listed in ${listMs} ms (${pages.length} pages)`,
+    );
     expect(pages.map((p) => p.length)).toEqual([1000, 1000, 501]);
     expect(pages.flat()).toEqual(byteSorted(keys));
 

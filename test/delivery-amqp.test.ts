@@ -71,7 +71,12 @@ describe('delivery.amqp', () => {
     const result = await publish(context);
 
     const [message] = await replies.waitFor(1);
-    const messageId = deliveryMessageId({ cid: 'cid-amqp-1', channel: 'FANOUT_ON_TARGET', target: 'crm.get-user' });
+    const messageId = deliveryMessageId({
+      cid: 'cid-amqp-1',
+      channel: 'FANOUT_ON_TARGET',
+      target: 'crm.get-user',
+      callback: 'delivery.amqp',
+    });
     expect(result).toEqual({ messageId });
     expect(JSON.parse(message.content.toString('utf8'))).toEqual(TARGET_PAYLOAD);
     expect(message.content.toString('utf8')).toBe(JSON.stringify(TARGET_PAYLOAD));
@@ -93,7 +98,9 @@ describe('delivery.amqp', () => {
     await publish(ctx(SEED), { source: 'fanout1.my-service', data: {} });
 
     const [message] = await replies.waitFor(1);
-    expect(message.properties.messageId).toBe(deliveryMessageId({ cid: 'cid-amqp-1', channel: 'FANOUT_ON_FINAL' }));
+    expect(message.properties.messageId).toBe(
+      deliveryMessageId({ cid: 'cid-amqp-1', channel: 'FANOUT_ON_FINAL', callback: 'delivery.amqp' }),
+    );
     expect(message.properties.headers).toEqual({ 'fanout-channel': 'FANOUT_ON_FINAL' });
   });
 

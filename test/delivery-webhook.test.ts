@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AddressPolicy } from '../src/delivery/address-policy';
@@ -78,7 +80,11 @@ describe('delivery.webhook', () => {
     const result = await deliver(deps(), ctx({ url: receiver.url() }));
 
     const [webhook] = await receiver.waitForAccepted(1);
-    const expectedId = deliveryMessageId({ cid: 'cid-webhook-1', channel: 'FANOUT_ON_FINAL' });
+    const expectedId = deliveryMessageId({
+      cid: 'cid-webhook-1',
+      channel: 'FANOUT_ON_FINAL',
+      callback: 'delivery.webhook',
+    });
     expect(result).toEqual({ webhookId: expectedId, status: 204 });
     expect(webhook.id).toBe(expectedId);
     expect(webhook.payload).toEqual(FINAL_PAYLOAD);
@@ -111,6 +117,28 @@ describe('delivery.webhook', () => {
       deliveryMessageId({ cid: 'c1', channel: 'FANOUT_ON_FINAL' }),
     );
     expect(a).toMatch(/^msg_[A-Za-z0-9_-]{32}$/);
+    // Two entries of the same callback for the same phase and target are two messages; another callback too.
+    const key = { ...base, target: 'crm.get-user', callback: 'delivery.webhook' };
+    expect(deliveryMessageId({ ...key, occurrence: 2 })).not.toBe(deliveryMessageId(key));
+    expect(deliveryMessageId({ ...key, occurrence: 1 })).toBe(deliveryMessageId(key));
+    expect(deliveryMessageId({ ...key, callback: 'delivery.amqp' })).not.toBe(deliveryMessageId(key));
+  });
+
+  it('two delivery.webhook entries for the same phase and target get distinct webhook-ids', async () => {
+    const context = ctx({ url: receiver.url() }, { target: 'crm.get-user', channel: 'FANOUT_ON_TARGET' });
+    const run = (activityId: string) =>
+      new MockActivityEnvironment({ activityId }, { logger: new DefaultLogger('ERROR') }).run(
+        handlerOf(deps()),
+        FINAL_PAYLOAD,
+        context,
+      );
+    // The activity IDs the workflow gives the first and the second entry (CallbackIds).
+    await run('on-target/crm.get-user/delivery.webhook');
+    await run('on-target/crm.get-user/delivery.webhook#2');
+    expect(receiver.accepted).toHaveLength(2);
+    const ids = receiver.attempts.map((a) => a.id);
+    expect(new Set(ids).size).toBe(2);
+    expect(receiver.attempts.every((a) => a.outcome === 'accepted')).toBe(true);
   });
 
   it.each([503, 500, 408, 429])(
@@ -129,7 +157,12 @@ describe('delivery.webhook', () => {
       // A retry after an unacknowledged success (e.g. the worker died before reporting it) is deduplicated.
       await deliver(deps(), context, FINAL_PAYLOAD, 4);
 
-      const id = deliveryMessageId({ cid: 'cid-webhook-1', channel: 'FANOUT_ON_TARGET', target: 'crm.get-user' });
+      const id = deliveryMessageId({
+        cid: 'cid-webhook-1',
+        channel: 'FANOUT_ON_TARGET',
+        target: 'crm.get-user',
+        callback: 'delivery.webhook',
+      });
       expect(receiver.attempts).toEqual([
         { id, path: '/hooks', outcome: 'failed', status },
         { id, path: '/hooks', outcome: 'failed', status },

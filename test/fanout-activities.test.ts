@@ -8,12 +8,14 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { createActivities } from '../src/activities';
+import { createCallbackActivities } from '../src/activities/callbacks';
+import { createServiceActivities } from '../src/activities/services';
 import type { CallbackContext, TargetCall, TargetRecord } from '../src/contracts';
 import { RecordStore } from '../src/store/records';
 import { tempStore } from './helpers/temporal-env';
 import { DESCRIBE_CATALOG } from '../src/contracts';
 import { Registry, RegistryError, defineCallback, defineService } from '../src/registry';
-import { exampleRegistry } from '../src/services';
+import { creditScoringServices, exampleRegistry, logCallback } from '../src/services';
 
 const greet = defineService({
   name: 'greet',
@@ -188,5 +190,16 @@ describe('catalog and registry', () => {
     expect(() => new Registry([greet], [cb])).toThrow(RegistryError);
     expect(() => new Registry([defineService({ name: 'fanout.x', handler: async () => 1 })], [])).toThrow(/reserved/);
     expect(() => new Registry([defineService({ name: 'has space', handler: async () => 1 })], [])).toThrow(/invalid/);
+  });
+});
+
+describe('activities by name are own entries only', () => {
+  it('names such as constructor or toString find no activity', () => {
+    const registry = new Registry(creditScoringServices(), [logCallback({ write: () => undefined })]);
+    const activities = createActivities({ registry, records });
+    for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__', 'valueOf'])
+      expect((activities as Record<string, unknown>)[name], name).toBeUndefined();
+    expect(Object.keys(createServiceActivities(registry, records))).toContain('crm.get-user');
+    expect(typeof createCallbackActivities(registry, records)['log.input']).toBe('function');
   });
 });

@@ -7,13 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
 import {
   DuplicateCidError,
   FanoutClient,
+  FanoutFailedError,
   FanoutNotFoundError,
   InvalidRequestError,
   PayloadTooLargeError,
@@ -140,8 +140,10 @@ describe('the workflow refuses names its worker does not serve', () => {
         return client.result(cid).catch((e: unknown) => e);
       },
     );
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+    // A typed answer (state and failure), with Temporal's failure as its cause.
+    expect(err).toBeInstanceOf(FanoutFailedError);
+    expect(err).toMatchObject({ state: 'failed', failure: { type: 'UnknownService' } });
+    const cause = (err as FanoutFailedError).cause as ApplicationFailure;
     expect(cause.type).toBe('UnknownService');
     expect(cause.nonRetryable).toBe(true);
     expect(cause.message).toMatch(/unknown services: crm.get-user/);

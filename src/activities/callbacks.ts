@@ -20,7 +20,8 @@ async function payloadFor(
   if ('stored' in input) {
     const stored = await records.get(input.stored.cid, input.stored.index);
     // Retryable: a record the workflow saw stored may still be on its way in an eventually consistent store.
-    if (!stored) throw ApplicationFailure.retryable(`record ${input.stored.index} of ${input.stored.cid} is not in the store`);
+    if (!stored)
+      throw ApplicationFailure.retryable(`record ${input.stored.index} of ${input.stored.cid} is not in the store`);
     return { payload: stored.record };
   }
   const { cid, ...summary } = input.final;
@@ -32,7 +33,8 @@ async function payloadFor(
 }
 
 export function createCallbackActivities(registry: Registry, records: RecordStore): Record<string, CallbackActivity> {
-  const activities: Record<string, CallbackActivity> = {};
+  // Null prototype: looking up a name such as `constructor` finds nothing rather than Object's members.
+  const activities: Record<string, CallbackActivity> = Object.create(null) as Record<string, CallbackActivity>;
   for (const callback of registry.callbacks.values()) {
     activities[callback.name] = async (input, ctx) => {
       const { payload, stream } = await payloadFor(input, callback, records);

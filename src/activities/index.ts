@@ -20,12 +20,13 @@ export function createActivities({
   registry,
   records,
 }: FanoutActivityDeps): Record<string, (...args: never[]) => Promise<unknown>> {
-  return {
+  // Null prototype: the worker takes own entries only, and so does anyone looking an activity up by name.
+  return Object.assign(Object.create(null) as Record<string, (...args: never[]) => Promise<unknown>>, {
     ...createServiceActivities(registry, records),
     ...createCallbackActivities(registry, records),
     [DESCRIBE_CATALOG]: async (): Promise<Catalog> => registry.catalog(),
     [SAVE_RECORDS]: async (cid: string, batch: [number, StoredRecord][]): Promise<void> => {
       await mapLimit(batch, 16, ([index, stored]) => records.put(cid, index, stored));
     },
-  };
+  });
 }

@@ -22,7 +22,8 @@ export function describeIssues(schema: ZodType, value: unknown): string | undefi
 }
 
 export function createServiceActivities(registry: Registry, records: RecordStore): Record<string, ServiceActivity> {
-  const activities: Record<string, ServiceActivity> = {};
+  // Null prototype: looking up a name such as `constructor` finds nothing rather than Object's members.
+  const activities: Record<string, ServiceActivity> = Object.create(null) as Record<string, ServiceActivity>;
   for (const service of registry.services.values()) {
     if (service.kind !== 'activity') continue;
     const { name, request: requestSchema, response: responseSchema, handler } = service;

@@ -40,7 +40,7 @@ export function invalidDeliveryOptions(callbacks: unknown, pointer: string): Inv
   return callbacks.flatMap((ref: unknown, index) => {
     if (typeof ref !== 'object' || ref === null) return [];
     const { name, options } = ref as CallbackRefLike;
-    const schema = DELIVERY_OPTIONS[name];
+    const schema = typeof name === 'string' && Object.hasOwn(DELIVERY_OPTIONS, name) ? DELIVERY_OPTIONS[name] : null;
     if (!schema) return [];
     const parsed = schema.safeParse(options);
     return parsed.success ? [] : invalidParams(parsed.error.issues, `${pointer}/${index}/options`);

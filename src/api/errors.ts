@@ -1,7 +1,9 @@
 /** The client's typed errors as HTTP problems; anything else is a genuine server fault and propagates (500). */
+import { isGrpcServiceError } from '@temporalio/client';
 import type { FastifyReply } from 'fastify';
 import {
   DuplicateCidError,
+  FanoutFailedError,
   FanoutNotFoundError,
   FanoutRunningError,
   InvalidRequestError,
@@ -9,6 +11,9 @@ import {
   UnknownServiceError,
 } from '../client';
 import { problem, sendProblem } from './problem';
+
+/** gRPC status INVALID_ARGUMENT. */
+const GRPC_INVALID_ARGUMENT = 3;
 
 export function sendClientError(reply: FastifyReply, error: unknown): FastifyReply {
   if (error instanceof InvalidRequestError) {
@@ -32,6 +37,17 @@ export function sendClientError(reply: FastifyReply, error: unknown): FastifyRep
   }
   if (error instanceof FanoutRunningError) {
     return sendProblem(reply, problem(409, 'still-running', error.message, { cid: error.cid }));
+  }
+  if (error instanceof FanoutFailedError) {
+    // A fan-out that ended without a result: a definite answer, not a server fault.
+    return sendProblem(
+      reply,
+      problem(409, 'fanout-failed', error.message, { cid: error.cid, state: error.state, failure: error.failure }),
+    );
+  }
+  if (isGrpcServiceError(error) && error.code === GRPC_INVALID_ARGUMENT) {
+    // The server refused what the client sent (checked here too, in case a check upstream missed it).
+    return sendProblem(reply, problem(400, 'invalid-request', 'Temporal refused the request as invalid'));
   }
   if (error instanceof PayloadTooLargeError) {
     return sendProblem(reply, problem(413, 'payload-too-large', error.message, { limit: error.limit }));

@@ -4,7 +4,8 @@
  * on, state kept under .data/) and a worker in this process, so one command gives a working API for development.
  *
  * Env: API_KEYS (comma-separated; without TEMPORAL_ADDRESS a random key is made up and printed if unset),
- * API_HOST (127.0.0.1), API_PORT (8080), API_BODY_LIMIT (bytes, 1 MiB), TEMPORAL_* (see worker/connection.ts),
+ * API_HOST (127.0.0.1), API_PORT (8080), API_BODY_LIMIT (bytes, 1 MiB), API_MAX_CONNECTIONS (1024),
+ * TEMPORAL_* (see worker/connection.ts),
  * and the delivery settings of delivery/config.ts.
  */
 import { randomBytes } from 'node:crypto';
@@ -16,7 +17,7 @@ import { temporalSettings } from '../worker/connection';
 import { apiKeysFromEnv } from './auth';
 import type { LocalTemporal } from '../local/local-temporal';
 import { startLocalTemporal } from '../local/local-temporal';
-import { buildApi, DEFAULT_BODY_LIMIT } from './server';
+import { buildApi, DEFAULT_BODY_LIMIT, DEFAULT_MAX_CONNECTIONS } from './server';
 
 async function main(): Promise<void> {
   const delivery = deliveryConfigFromEnv();
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
     fanoutClient: new FanoutClient({ client, registry }),
     apiKeys,
     bodyLimit: Number(process.env.API_BODY_LIMIT ?? DEFAULT_BODY_LIMIT),
+    maxConnections: Number(process.env.API_MAX_CONNECTIONS ?? DEFAULT_MAX_CONNECTIONS),
     addressPolicy: new AddressPolicy(delivery.webhookAllowList),
     logger: true,
   });

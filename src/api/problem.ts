@@ -27,13 +27,17 @@ const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   404: 'Not Found',
+  408: 'Request Timeout',
   405: 'Method Not Allowed',
   406: 'Not Acceptable',
   409: 'Conflict',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
+  417: 'Expectation Failed',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -64,6 +68,11 @@ export function invalidParams(issues: readonly z.core.$ZodIssue[], prefix = ''):
     }
     return [{ pointer: at, reason: issue.message }];
   });
+}
+
+/** RFC 6901 JSON Pointer from exact path segments (names may contain "/" and "~"). */
+export function toPointer(path: readonly PropertyKey[]): string {
+  return pointer(path);
 }
 
 function pointer(path: readonly PropertyKey[]): string {

@@ -67,7 +67,9 @@ const OPERATIONS: OperationSpec[] = [
     responses: {
       200: { description: 'Result (FanoutResult, or InvokeRetryResult for invoke/retry)', schema: 'FanoutResult' },
       ...byCid,
-      409: problem('Still running'),
+      409: problem(
+        'Still running (`still-running`), or ended without a result (`fanout-failed`: `state` and `failure` say how)',
+      ),
     },
   },
   {

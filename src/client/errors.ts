@@ -65,3 +65,41 @@ export class FanoutRunningError extends FanoutError {
     super(`Fan-out ${cid} is still running`);
   }
 }
+
+/** How a fan-out that has no result ended: its workflow failed, was terminated or timed out. */
+export type FailedState = 'failed' | 'terminated' | 'timed-out' | 'cancelled';
+
+/**
+ * The fan-out ended without a result; `state` and `failure` say how, and `cause` is Temporal's failure (e.g. the
+ * ApplicationFailure of the worker's name check), as WorkflowFailedError's cause was.
+ */
+export class FanoutFailedError extends FanoutError {
+  constructor(
+    readonly cid: string,
+    readonly state: FailedState,
+    readonly failure: { type: string; message: string },
+    cause?: unknown,
+  ) {
+    super(`Fan-out ${cid} ended without a result (${state}): ${failure.type}: ${failure.message}`);
+    if (cause !== undefined) this.cause = cause;
+  }
+
+  static from(cid: string, error: { cause?: unknown; message: string }): FanoutFailedError {
+    const cause = error.cause as { name?: string; type?: string; message?: string } | undefined;
+    const name = cause?.name ?? 'Error';
+    const state: FailedState =
+      name === 'TerminatedFailure'
+        ? 'terminated'
+        : name === 'TimeoutFailure'
+          ? 'timed-out'
+          : name === 'CancelledFailure'
+            ? 'cancelled'
+            : 'failed';
+    return new FanoutFailedError(
+      cid,
+      state,
+      { type: cause?.type || name, message: cause?.message || error.message },
+      error.cause,
+    );
+  }
+}

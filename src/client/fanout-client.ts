@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
-import { Client } from '@temporalio/client';
+import { Client, WorkflowFailedError } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type {
   CallbackRef,
@@ -22,7 +22,7 @@ import type {
   TargetOptions,
   TargetState,
 } from '../contracts';
-import { FANOUT_TASK_QUEUE, FanoutSourceKey, FanoutStateKey, callbackName } from '../contracts';
+import { Cid, FANOUT_TASK_QUEUE, FanoutSourceKey, FanoutStateKey, callbackName } from '../contracts';
 import { Registry } from '../registry';
 import type { BlobStore } from '../store/blob-store';
 import { defaultBlobStore } from '../store/default-store';
@@ -30,7 +30,14 @@ import { fanoutDataConverter } from '../store/payload-driver';
 import type { RecordPage } from '../store/records';
 import { RecordStore } from '../store/records';
 import { progressQuery } from '../workflows/definitions';
-import { DuplicateCidError, FanoutNotFoundError, FanoutRunningError, PayloadTooLargeError } from './errors';
+import {
+  DuplicateCidError,
+  FanoutFailedError,
+  FanoutNotFoundError,
+  FanoutRunningError,
+  PayloadTooLargeError,
+} from './errors';
+import { hasLoneSurrogate } from './bounds';
 import type { Schemas } from './plan';
 import { planFanout, planInvokeRetry } from './plan';
 
@@ -144,7 +151,13 @@ export class FanoutClient {
     const outcome = await this.withHandle(cid, async (handle) => {
       if (options.wait === false && (await handle.describe()).status.name === 'RUNNING')
         throw new FanoutRunningError(cid);
-      return (await handle.result()) as FanoutOutcome | InvokeRetryOutcome;
+      try {
+        return (await handle.result()) as FanoutOutcome | InvokeRetryOutcome;
+      } catch (error) {
+        // A workflow that failed, was terminated or timed out has no result: say so, with its failure.
+        if (error instanceof WorkflowFailedError) throw FanoutFailedError.from(cid, error);
+        throw error;
+      }
     });
     if (!('pattern' in outcome)) {
       const record = outcome.record ?? (await this.records.get(cid, 0))?.record;
@@ -187,6 +200,10 @@ export class FanoutClient {
   }
 
   private async withHandle<T>(cid: string, fn: (handle: WorkflowHandle) => Promise<T>): Promise<T> {
+    // No fan-out can have a CID the contract refuses (empty, too long, slashes, lone surrogates): do not ask the
+    // server, which would answer INVALID_ARGUMENT or INTERNAL rather than "not found".
+    if (typeof cid !== 'string' || !Cid.safeParse(cid).success || hasLoneSurrogate(cid))
+      throw new FanoutNotFoundError(String(cid));
     try {
       return await fn(this.client.workflow.getHandle(cid));
     } catch (error) {

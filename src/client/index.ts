@@ -2,3 +2,5 @@ export { FanoutClient, PAYLOAD_LIMIT_BYTES, REQUEST_LIMIT_BYTES } from './fanout
 export type { FanoutClientOptions, InvokeOptions } from './fanout-client';
 export * from './errors';
 export { planFanout, planInvokeRetry } from './plan';
+export { MAX_DEPTH, boundsIssues, hasLoneSurrogate } from './bounds';
+export type { BoundsIssue } from './bounds';

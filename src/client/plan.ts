@@ -18,6 +18,7 @@ import {
   ParallelRequest,
   callbackName,
 } from '../contracts';
+import { boundsIssues } from './bounds';
 import type { FieldIssue } from './errors';
 import { InvalidRequestError, UnknownServiceError } from './errors';
 
@@ -26,6 +27,9 @@ export interface Schemas {
 }
 
 function parse<T>(schema: ZodType<T>, value: unknown): T {
+  // Before zod or anything else walks it: too deep a value would overflow the stack of whatever serialises it.
+  const bounds = boundsIssues(value);
+  if (bounds.length) throw new InvalidRequestError(bounds.map((i) => issue(i.segments, i.message)));
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   throw new InvalidRequestError(parsed.error.issues.map((i) => issue(i.path as (string | number)[], i.message)));
@@ -35,8 +39,12 @@ function issue(segments: (string | number)[], message: string): FieldIssue {
   return { path: segments.join('.'), segments, message };
 }
 
+/** Own entries only: names such as `constructor` or `__proto__` must not find Object.prototype's members. */
+const own = <T>(record: Record<string, T> | undefined, key: string): T | undefined =>
+  record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
+
 function checkNames(catalog: Catalog, services: string[], callbacks: CallbackRef[]): void {
-  const unknownServices = [...new Set(services)].filter((s) => !catalog.services[s]);
+  const unknownServices = [...new Set(services)].filter((s) => !own(catalog.services, s));
   const unknownCallbacks = [...new Set(callbacks.map(callbackName))].filter((c) => !catalog.callbacks.includes(c));
   if (unknownServices.length || unknownCallbacks.length)
     throw new UnknownServiceError(unknownServices, unknownCallbacks);
@@ -50,12 +58,12 @@ function planTargets(
 ): PlannedTarget[] {
   const issues: FieldIssue[] = [];
   for (const name of Object.keys(options)) {
-    if (!(name in targets)) issues.push(issue(['targetOptions', name], 'no such target'));
+    if (!Object.hasOwn(targets, name)) issues.push(issue(['targetOptions', name], 'no such target'));
   }
   const planned = Object.entries(targets).map(([name, request]) => {
-    const targetOptions = options[name] ?? {};
+    const targetOptions = own(options, name) ?? {};
     const service = targetOptions.service ?? name;
-    const entry = catalog.services[service];
+    const entry = own(catalog.services, service);
     const schema = schemas?.requestSchema(service);
     const problem = schema?.safeParse(request);
     if (problem && !problem.success) {
@@ -85,7 +93,7 @@ export function planFanout(
   const request = pattern === 'fanout' ? parse(FanoutRequest, raw) : parse(ParallelRequest, raw);
   const finalCallbacks = 'finalCallbacks' in request ? request.finalCallbacks : [];
   const onTarget = request.onTarget ?? [];
-  const services = Object.keys(request.targets).map((name) => request.targetOptions?.[name]?.service ?? name);
+  const services = Object.keys(request.targets).map((name) => own(request.targetOptions, name)?.service ?? name);
   checkNames(catalog, services, [...finalCallbacks, ...onTarget]);
   return {
     cid: request.cid ?? cid,
@@ -108,7 +116,7 @@ export function planInvokeRetry(
   const request = parse(InvokeRetryRequest, raw);
   const service = request.service ?? request.target;
   checkNames(catalog, [service], request.callbacks);
-  if (catalog.services[service].kind !== 'activity') {
+  if (own(catalog.services, service)?.kind !== 'activity') {
     throw new InvalidRequestError([issue(['service'], 'invoke/retry runs activity services only')]);
   }
   const [target] = planTargets(

@@ -33,7 +33,7 @@ export class AmqpPublisher {
   }
 
   async publish(connectionName: string, message: AmqpMessage): Promise<void> {
-    if (!this.options.connections[connectionName]) {
+    if (!Object.hasOwn(this.options.connections, connectionName)) {
       throw ApplicationFailure.nonRetryable(`No AMQP connection named "${connectionName}" is configured`, 'AmqpConfig');
     }
     let channel: ConfirmChannel | undefined;

@@ -11,7 +11,8 @@ import { defineCallback } from '../registry';
 import { AddressPolicy } from './address-policy';
 import { AmqpPublisher } from './amqp';
 import type { DeliveryConfig } from './config';
-import { deliveryMessageId } from './message-id';
+import type { DeliveryKey } from './message-id';
+import { deliveryMessageId, occurrenceOf } from './message-id';
 import { AMQP_CALLBACK, AmqpDeliveryOptions, WEBHOOK_CALLBACK, WebhookDeliveryOptions } from './options';
 import type { WebhookDeps } from './webhook';
 import { deliverWebhook } from './webhook';
@@ -39,7 +40,7 @@ export function createDeliveryCallbacks(deps: DeliveryDeps): CallbackDefinition[
       description: 'POSTs the payload to options.url, signed per Standard Webhooks',
       async handler(payload, ctx) {
         const options = parseOptions(WebhookDeliveryOptions, ctx);
-        return deliverWebhook(deps.webhook, options, ctx, payload, cancellationSignal());
+        return deliverWebhook(deps.webhook, options, deliveryKey(ctx), payload, cancellationSignal());
       },
     }),
     defineCallback({
@@ -47,7 +48,7 @@ export function createDeliveryCallbacks(deps: DeliveryDeps): CallbackDefinition[
       description: 'Publishes the payload to options.exchange with options.routingKey, with publisher confirms',
       async handler(payload, ctx) {
         const options = parseOptions(AmqpDeliveryOptions, ctx);
-        const messageId = deliveryMessageId(ctx);
+        const messageId = deliveryMessageId(deliveryKey(ctx));
         await deps.amqp.publish(options.connection ?? 'default', {
           exchange: options.exchange,
           routingKey: options.routingKey,
@@ -71,6 +72,23 @@ function parseOptions<T>(schema: z.ZodType<T>, ctx: CallbackContext): T {
     `Invalid options for callback ${ctx.callback}: ${issues}`,
     'InvalidDeliveryOptions',
   );
+}
+
+/** The delivery's identity: phase, target, callback, and which entry of that callback (from the activity ID). */
+function deliveryKey(ctx: CallbackContext): DeliveryKey {
+  let activityId: string | undefined;
+  try {
+    activityId = Context.current().info.activityId;
+  } catch {
+    activityId = undefined; // not running as an activity
+  }
+  return {
+    cid: ctx.cid,
+    channel: ctx.channel,
+    target: ctx.target,
+    callback: ctx.callback,
+    occurrence: occurrenceOf(activityId),
+  };
 }
 
 /** Abort an in-flight request when Temporal cancels the activity (e.g. the fan-out was cancelled). */

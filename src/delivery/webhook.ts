@@ -42,7 +42,7 @@ export async function deliverWebhook(
   signal?: AbortSignal,
 ): Promise<WebhookDelivery> {
   const secretName = options.secret ?? 'default';
-  const secrets = deps.secrets[secretName];
+  const secrets = Object.hasOwn(deps.secrets, secretName) ? deps.secrets[secretName] : undefined;
   if (!secrets?.length) {
     throw ApplicationFailure.nonRetryable(`No webhook secret named "${secretName}" is configured`, 'WebhookConfig');
   }

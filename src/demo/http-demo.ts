@@ -72,7 +72,9 @@ async function main(): Promise<void> {
     addressPolicy: new AddressPolicy(['127.0.0.1']),
   });
   const base = await api.listen({ host: '127.0.0.1', port: 0 });
-  console.log(`Temporal dev server at ${temporal.address} (Web UI ${temporal.uiUrl}), API at ${base}, webhook receiver at ${receiver.url}`);
+  console.log(
+    `Temporal dev server at ${temporal.address} (Web UI ${temporal.uiUrl}), API at ${base}, webhook receiver at ${receiver.url}`,
+  );
 
   const request = {
     source: 'demo.get-user-credit-scoring',

@@ -44,7 +44,11 @@ export function storeFromEnv(env: NodeJS.ProcessEnv = process.env, defaultDir: s
     const prefix = slash < 0 ? '' : rest.slice(slash + 1);
     if (bucket === '') throw new Error(`FANOUT_STORE=${spec}: no bucket (expected s3://bucket/optional/prefix)`);
     const endpoint = env.S3_ENDPOINT?.trim() || undefined;
-    const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
+    const {
+      AWS_ACCESS_KEY_ID: accessKeyId,
+      AWS_SECRET_ACCESS_KEY: secretAccessKey,
+      AWS_SESSION_TOKEN: sessionToken,
+    } = env;
     return new S3BlobStore({
       bucket,
       prefix,
@@ -56,7 +60,9 @@ export function storeFromEnv(env: NodeJS.ProcessEnv = process.env, defaultDir: s
     });
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {
-    throw new Error(`FANOUT_STORE=${spec}: unsupported scheme (expected file:///abs/path, s3://bucket/prefix or a path)`);
+    throw new Error(
+      `FANOUT_STORE=${spec}: unsupported scheme (expected file:///abs/path, s3://bucket/prefix or a path)`,
+    );
   }
   return new LocalBlobStore(isAbsolute(spec) ? spec : resolve(spec));
 }

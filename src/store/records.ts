@@ -66,7 +66,12 @@ export class RecordStore {
     const data: Record<string, TargetRecord> = {};
     // defineProperty: a target may be named "__proto__", which plain assignment would not keep as a key.
     for await (const { record } of this.all(cid))
-      Object.defineProperty(data, record.target, { value: record, enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(data, record.target, {
+        value: record,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     return data;
   }
 }

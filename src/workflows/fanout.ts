@@ -13,6 +13,7 @@ import {
   executeChild,
   isCancellation,
   ParentClosePolicy,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertMemo,
@@ -74,11 +75,17 @@ class FanoutRun {
     });
     this.showDetails();
     const kinds = Object.fromEntries(input.targets.map((t) => [t.service, t.kind]));
-    await checkNames(
-      input.targets.map((t) => t.service),
-      [...input.onTarget, ...input.onFinal],
-      kinds,
-    );
+    try {
+      await checkNames(
+        input.targets.map((t) => t.service),
+        [...input.onTarget, ...input.onFinal],
+        kinds,
+      );
+    } catch (error) {
+      // Listings by FanoutState must not show it as running for ever (histories from before replay unchanged).
+      if (patched('fanout-failed-state')) this.setPhase('failed');
+      throw error;
+    }
 
     let cancelled = false;
     let finished: Promise<void>;
@@ -210,7 +217,14 @@ class FanoutRun {
 
   private counts(): FanoutCounts {
     const parts: FanoutCounts[] = this.runner ? [this.runner.totals()] : this.shardResults.map((r) => r.counts);
-    const sum: FanoutCounts = { total: this.input.targets.length, ok: 0, failed: 0, cancelled: 0, callbacks: 0, callbacksFailed: 0 };
+    const sum: FanoutCounts = {
+      total: this.input.targets.length,
+      ok: 0,
+      failed: 0,
+      cancelled: 0,
+      callbacks: 0,
+      callbacksFailed: 0,
+    };
     for (const part of parts) {
       sum.ok += part.ok;
       sum.failed += part.failed;

@@ -1,8 +1,10 @@
 /**
  * Zato's invoke/retry: one target, tried up to `attempts` times `interval` apart (Temporal does the retrying),
- * then every callback runs once with the target's record: on success, or on final failure.
+ * then every callback runs once with the target's record: on success, or on final failure. Cancelling it stops
+ * the target and ends the workflow as cancelled, without callbacks (it neither succeeded nor finally failed).
+ * FanoutState follows it: running, finalizing, completed; or cancelled; or failed if the name check refuses it.
  */
-import { setHandler, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type {
   CallbackInput,
   FanoutProgress,
@@ -12,17 +14,25 @@ import type {
   TargetRecord,
   TargetState,
 } from '../contracts';
-import { callbackName } from '../contracts';
+import { FanoutStateKey, callbackName } from '../contracts';
 import { progressQuery } from './definitions';
 import { targetRecord, utc } from './records';
 import { CallbackIds, checkNames, runCallback, runTarget, saveRecords } from './steps';
 
+/** Histories recorded before FanoutState and cancellation were handled replay the old way. */
+export const INVOKE_RETRY_STATES_PATCH = 'invoke-retry-states';
+
 export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<InvokeRetryOutcome> {
   const { cid, source, target, attempts, interval, callbacks } = input;
+  const tracksStates = patched(INVOKE_RETRY_STATES_PATCH);
   let state: TargetState = 'running';
   let phase: FanoutState = 'running';
+  const setPhase = (next: FanoutState) => {
+    phase = next;
+    if (tracksStates) upsertSearchAttributes([{ key: FanoutStateKey, value: next }]);
+  };
   setHandler(progressQuery, (): FanoutProgress => {
-    const settled = state === 'ok' || state === 'failed';
+    const settled = state === 'ok' || state === 'failed' || state === 'cancelled';
     return {
       cid,
       source,
@@ -32,13 +42,18 @@ export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<Invo
       settled: settled ? 1 : 0,
       ok: state === 'ok' ? 1 : 0,
       failed: state === 'failed' ? 1 : 0,
-      cancelled: 0,
+      cancelled: state === 'cancelled' ? 1 : 0,
       running: settled ? 0 : 1,
       pending: 0,
       targets: { [target.name]: state },
     };
   });
-  await checkNames([target.service], callbacks, { [target.service]: target.kind });
+  try {
+    await checkNames([target.service], callbacks, { [target.service]: target.kind });
+  } catch (error) {
+    setPhase(isCancellation(error) ? 'cancelled' : 'failed');
+    throw error;
+  }
   const reqTsUtc = utc(workflowInfo().runStartTime.getTime());
   const schedule = {
     initialInterval: interval,
@@ -55,11 +70,17 @@ export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<Invo
       : targetRecord({ source, cid, target: target.name, reqTsUtc }, success, Date.now());
     state = 'ok';
   } catch (error) {
+    if (tracksStates && isCancellation(error)) {
+      // Cancelled, not failed: no INVOKE_RETRY_ON_FAILURE, and the workflow ends as cancelled.
+      state = 'cancelled';
+      setPhase('cancelled');
+      throw error;
+    }
     record = targetRecord({ source, cid, target: target.name, reqTsUtc }, { ok: false, error }, Date.now());
     state = 'failed';
     await saveRecords(cid, [[0, { state, record }]]);
   }
-  phase = 'finalizing';
+  setPhase('finalizing');
   const ids = new CallbackIds();
   const channel = state === 'ok' ? 'INVOKE_RETRY_ON_SUCCESS' : 'INVOKE_RETRY_ON_FAILURE';
   const callbackInput: CallbackInput = record ? { record } : { stored: { cid, index: 0 } };
@@ -73,7 +94,7 @@ export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<Invo
       ),
     ),
   );
-  phase = 'completed';
+  setPhase('completed');
   // A large record is in the result store only; FanoutClient.result reads it from there.
   return { cid, ...(record ? { record } : {}), ok: state === 'ok', callbacks: outcomes } as InvokeRetryOutcome;
 }

@@ -50,7 +50,8 @@ export async function fanoutShard(input: ShardWorkflowInput): Promise<ShardResul
     await runner.saveRecords();
     phase = 'finalizing';
     const parent = workflowInfo().parent;
-    if (parent) await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(shardSettledSignal, input.shardIndex);
+    if (parent)
+      await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(shardSettledSignal, input.shardIndex);
     await runner.callbacksSettled();
     phase = CancellationScope.current().consideredCancelled || input.startCancelled ? 'cancelled' : 'completed';
     setCurrentDetails(detailsTable(runner.states, runner.counts, title()));

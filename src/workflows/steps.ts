@@ -64,13 +64,13 @@ export async function checkNames(
   kinds?: Record<string, PlannedTarget['kind']>,
 ): Promise<void> {
   const catalog = (await catalogActivity[DESCRIBE_CATALOG]()) as Catalog;
-  const unknownServices = [...new Set(services)].filter((name) => !catalog.services[name]);
+  // Own entries only: a service named `constructor` or `__proto__` must not find Object.prototype's members.
+  const entry = (name: string) => (Object.hasOwn(catalog.services, name) ? catalog.services[name] : undefined);
+  const unknownServices = [...new Set(services)].filter((name) => !entry(name));
   const unknownCallbacks = [...new Set(callbacks.map(callbackName))].filter(
     (name) => !catalog.callbacks.includes(name),
   );
-  const wrongKind = Object.entries(kinds ?? {}).filter(
-    ([name, kind]) => catalog.services[name] && catalog.services[name].kind !== kind,
-  );
+  const wrongKind = Object.entries(kinds ?? {}).filter(([name, kind]) => entry(name) && entry(name)!.kind !== kind);
   const problems = [
     unknownServices.length ? `unknown services: ${unknownServices.join(', ')}` : '',
     unknownCallbacks.length ? `unknown callbacks: ${unknownCallbacks.join(', ')}` : '',
@@ -100,7 +100,8 @@ export function targetActivityOptions(target: PlannedTarget, defaults: Defaults,
 }
 
 /** How a target ended well: stored by its activity (record inline when small), or a child workflow's response. */
-export type TargetSuccess = { ok: true; stored: true; record?: TargetRecord } | { ok: true; stored: false; response: unknown };
+export type TargetSuccess =
+  { ok: true; stored: true; record?: TargetRecord } | { ok: true; stored: false; response: unknown };
 
 /** Runs one target; throws what the target (or Temporal) raised. */
 export async function runTarget(call: TargetCall, target: PlannedTarget, defaults: Defaults): Promise<TargetSuccess> {
