@@ -258,6 +258,12 @@ export const FanoutResult = z.object({
 /** A fan-out's outcome with every record: the final payload as the final callbacks received it. */
 export type FanoutResult = z.infer<typeof FanoutResult> & { counts: FanoutCounts };
 
+/** One page of a fan-out's records in target order (`GET /v1/fanouts/{cid}/records`). */
+export const RecordsPage = z.object({
+  records: z.array(z.object({ state: TargetState, record: TargetRecord })),
+  cursor: z.string().optional().describe('Pass as ?cursor= for the next page; absent on the last page'),
+});
+
 /** A record as kept in the result store: Zato's record and the target's final state. */
 export interface StoredRecord {
   state: TargetState;

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FanoutProgress, FanoutResult, FinalPayload, InvokeRetryResult } from '../src/contracts';
+import { FanoutProgress, FanoutResult, FinalPayload, InvokeRetryResult, RecordsPage } from '../src/contracts';
 import type { ApiStack } from './helpers/api-stack';
 import { startApiStack } from './helpers/api-stack';
 
@@ -103,6 +103,33 @@ describe('202 Accepted', () => {
     expect(result.payload.data['crm.get-user']).toMatchObject({ ok: true, cid, response: { user_id: '123' } });
     expect(Object.keys(result.payload.data).sort()).toEqual(Object.keys(SEED_TARGETS).sort());
     expect((await call('GET', `/v1/fanouts/${cid}`)).body).toMatchObject({ state: 'completed', ok: 3, settled: 3 });
+  });
+
+  it('GET /v1/fanouts/{cid}/records pages through the records in target order, or streams them as NDJSON', async () => {
+    const targets = Object.fromEntries(Array.from({ length: 7 }, (_, i) => [`user-${i}`, { user_id: `u${i}` }]));
+    const targetOptions = Object.fromEntries(Object.keys(targets).map((name) => [name, { service: 'crm.get-user' }]));
+    const accepted = await call('POST', '/v1/fanouts', { targets, targetOptions, finalCallbacks: ['log.input'] });
+    const cid = accepted.body.cid as string;
+    await resultOf(cid);
+    const first = RecordsPage.parse((await call('GET', `/v1/fanouts/${cid}/records?limit=5`)).body);
+    expect(first.records.map((r) => r.record.target)).toEqual(Object.keys(targets).slice(0, 5));
+    const second = RecordsPage.parse(
+      (await call('GET', `/v1/fanouts/${cid}/records?limit=5&cursor=${first.cursor}`)).body,
+    );
+    expect(second.records.map((r) => r.record.target)).toEqual(['user-5', 'user-6']);
+    expect(second.cursor).toBeUndefined();
+    const streamed = await fetch(`${stack.url}/v1/fanouts/${cid}/records`, {
+      headers: { authorization: `Bearer ${KEY}`, accept: 'application/x-ndjson' },
+    });
+    expect(streamed.headers.get('content-type')).toMatch(/application\/x-ndjson/);
+    const lines = (await streamed.text())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(lines.map((l) => l.record.target)).toEqual(Object.keys(targets));
+    expect(lines.every((l) => l.state === 'ok' && l.record.ok)).toBe(true);
+    expect((await call('GET', `/v1/fanouts/${cid}/records?cursor=abc`)).status).toBe(400);
+    expect((await call('GET', '/v1/fanouts/no-such-cid/records')).status).toBe(404);
   });
 
   it('POST /v1/fanouts with the caller’s own CID returns that CID', async () => {

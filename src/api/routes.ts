@@ -3,6 +3,7 @@
  * shorthand) before the client is called, so every invalid field is reported by JSON Pointer; the client's typed
  * errors map to status codes.
  */
+import { Readable } from 'node:stream';
 import { QueryNotRegisteredError } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -120,6 +121,25 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     }
   });
 
+  app.get<{ Params: { cid: string }; Querystring: { cursor?: string; limit?: string } }>(
+    '/v1/fanouts/:cid/records',
+    async (request, reply) => {
+      const { cid } = request.params;
+      const { cursor, limit } = request.query;
+      if ((cursor !== undefined && !/^\d{1,6}$/.test(cursor)) || (limit !== undefined && !/^\d{1,4}$/.test(limit)))
+        return sendProblem(reply, problem(400, 'invalid-query', 'cursor and limit are whole numbers', { cid }));
+      try {
+        if (!String(request.headers.accept ?? '').includes('application/x-ndjson'))
+          return await client.recordsPage(cid, { cursor, limit: limit === undefined ? undefined : Number(limit) });
+        await client.recordsPage(cid, { limit: 1 }); // 404 before the stream starts
+        reply.type('application/x-ndjson');
+        return reply.send(Readable.from(ndjson(client.records.all(cid))));
+      } catch (error) {
+        return sendClientError(reply, error);
+      }
+    },
+  );
+
   app.delete<{ Params: { cid: string } }>('/v1/fanouts/:cid', async (request, reply) => {
     const { cid } = request.params;
     try {
@@ -136,4 +156,9 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       return sendClientError(reply, error);
     }
   });
+}
+
+/** One JSON line per record: a reader holds one page at a time, whatever the width. */
+async function* ndjson(records: AsyncIterable<unknown>): AsyncGenerator<string> {
+  for await (const record of records) yield `${JSON.stringify(record)}\n`;
 }

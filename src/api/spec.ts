@@ -1,5 +1,5 @@
 /** The API's operations, as served at /v1/openapi.json. */
-import { FanoutProgress, FanoutResult, InvokeRetryResult } from '../contracts';
+import { FanoutProgress, FanoutResult, InvokeRetryResult, RecordsPage } from '../contracts';
 import type { OperationSpec, ResponseSpec } from './openapi';
 import { buildOpenApiDocument } from './openapi';
 import { Accepted, ApiRequests, InvokeRetryProgress } from './routes';
@@ -73,6 +73,21 @@ const OPERATIONS: OperationSpec[] = [
     },
   },
   {
+    method: 'get',
+    path: '/v1/fanouts/:cid/records',
+    operationId: 'getRecords',
+    summary:
+      'The records settled so far, in target order: a page (?limit=1..1000, default 100, and ?cursor=), or with ' +
+      '`Accept: application/x-ndjson` every record as one JSON line each, streamed',
+    responses: {
+      200: {
+        description: 'A page of records (RecordsPage), or NDJSON lines of { state, record }',
+        schema: 'RecordsPage',
+      },
+      ...byCid,
+    },
+  },
+  {
     method: 'delete',
     path: '/v1/fanouts/:cid',
     operationId: 'cancel',
@@ -105,7 +120,7 @@ export function apiDocument(): Record<string, unknown> {
         ParallelRequest: ApiRequests.parallel.schema,
         InvokeRetryRequest: ApiRequests.invokeRetry.schema,
       },
-      responses: { Accepted, FanoutProgress, InvokeRetryProgress, FanoutResult, InvokeRetryResult },
+      responses: { Accepted, FanoutProgress, InvokeRetryProgress, FanoutResult, InvokeRetryResult, RecordsPage },
     },
     OPERATIONS,
   );
