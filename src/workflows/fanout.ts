@@ -216,7 +216,8 @@ class FanoutRun {
   }
 
   private counts(): FanoutCounts {
-    const parts: FanoutCounts[] = this.runner ? [this.runner.totals()] : this.shardResults.map((r) => r.counts);
+    // Shards finish in any order: shardResults has holes until all are done.
+    const parts: FanoutCounts[] = this.runner ? [this.runner.totals()] : this.finishedShards().map((r) => r.counts);
     const sum: FanoutCounts = {
       total: this.input.targets.length,
       ok: 0,
@@ -237,8 +238,12 @@ class FanoutRun {
     return sum;
   }
 
+  private finishedShards(): ShardResult[] {
+    return this.shardResults.filter((result): result is ShardResult => result !== undefined);
+  }
+
   private outcome(state: FanoutOutcome['state']): FanoutOutcome {
-    const listed = this.runner ? this.runner.outcomes : this.shardResults.flatMap((r) => r.callbacks);
+    const listed = this.runner ? this.runner.outcomes : this.finishedShards().flatMap((r) => r.callbacks);
     return {
       cid: this.input.cid,
       state,
