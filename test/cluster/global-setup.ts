@@ -17,7 +17,6 @@ import { TEMPORAL_CLI, provision } from '../../src/local/temporal-binaries';
 import type { ClusterInfo } from './cluster-env';
 import { CLUSTER_SCRIPT, clusterEnv } from './cluster-env';
 
-/** 9 consecutive ports from the base (see the script's header) and one for PostgreSQL: all free on 127.0.0.1. */
 async function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
@@ -26,9 +25,12 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** 9 consecutive ports from the base (see the script's header) and one for PostgreSQL: all free on 127.0.0.1. */
 async function freePorts(): Promise<{ basePort: number; pgPort: number }> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const basePort = 20_000 + Math.floor(Math.random() * 20_000);
+    // Below 32768: the server stores membership ports in a PostgreSQL smallint (cluster_membership.rpc_port), and
+    // a service whose port does not fit exits at startup ("value … is out of range for type smallint").
+    const basePort = 20_000 + Math.floor(Math.random() * 12_000);
     const pgPort = basePort + 10;
     const ports = [...Array.from({ length: 9 }, (_, i) => basePort + i), pgPort];
     if ((await Promise.all(ports.map(portFree))).every(Boolean)) return { basePort, pgPort };
