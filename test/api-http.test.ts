@@ -363,6 +363,7 @@ describe('OpenAPI', () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/v1/fanouts',
       '/v1/fanouts/{cid}',
+      '/v1/fanouts/{cid}/records',
       '/v1/fanouts/{cid}/result',
       '/v1/invoke-retry',
       '/v1/openapi.json',

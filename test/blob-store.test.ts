@@ -200,6 +200,20 @@ describe.each([localHarness(), s3Harness()])('BlobStore contract: $name', (harne
     expect((await store.list('over/')).keys).toEqual(['over/key']);
   });
 
+  it('putIfAbsent writes once: of concurrent writers exactly one wins, later ones change nothing', async () => {
+    expect(await store.putIfAbsent('once/key', bytes('first'))).toBe(true);
+    expect(await store.putIfAbsent('once/key', bytes('second'))).toBe(false);
+    expect(text(await store.get('once/key'))).toBe('first');
+    const racers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => store.putIfAbsent('once/raced', bytes(`writer ${i}`))),
+    );
+    expect(racers.filter(Boolean)).toHaveLength(1);
+    expect(text(await store.get('once/raced'))).toBe(`writer ${racers.indexOf(true)}`);
+    await store.put('once/key', bytes('overwritten')); // put still overwrites
+    expect(text(await store.get('once/key'))).toBe('overwritten');
+    expect((await store.list('once/')).keys).toEqual(['once/key', 'once/raced']); // no temporary files left
+  });
+
   it('lists the keys of one folder in ascending byte order', async () => {
     const keys = ['flat/b', 'flat/a-b', 'flat/a', 'flat/a0', 'flat/B', 'flat/%2E', 'flat/%2E%2E', 'flat/~', 'flat/_'];
     for (const key of [...keys].reverse()) await store.put(key, bytes(key));

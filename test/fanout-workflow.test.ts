@@ -1,5 +1,5 @@
 /**
- * Fan-out / fan-in end to end, through the real SDK Worker and Client on the embedded server, under both cache
+ * Fan-out / fan-in end to end, through the real SDK Worker and Client on the official time-skipping test server, under both cache
  * settings: the seed's payloads, per-target and final callbacks, failures, timeouts, child workflows, cancel.
  */
 import { randomUUID } from 'node:crypto';
@@ -225,6 +225,61 @@ describe.each(CACHE_MODES)('fan-out with $label', ({ maxCachedWorkflows }) => {
     expect(child.type).toBe('buildCreditReport');
     expect(child.status.name).toBe('COMPLETED');
     expect(Date.now() - wallStart).toBeLessThan(30_000);
+  });
+
+  it('gives a child-workflow target its timeout: a 48-hour report with startToCloseTimeout 1 hour is recorded as timed out', async () => {
+    const { registry } = recordingRegistry();
+    const { result, child } = await withFanoutWorker(harness(), registry, async (fanout) => {
+      const cid = await fanout.invoke(
+        { report: { user_id: 'u6', hours: 48 }, 'crm.get-user': { user_id: 'u6' } },
+        ['my.cb1'],
+        {
+          targetOptions: { report: { service: 'reports.build-credit-report', startToCloseTimeout: '1 hour' } },
+        },
+      );
+      const result = await fanout.result<FanoutResult>(cid);
+      const child = await env.client.workflow.getHandle(`${cid}/report`).describe();
+      return { result, child };
+    });
+    expect(result.state).toBe('completed');
+    expect(result.targets).toEqual({ report: 'failed', 'crm.get-user': 'ok' });
+    expect(result.payload.data.report).toMatchObject({ ok: false, response: null });
+    expect(result.payload.data.report.exception).toMatch(/^TimeoutFailure: /);
+    expect(child.status.name).toBe('TIMED_OUT');
+  });
+
+  it('starts final callbacks when the last target settles, not after on-target callbacks', async () => {
+    // The on-target callback waits for the final callback. Were finals to wait for on-target callbacks, it would
+    // block until its one-hour timeout (time-skipped) and be retried until it failed for good.
+    let openGate: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let onTargetRuns = 0;
+    const registry = new Registry(
+      [...creditScoringServices({ latencyMs: { crm: 10, erp: 10, scoring: 10 } })],
+      [
+        defineCallback({
+          name: 'waits.for.final',
+          handler: async () => {
+            onTargetRuns++;
+            await gate;
+          },
+        }),
+        defineCallback({ name: 'opens.gate', handler: async () => openGate() }),
+      ],
+    );
+    const result = await withFanoutWorker(harness(), registry, async (fanout) => {
+      const cid = await fanout.invoke({ 'crm.get-user': { user_id: 'u7' } }, ['opens.gate'], {
+        onTarget: ['waits.for.final'],
+        defaults: { callbackStartToCloseTimeout: '1 hour', callbackRetry: { maximumAttempts: 2 } },
+      });
+      return fanout.result<FanoutResult>(cid);
+    });
+    expect(result.state).toBe('completed');
+    expect(onTargetRuns).toBe(1);
+    expect(result.callbacks.map((c) => [c.callback, c.channel, c.ok]).sort()).toEqual([
+      ['opens.gate', 'FANOUT_ON_FINAL', true],
+      ['waits.for.final', 'FANOUT_ON_TARGET', true],
+    ]);
   });
 
   it('records a callback that fails for good, and still completes', async () => {

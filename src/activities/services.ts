@@ -52,8 +52,15 @@ export function createServiceActivities(registry: Registry, records: RecordStore
         exception: null,
         cid: call.cid,
       };
-      await records.put(call.cid, call.index, { state: 'ok', record });
-      return Buffer.byteLength(JSON.stringify(record)) <= INLINE_RECORD_BYTES ? { record } : {};
+      const kept = await records.putFirst(call.cid, call.index, { state: 'ok', record });
+      if (kept.state !== 'ok') {
+        // The fan-out already recorded this target otherwise (it stopped waiting for it); that record stands.
+        throw ApplicationFailure.nonRetryable(
+          `The fan-out already recorded ${call.target} as ${kept.state}`,
+          'Superseded',
+        );
+      }
+      return Buffer.byteLength(JSON.stringify(kept.record)) <= INLINE_RECORD_BYTES ? { record: kept.record } : {};
     };
   }
   return activities;

@@ -13,6 +13,11 @@ export interface ListPage {
 export interface BlobStore {
   /** Writes the whole blob at once (readers never see a partial one); overwrites. */
   put(key: string, body: Uint8Array): Promise<void>;
+  /**
+   * Writes the blob only if the key holds none, atomically: of two writers, exactly one wins. True if this call
+   * wrote it. What lets a late or repeated activity attempt never replace a record already decided.
+   */
+  putIfAbsent(key: string, body: Uint8Array): Promise<boolean>;
   /** The blob, or undefined if there is none. */
   get(key: string): Promise<Uint8Array | undefined>;
   /** Keys under `prefix` (which ends with `/`), in ascending byte order, after `after`, at most `limit` (≤ 1,000). */

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BlobStore, ListPage } from './blob-store';
@@ -79,6 +79,30 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async put(key: string, body: Uint8Array): Promise<void> {
+    await this.writeThen(key, body, (temp, target) => rename(temp, target));
+  }
+
+  /** `link` fails with EEXIST when the target exists, atomically, where a check before a rename would race. */
+  async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
+    let written = false;
+    await this.writeThen(key, body, async (temp, target) => {
+      try {
+        await link(temp, target);
+        written = true;
+      } catch (error) {
+        if (errorCode(error) !== 'EEXIST') throw error;
+      }
+      await unlink(temp);
+    });
+    return written;
+  }
+
+  /** Writes the body to a temporary file beside the key's, then moves it into place with `place`. */
+  private async writeThen(
+    key: string,
+    body: Uint8Array,
+    place: (temp: string, target: string) => Promise<void>,
+  ): Promise<void> {
     checkKey(key);
     const target = this.path(key);
     await mkdir(dirname(target), { recursive: true });
@@ -91,7 +115,7 @@ export class LocalBlobStore implements BlobStore {
       } finally {
         await handle.close();
       }
-      await rename(temp, target);
+      await place(temp, target);
     } catch (error) {
       await unlink(temp).catch(() => undefined);
       throw error;

@@ -32,6 +32,16 @@ export class RecordStore {
     await this.blobs.put(this.key(cid, index), encoder.encode(JSON.stringify(stored)));
   }
 
+  /**
+   * Stores the record unless the position already holds one, and returns the one kept. A target's attempts write
+   * this way: an attempt repeated after its completion was lost, or one ending after the fan-out gave up on it
+   * (cancelled, timed out), finds the record already decided and leaves it.
+   */
+  async putFirst(cid: string, index: number, stored: StoredRecord): Promise<StoredRecord> {
+    if (await this.blobs.putIfAbsent(this.key(cid, index), encoder.encode(JSON.stringify(stored)))) return stored;
+    return (await this.get(cid, index)) ?? stored;
+  }
+
   async get(cid: string, index: number): Promise<StoredRecord | undefined> {
     const body = await this.blobs.get(this.key(cid, index));
     return body && (JSON.parse(decoder.decode(body)) as StoredRecord);

@@ -71,6 +71,29 @@ export class S3BlobStore implements BlobStore {
     );
   }
 
+  /** A conditional PutObject (`If-None-Match: *`), which S3 refuses with 412 when the key exists. */
+  async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
+    checkKey(key);
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + key,
+          Body: body,
+          ContentLength: body.byteLength,
+          IfNoneMatch: '*',
+        }),
+      );
+      return true;
+    } catch (error) {
+      // 412: the key exists. 409: a concurrent conditional write of the same key won (AWS asks to retry; the
+      // retry would find the key, so the answer is the same).
+      const status = (error as S3ErrorShape).$metadata?.httpStatusCode;
+      if (status === 412 || status === 409) return false;
+      throw error;
+    }
+  }
+
   async get(key: string): Promise<Uint8Array | undefined> {
     checkKey(key);
     try {

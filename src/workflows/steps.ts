@@ -3,10 +3,12 @@
  * or a child workflow with ID `<cid>/<target>`), and running one callback in isolation, returning its outcome.
  */
 import {
+  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
   ParentClosePolicy,
   executeChild,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   workflowInfo,
@@ -123,9 +125,12 @@ export async function runTarget(call: TargetCall, target: PlannedTarget, default
     });
     return { ok: true, stored: false, response };
   }
-  const activities = proxyActivities<Record<string, (call: TargetCall) => Promise<TargetOutcome>>>(
-    targetActivityOptions(target, defaults, summary),
-  );
+  const activities = proxyActivities<Record<string, (call: TargetCall) => Promise<TargetOutcome>>>({
+    ...targetActivityOptions(target, defaults, summary),
+    // Cancelled, the fan-out records the target as cancelled at once rather than wait for an attempt that may never
+    // hear of it (a service that does not heartbeat runs to its timeout); a late attempt's record never replaces it.
+    ...(patched('target-try-cancel') ? { cancellationType: ActivityCancellationType.TRY_CANCEL } : {}),
+  });
   const outcome = await activities[target.service](call);
   return { ok: true, stored: true, ...(outcome.record ? { record: outcome.record } : {}) };
 }

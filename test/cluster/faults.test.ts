@@ -92,7 +92,7 @@ async function expectComplete(cid: string, hook: string): Promise<{ seconds: num
   expect(result.counts).toMatchObject({ total: TARGETS, ok: TARGETS, failed: 0, callbacks: 1, callbacksFailed: 0 });
   expect(result.callbacks).toEqual([expect.objectContaining({ callback: 'delivery.webhook', ok: true })]);
 
-  const expectedId = deliveryMessageId({ cid, channel: 'FANOUT_ON_FINAL' });
+  const expectedId = deliveryMessageId({ cid, channel: 'FANOUT_ON_FINAL', callback: 'delivery.webhook' });
   await waitFor(async () => receiver.accepted.some((w) => w.path === hook), 10_000);
   const accepted = receiver.accepted.filter((w) => w.path === hook);
   expect(accepted.map((w) => w.id)).toEqual([expectedId]); // at least once, deduplicated by the receiver
