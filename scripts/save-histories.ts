@@ -1,7 +1,9 @@
 /**
  * Records the histories the replay test checks: a few fan-outs of every kind run on the official time-skipping test server, saved as
  * JSON under test/histories. Re-run after a deliberate change to the workflows' command sequence
- * (`npm run histories:save`); the replay test then guards every later change against nondeterminism.
+ * (`npm run histories:save`); the replay test then guards every later change against nondeterminism. Histories
+ * of runs still in flight when code changes stay: save the new ones beside them with a label
+ * (`npm run histories:save -- try-cancel` writes `<name>-try-cancel.json`).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,6 +21,7 @@ import { LocalBlobStore } from '../src/store/local-store';
 import { fanoutDataConverter } from '../src/store/payload-driver';
 
 const OUT = path.resolve(__dirname, '../../test/histories');
+const LABEL = process.argv[2] ? `-${process.argv[2]}` : '';
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -96,10 +99,10 @@ async function main(): Promise<void> {
   for (const [name, cid] of Object.entries(cids)) {
     const history = await env.client.workflow.getHandle(cid).fetchHistory();
     fs.writeFileSync(
-      path.join(OUT, `${name}.json`),
+      path.join(OUT, `${name}${LABEL}.json`),
       historyToJSON(temporal.api.history.v1.History.fromObject(history)) + '\n',
     );
-    console.log(`saved ${name}: ${history.events?.length} events`);
+    console.log(`saved ${name}${LABEL}: ${history.events?.length} events`);
   }
   await env.teardown();
 }

@@ -37,7 +37,7 @@ import { progressQuery, shardSettledSignal } from './definitions';
 import { countsLine, detailsTable, utc } from './records';
 import type { ShardPlan } from './sharding';
 import { planShards, shardWorkflowId } from './sharding';
-import { CallbackIds, checkNames, runCallback } from './steps';
+import { CallbackIds, checkNames, runCallback, targetCancellationType } from './steps';
 import { TargetRunner } from './target-runner';
 
 /** Zato's fan-out / fan-in: final callbacks required, on-target callbacks optional. */
@@ -61,6 +61,8 @@ class FanoutRun {
   private readonly shardStates: ShardState[] = [];
   private readonly shardResults: ShardResult[] = [];
   private readonly finalOutcomes: CallbackOutcome[] = [];
+  /** Decided first thing in the run, before the catalog check (see targetCancellationType). */
+  private readonly cancellationType = targetCancellationType();
 
   constructor(private readonly input: FanoutWorkflowInput) {
     this.reqTsUtc = utc(workflowInfo().runStartTime.getTime());
@@ -90,8 +92,12 @@ class FanoutRun {
     let cancelled = false;
     let finished: Promise<void>;
     if (this.plan.shardCount === 1) {
-      const runner = new TargetRunner(this.shardInput(0, input.targets.length, this.plan.concurrencyPerExecution), () =>
-        this.showDetails(),
+      const runner = new TargetRunner(
+        {
+          ...this.shardInput(0, input.targets.length, this.plan.concurrencyPerExecution),
+          cancellationType: this.cancellationType,
+        },
+        () => this.showDetails(),
       );
       this.runner = runner;
       try {

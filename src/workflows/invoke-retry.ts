@@ -17,7 +17,7 @@ import type {
 import { FanoutStateKey, callbackName } from '../contracts';
 import { progressQuery } from './definitions';
 import { targetRecord, utc } from './records';
-import { CallbackIds, checkNames, runCallback, runTarget, saveRecords } from './steps';
+import { CallbackIds, checkNames, runCallback, runTarget, saveRecords, targetCancellationType } from './steps';
 
 /** Histories recorded before FanoutState and cancellation were handled replay the old way. */
 export const INVOKE_RETRY_STATES_PATCH = 'invoke-retry-states';
@@ -25,6 +25,7 @@ export const INVOKE_RETRY_STATES_PATCH = 'invoke-retry-states';
 export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<InvokeRetryOutcome> {
   const { cid, source, target, attempts, interval, callbacks } = input;
   const tracksStates = patched(INVOKE_RETRY_STATES_PATCH);
+  const cancellationType = targetCancellationType();
   let state: TargetState = 'running';
   let phase: FanoutState = 'running';
   const setPhase = (next: FanoutState) => {
@@ -64,7 +65,12 @@ export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<Invo
   let record: TargetRecord | undefined;
   try {
     const call = { request: target.request, cid, source, target: target.name, index: 0, reqTsUtc };
-    const success = await runTarget(call, { ...target, options: { ...target.options, retry: schedule } }, {});
+    const success = await runTarget(
+      call,
+      { ...target, options: { ...target.options, retry: schedule } },
+      {},
+      cancellationType,
+    );
     record = success.stored
       ? success.record
       : targetRecord({ source, cid, target: target.name, reqTsUtc }, success, Date.now());

@@ -16,13 +16,15 @@ import type { FanoutProgress, ShardResult, ShardWorkflowInput } from '../contrac
 import { PROGRESS_TARGETS_LIMIT } from '../contracts';
 import { progressQuery, shardSettledSignal } from './definitions';
 import { detailsTable } from './records';
+import { targetCancellationType } from './steps';
 import { TargetRunner } from './target-runner';
 
 export async function fanoutShard(input: ShardWorkflowInput): Promise<ShardResult> {
   let phase: FanoutProgress['state'] = 'running';
   const title = () => `shard ${input.shardIndex + 1} of fan-out ${input.cid} ${phase}`;
-  const runner: TargetRunner = new TargetRunner({ ...input, concurrency: input.maxConcurrency }, () =>
-    setCurrentDetails(detailsTable(runner.states, runner.counts, title())),
+  const runner: TargetRunner = new TargetRunner(
+    { ...input, concurrency: input.maxConcurrency, cancellationType: targetCancellationType() },
+    () => setCurrentDetails(detailsTable(runner.states, runner.counts, title())),
   );
   setHandler(progressQuery, (): FanoutProgress => {
     const { counts, states } = runner;

@@ -105,8 +105,26 @@ export function targetActivityOptions(target: PlannedTarget, defaults: Defaults,
 export type TargetSuccess =
   { ok: true; stored: true; record?: TargetRecord } | { ok: true; stored: false; response: unknown };
 
+/**
+ * How target activities are cancelled: TRY_CANCEL, so a cancelled fan-out records the target as cancelled at once
+ * rather than wait for an attempt that may never hear of it (a service that does not heartbeat runs to its
+ * timeout); a late attempt's record never replaces it. Runs from before that change waited for the attempt.
+ * Call it once, first thing in a run: decided after the catalog's local activity, the patch marker can fall in a
+ * later workflow task than the one replay resolves that activity in, and replay then fails.
+ */
+export function targetCancellationType(): ActivityCancellationType {
+  return patched('target-try-cancel')
+    ? ActivityCancellationType.TRY_CANCEL
+    : ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
+}
+
 /** Runs one target; throws what the target (or Temporal) raised. */
-export async function runTarget(call: TargetCall, target: PlannedTarget, defaults: Defaults): Promise<TargetSuccess> {
+export async function runTarget(
+  call: TargetCall,
+  target: PlannedTarget,
+  defaults: Defaults,
+  cancellationType: ActivityCancellationType,
+): Promise<TargetSuccess> {
   const summary =
     target.service === target.name ? `target ${target.name}` : `target ${target.name} → ${target.service}`;
   if (target.kind === 'workflow') {
@@ -127,9 +145,7 @@ export async function runTarget(call: TargetCall, target: PlannedTarget, default
   }
   const activities = proxyActivities<Record<string, (call: TargetCall) => Promise<TargetOutcome>>>({
     ...targetActivityOptions(target, defaults, summary),
-    // Cancelled, the fan-out records the target as cancelled at once rather than wait for an attempt that may never
-    // hear of it (a service that does not heartbeat runs to its timeout); a late attempt's record never replaces it.
-    ...(patched('target-try-cancel') ? { cancellationType: ActivityCancellationType.TRY_CANCEL } : {}),
+    cancellationType,
   });
   const outcome = await activities[target.service](call);
   return { ok: true, stored: true, ...(outcome.record ? { record: outcome.record } : {}) };

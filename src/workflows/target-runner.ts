@@ -5,6 +5,7 @@
  * timed out, cancelled, child-workflow targets) are stored in batches by `saveRecords` once all targets settled.
  */
 import { CancellationScope, CancelledFailure, isCancellation } from '@temporalio/workflow';
+import type { ActivityCancellationType } from '@temporalio/workflow';
 import type {
   CallbackInput,
   CallbackOutcome,
@@ -35,6 +36,8 @@ export interface RunnerContext {
   defaults: Defaults;
   reqTsUtc: string;
   concurrency: number;
+  /** From `targetCancellationType()`, decided at the start of the run. */
+  cancellationType: ActivityCancellationType;
 }
 
 export class TargetRunner {
@@ -111,6 +114,7 @@ export class TargetRunner {
         { request: target.request, cid, source, target: target.name, index: offset + position, reqTsUtc },
         target,
         defaults,
+        this.ctx.cancellationType,
       );
       this.settle(target, position, outcome, 'ok');
     } catch (error) {
