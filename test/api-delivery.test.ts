@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FinalPayload, TargetRecord } from '../src/contracts';
-import { FanoutResult, InvokeRetryResult } from '../src/contracts';
+import { FanoutResult, InvokeRetryResult, RecordsPage } from '../src/contracts';
 import { deliveryMessageId } from '../src/delivery/message-id';
 import type { ApiStack } from './helpers/api-stack';
 import { startApiStack } from './helpers/api-stack';
@@ -19,6 +19,9 @@ const SEED_TARGETS = {
   'erp.get-user-information': { USER_ID: '123' },
   'scoring.get-score': { uid: '123' },
 };
+
+/** Final payloads over this many bytes are delivered as a summary (the seed's payloads are far smaller). */
+const SUMMARY_OVER = 8 * 1024;
 
 let stack: ApiStack;
 let receiver: WebhookReceiver;
@@ -59,7 +62,12 @@ beforeAll(async () => {
   const amqpUrl = await broker().catch(() => 'amqp://guest:guest@127.0.0.1:1'); // the AMQP tests report it
   receiver = await WebhookReceiver.start(SECRET);
   await replyQueue().catch(() => undefined);
-  stack = await startApiStack({ apiKeys: ['delivery-test-key'], webhookSecret: SECRET, amqpUrl });
+  stack = await startApiStack({
+    apiKeys: ['delivery-test-key'],
+    webhookSecret: SECRET,
+    amqpUrl,
+    maxPayloadBytes: SUMMARY_OVER,
+  });
 }, 180_000);
 
 afterAll(async () => {
@@ -107,6 +115,46 @@ describe('webhook delivery through the API', () => {
       );
     }
     expect(receiver.attempts.every((a) => a.outcome === 'accepted')).toBe(true);
+  });
+
+  it('delivers a final payload over the size limit as a signed summary whose link pages through every record', async () => {
+    const targets = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`user-${i}`, { user_id: `u${i}` }]));
+    const cid = await post('/v1/fanouts', {
+      targets,
+      targetOptions: Object.fromEntries(Object.keys(targets).map((name) => [name, { service: 'crm.get-user' }])),
+      delivery: { webhook: { url: receiver.url('/final') } },
+      source: 'wide-report',
+    });
+    const { payload, callbacks } = FanoutResult.parse(await result(cid));
+    expect(callbacks).toEqual([expect.objectContaining({ callback: 'delivery.webhook', ok: true })]);
+    const whole = Buffer.byteLength(JSON.stringify(payload));
+    expect(whole).toBeGreaterThan(SUMMARY_OVER);
+
+    const [webhook] = await receiver.waitForAccepted(1); // signature verified by the receiver
+    expect(webhook.payloadKind).toBe('summary');
+    expect(Buffer.byteLength(webhook.body)).toBeLessThan(1024);
+    const recordsUrl = `${stack.url}/v1/fanouts/${cid}/records`;
+    expect(webhook.payload).toEqual({
+      source: 'wide-report',
+      req_ts_utc: payload.req_ts_utc,
+      on_target: '',
+      on_final: ['delivery.webhook'],
+      summary: { cid, targets: 60, ok: 60, failed: 0, payload_bytes: whole, records_url: recordsUrl },
+    });
+
+    // What a receiver does next: follow the link, a page at a time, and gets every record of the payload.
+    const fetched: Record<string, TargetRecord> = {};
+    let cursor: string | undefined;
+    do {
+      const response = await fetch(`${recordsUrl}?limit=25${cursor ? `&cursor=${cursor}` : ''}`, {
+        headers: { authorization: `Bearer ${stack.apiKey}` },
+      });
+      expect(response.status).toBe(200);
+      const page = RecordsPage.parse(await response.json());
+      for (const { record } of page.records) fetched[record.target] = record;
+      cursor = page.cursor;
+    } while (cursor);
+    expect(fetched).toEqual(payload.data);
   });
 
   it('retries a failing receiver with the same webhook-id until it accepts: exactly one message', async () => {

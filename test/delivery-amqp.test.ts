@@ -104,6 +104,36 @@ describe('delivery.amqp', () => {
     expect(message.properties.headers).toEqual({ 'fanout-channel': 'FANOUT_ON_FINAL' });
   });
 
+  it('publishes a final payload over the size limit as a summary, marked in its headers', async () => {
+    await setUp();
+    replies.messages.length = 0;
+    const final = {
+      source: 's',
+      req_ts_utc: 't',
+      on_target: '',
+      on_final: ['delivery.amqp'],
+      data: { a: TARGET_PAYLOAD },
+    };
+    await publish(ctx(SEED), final, { ...deps(), limits: { maxPayloadBytes: 64 } });
+
+    const [message] = await replies.waitFor(1);
+    expect(message.properties.headers).toEqual({ 'fanout-channel': 'FANOUT_ON_FINAL', 'fanout-payload': 'summary' });
+    expect(JSON.parse(message.content.toString('utf8'))).toEqual({
+      source: 's',
+      req_ts_utc: 't',
+      on_target: '',
+      on_final: ['delivery.amqp'],
+      summary: {
+        cid: 'cid-amqp-1',
+        targets: 1,
+        ok: 1,
+        failed: 0,
+        payload_bytes: Buffer.byteLength(JSON.stringify(final)),
+        records_url: '/v1/fanouts/cid-amqp-1/records',
+      },
+    });
+  });
+
   it('fails retryably while no queue takes the message, and delivers once one is bound', async () => {
     await setUp();
     const routingKey = `unbound.${Date.now()}`;

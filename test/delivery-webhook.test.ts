@@ -93,6 +93,42 @@ describe('delivery.webhook', () => {
     expect(webhook.signature).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
   });
 
+  it('sends a final payload over the size limit as a signed summary with a link to its records', async () => {
+    const limited = { ...deps(), limits: { maxPayloadBytes: 100, resultsUrl: 'https://fanout.example.com/' } };
+    await deliver(limited, ctx({ url: receiver.url() }));
+
+    const [webhook] = await receiver.waitForAccepted(1);
+    expect(webhook.payloadKind).toBe('summary');
+    const { data, ...envelope } = FINAL_PAYLOAD;
+    expect(webhook.payload).toEqual({
+      ...envelope,
+      summary: {
+        cid: 'cid-webhook-1',
+        targets: Object.keys(data).length,
+        ok: 1,
+        failed: 0,
+        payload_bytes: Buffer.byteLength(JSON.stringify(FINAL_PAYLOAD)),
+        records_url: 'https://fanout.example.com/v1/fanouts/cid-webhook-1/records',
+      },
+    });
+  });
+
+  it('sends payloads within the limit, and every on-target record, whole', async () => {
+    const limit = Buffer.byteLength(JSON.stringify(FINAL_PAYLOAD));
+    await deliver({ ...deps(), limits: { maxPayloadBytes: limit } }, ctx({ url: receiver.url('/final') }));
+    const record = FINAL_PAYLOAD.data['my.service1'];
+    await deliver(
+      { ...deps(), limits: { maxPayloadBytes: 10 } },
+      ctx({ url: receiver.url('/on-target') }, { channel: 'FANOUT_ON_TARGET', target: 'my.service1' }),
+      record,
+    );
+
+    const accepted = await receiver.waitForAccepted(2);
+    expect(accepted.find((w) => w.path === '/final')).toMatchObject({ payload: FINAL_PAYLOAD });
+    expect(accepted.find((w) => w.path === '/on-target')).toMatchObject({ payload: record });
+    expect(accepted.every((w) => w.payloadKind === undefined)).toBe(true);
+  });
+
   it('signs with every secret of the set, so receivers on the old or the new secret both verify', async () => {
     await deliver(deps(), ctx({ url: receiver.url(), secret: 'rotating' }));
 

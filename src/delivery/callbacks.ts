@@ -1,6 +1,7 @@
 /**
  * The built-in delivery callbacks, registered on the worker like any user callback and named in a fan-out as
  * `{ name: 'delivery.webhook', options: { url } }` or `{ name: 'delivery.amqp', options: { exchange, routingKey } }`.
+ * A final payload over the configured size goes as a summary with a link to the records (see summary.ts).
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -15,11 +16,15 @@ import type { DeliveryKey } from './message-id';
 import { deliveryMessageId, occurrenceOf } from './message-id';
 import { AMQP_CALLBACK, AmqpDeliveryOptions, WEBHOOK_CALLBACK, WebhookDeliveryOptions } from './options';
 import type { WebhookDeps } from './webhook';
+import type { DeliveryLimits } from './summary';
+import { DEFAULT_DELIVERY_LIMITS, deliveryBody } from './summary';
 import { deliverWebhook } from './webhook';
 
 export interface DeliveryDeps {
   webhook: WebhookDeps;
   amqp: AmqpPublisher;
+  /** When a final payload goes as a summary; `DEFAULT_DELIVERY_LIMITS` when absent. */
+  limits?: DeliveryLimits;
 }
 
 export function createDeliveryDeps(config: DeliveryConfig): DeliveryDeps {
@@ -30,6 +35,10 @@ export function createDeliveryDeps(config: DeliveryConfig): DeliveryDeps {
       timeoutMs: config.webhookTimeoutMs,
     },
     amqp: new AmqpPublisher({ connections: config.amqpConnections }),
+    limits: {
+      maxPayloadBytes: config.maxPayloadBytes ?? DEFAULT_DELIVERY_LIMITS.maxPayloadBytes,
+      ...(config.resultsUrl ? { resultsUrl: config.resultsUrl } : {}),
+    },
   };
 }
 
@@ -40,7 +49,8 @@ export function createDeliveryCallbacks(deps: DeliveryDeps): CallbackDefinition[
       description: 'POSTs the payload to options.url, signed per Standard Webhooks',
       async handler(payload, ctx) {
         const options = parseOptions(WebhookDeliveryOptions, ctx);
-        return deliverWebhook(deps.webhook, options, deliveryKey(ctx), payload, cancellationSignal());
+        const body = deliveryBody(payload, ctx, deps.limits ?? DEFAULT_DELIVERY_LIMITS);
+        return deliverWebhook(deps.webhook, options, deliveryKey(ctx), body, cancellationSignal());
       },
     }),
     defineCallback({
@@ -49,13 +59,18 @@ export function createDeliveryCallbacks(deps: DeliveryDeps): CallbackDefinition[
       async handler(payload, ctx) {
         const options = parseOptions(AmqpDeliveryOptions, ctx);
         const messageId = deliveryMessageId(deliveryKey(ctx));
+        const { body, kind } = deliveryBody(payload, ctx, deps.limits ?? DEFAULT_DELIVERY_LIMITS);
         await deps.amqp.publish(options.connection ?? 'default', {
           exchange: options.exchange,
           routingKey: options.routingKey,
-          body: Buffer.from(JSON.stringify(payload)),
+          body: Buffer.from(body),
           messageId,
           correlationId: ctx.cid,
-          headers: { 'fanout-channel': ctx.channel, ...(ctx.target ? { 'fanout-target': ctx.target } : {}) },
+          headers: {
+            'fanout-channel': ctx.channel,
+            ...(ctx.target ? { 'fanout-target': ctx.target } : {}),
+            ...(kind === 'summary' ? { 'fanout-payload': 'summary' } : {}),
+          },
         });
         return { messageId };
       },

@@ -7,3 +7,5 @@ export type { DeliveryConfig } from './config';
 export { deliveryMessageId } from './message-id';
 export { AMQP_CALLBACK, AmqpDeliveryOptions, WEBHOOK_CALLBACK, WebhookDeliveryOptions } from './options';
 export { signWebhook } from './webhook';
+export { DEFAULT_DELIVERY_LIMITS, deliveryBody } from './summary';
+export type { DeliveryLimits, FinalSummary } from './summary';

@@ -1,6 +1,7 @@
 /**
  * Webhook delivery per the Standard Webhooks spec: the payload is POSTed as JSON with webhook-id,
- * webhook-timestamp and webhook-signature (one v1 signature per configured secret, so receivers can rotate keys).
+ * webhook-timestamp and webhook-signature (one v1 signature per configured secret, so receivers can rotate keys),
+ * and `fanout-payload: summary` when the body is a summary of a final payload too large to send (see summary.ts).
  * Failures are classified for Temporal's retry policy: transient ones are retried with backoff, the rest fail at
  * once as non-retryable.
  */
@@ -11,6 +12,7 @@ import type { AddressPolicy } from './address-policy';
 import { postJson } from './http-post';
 import type { DeliveryKey } from './message-id';
 import { deliveryMessageId } from './message-id';
+import type { DeliveryBody } from './summary';
 import type { WebhookDeliveryOptions } from './options';
 
 export interface WebhookDeps {
@@ -38,7 +40,7 @@ export async function deliverWebhook(
   deps: WebhookDeps,
   options: WebhookDeliveryOptions,
   key: DeliveryKey,
-  payload: unknown,
+  { body, kind }: DeliveryBody,
   signal?: AbortSignal,
 ): Promise<WebhookDelivery> {
   const secretName = options.secret ?? 'default';
@@ -47,13 +49,13 @@ export async function deliverWebhook(
     throw ApplicationFailure.nonRetryable(`No webhook secret named "${secretName}" is configured`, 'WebhookConfig');
   }
   const webhookId = deliveryMessageId(key);
-  const body = JSON.stringify(payload);
   // A fresh timestamp per attempt: receivers reject stale ones, and the id alone identifies the message.
   const timestamp = new Date();
   const headers = {
     'webhook-id': webhookId,
     'webhook-timestamp': Math.floor(timestamp.getTime() / 1000).toString(),
     'webhook-signature': signWebhook(secrets, webhookId, timestamp, body),
+    ...(kind === 'summary' ? { 'fanout-payload': 'summary' } : {}),
   };
 
   let response;

@@ -22,6 +22,8 @@ export interface ApiStackOptions {
   /** Where delivery.amqp publishes; only needed by tests that use it. */
   amqpUrl?: string;
   bodyLimit?: number;
+  /** DELIVERY_MAX_BYTES: final payloads over it are delivered as a summary linking to this API's records. */
+  maxPayloadBytes?: number;
 }
 
 export interface ApiStack {
@@ -61,6 +63,8 @@ export async function startApiStack(options: ApiStackOptions): Promise<ApiStack>
       addressPolicy: new AddressPolicy(['127.0.0.1']),
     });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    // FANOUT_RESULTS_URL is this API, known once it listens; the callbacks read the limits at each delivery.
+    if (options.maxPayloadBytes) delivery.limits = { maxPayloadBytes: options.maxPayloadBytes, resultsUrl: url };
     const api = app;
     const amqp = delivery;
     return {

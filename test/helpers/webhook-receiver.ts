@@ -14,6 +14,8 @@ export interface ReceivedWebhook {
   body: string;
   payload: unknown;
   path: string;
+  /** The fanout-payload header: 'summary' when a final payload too large to send came as its summary. */
+  payloadKind?: string;
 }
 
 export interface Attempt {
@@ -123,6 +125,7 @@ export class WebhookReceiver {
         id: id as string,
         timestamp: req.headers['webhook-timestamp'] as string,
         signature: req.headers['webhook-signature'] as string,
+        ...(req.headers['fanout-payload'] ? { payloadKind: req.headers['fanout-payload'] as string } : {}),
         body,
         payload,
         path,
