@@ -99,8 +99,43 @@ const Targets = z
   .refine((targets) => Object.keys(targets).length <= MAX_TARGETS, `at most ${MAX_TARGETS} targets`)
   .describe('Target name → the request it receives (Zato: service name → request)');
 
+/**
+ * When a fan-out stops early. `all-settled` (the default) waits for every target whatever fails; `fail-fast` stops at
+ * the first failed target; `{ toleratedFailures: n }` and `{ toleratedFailurePercent: p }` stop once more than n
+ * targets (more than p% of them) have failed. Stopping cancels the targets still running, marks the ones not started,
+ * and runs the final callbacks with what was collected, told why (`CallbackContext.stopped`).
+ */
+export const FailurePolicy = z.union([
+  z.literal('all-settled'),
+  z.literal('fail-fast'),
+  z.strictObject({ toleratedFailures: z.number().int().min(0) }),
+  z.strictObject({ toleratedFailurePercent: z.number().min(0).max(100) }),
+]);
+export type FailurePolicy = z.infer<typeof FailurePolicy>;
+
+/** Failed targets a policy lets pass, for `total` targets; Infinity for all-settled. */
+export function toleratedFailures(policy: FailurePolicy | undefined, total: number): number {
+  if (policy === undefined || policy === 'all-settled') return Infinity;
+  if (policy === 'fail-fast') return 0;
+  if ('toleratedFailures' in policy) return policy.toleratedFailures;
+  return Math.floor((total * policy.toleratedFailurePercent) / 100);
+}
+
+/** Why a fan-out stopped before every target had settled on its own. */
+export const StopReason = z.object({
+  reason: z.enum(['failure-policy', 'deadline']),
+  message: z.string(),
+});
+export type StopReason = z.infer<typeof StopReason>;
+
 const Common = {
   cid: Cid.optional().describe('Your own correlation ID; must not be in use'),
+  failurePolicy: FailurePolicy.optional().describe(
+    "'all-settled' (default), 'fail-fast', { toleratedFailures: n } or { toleratedFailurePercent: p }",
+  ),
+  deadline: Duration.optional().describe(
+    'Time the targets have, from the start: then those unfinished are cancelled and the final callbacks run',
+  ),
   source: z.string().min(1).max(200).optional().describe('Who asks, as shown to callbacks ("source")'),
   targetOptions: z.record(TargetName, TargetOptions).optional(),
   maxConcurrency: z.number().int().min(1).max(MAX_CONCURRENCY_LIMIT).optional(),
@@ -179,6 +214,8 @@ export interface CallbackContext {
    * time. Callbacks defined with `records: 'stream'` get an empty `data` and read the records this way.
    */
   records?: () => AsyncIterable<TargetRecord>;
+  /** Final callbacks only: set when the fan-out stopped early (failure policy, deadline), saying why. */
+  stopped?: StopReason;
 }
 
 export const TargetState = z.enum(['pending', 'running', 'ok', 'failed', 'cancelled']);
@@ -204,6 +241,8 @@ export const FanoutProgress = z.object({
   targets: z.record(z.string(), TargetState).optional(),
   /** Wide fan-outs: the shards (child workflow IDs) running now; the client adds their counts in. */
   runningShards: z.array(z.string()).optional(),
+  /** Set once the fan-out stopped early (failure policy, deadline). */
+  stopped: StopReason.optional(),
 });
 export type FanoutProgress = z.infer<typeof FanoutProgress>;
 
@@ -243,6 +282,8 @@ export interface FanoutOutcome {
   callbacks: CallbackOutcome[];
   /** Set when shards ran: how many. */
   shards?: number;
+  /** Set when it stopped early (failure policy, deadline); its state is then `cancelled`. */
+  stopped?: StopReason;
 }
 
 /** Outcomes listed in a FanoutOutcome; the counts always cover all of them. */
@@ -254,6 +295,7 @@ export const FanoutResult = z.object({
   payload: FinalPayload,
   targets: z.record(z.string(), TargetState),
   callbacks: z.array(CallbackOutcome),
+  stopped: StopReason.optional(),
 });
 /** A fan-out's outcome with every record: the final payload as the final callbacks received it. */
 export type FanoutResult = z.infer<typeof FanoutResult> & { counts: FanoutCounts };
@@ -305,6 +347,9 @@ export interface FanoutWorkflowInput {
   onFinal: CallbackRef[];
   maxConcurrency: number;
   defaults: Defaults;
+  /** Absent in fan-outs started before policies existed: all-settled. */
+  failurePolicy?: FailurePolicy;
+  deadline?: Duration;
 }
 
 /** One shard of a wide fan-out: a slice of its targets, run by a child workflow `<cid>//shard-<n>`. */
@@ -325,6 +370,8 @@ export interface ShardInput {
 export interface ShardWorkflowInput extends ShardInput {
   shardIndex: number;
   startCancelled: boolean;
+  /** The fan-out has a failure policy: signal it each failed target (targetFailedSignal). */
+  reportFailures?: boolean;
 }
 
 export interface ShardResult {

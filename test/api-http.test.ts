@@ -208,12 +208,16 @@ describe('client errors', () => {
       finalCallbacks: [{ name: 'delivery.webhook', options: { url: 'ftp://example.com' } }, 42],
       maxConcurrency: 0,
       cid: 'has a space',
+      failurePolicy: { toleratedFailurePercent: 120 },
+      deadline: 'soon',
       unexpected: true,
     });
     expectProblem(reply, 400, 'invalid-request');
     const pointers = (reply.body.errors as { pointer: string; reason: string }[]).map((e) => e.pointer).sort();
     expect(pointers).toEqual([
       '/cid',
+      '/deadline',
+      '/failurePolicy/toleratedFailurePercent',
       '/finalCallbacks/0/options/url',
       '/finalCallbacks/1',
       '/maxConcurrency',

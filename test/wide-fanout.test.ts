@@ -1,15 +1,16 @@
 /**
  * Fan-outs past one execution's limits, on the official dev server through the real SDK: 5,000 targets with an
  * on-target callback (sharded), 2,000 targets × 4 KB, a 1.5 MiB response, a 3 MiB child-workflow response,
- * progress and cancel of a sharded fan-out. Every history stays under 10,240 events and every payload in it
+ * progress and cancel of a sharded fan-out, fail-fast across shards. Every history stays under 10,240 events and every payload in it
  * under 2 MiB: records live in the result store, large payloads are claims on it.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
 import { InvalidRequestError } from '../src/client';
-import type { FanoutResult, FinalPayload } from '../src/contracts';
+import type { CallbackContext, FanoutResult, FinalPayload } from '../src/contracts';
 import { MAX_TARGETS } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { fanoutBundle, withFanoutWorker } from './helpers/fanout-env';
@@ -32,6 +33,7 @@ afterAll(async () => {
 function registry() {
   const onTarget: string[] = [];
   const finals: FinalPayload[] = [];
+  const finalContexts: CallbackContext[] = [];
   let release: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (release = resolve));
   const reg = new Registry(
@@ -46,16 +48,28 @@ function registry() {
         },
       }),
       defineService({ name: 'big.report', kind: 'workflow', workflowType: 'bigReport' }),
+      defineService({
+        name: 'fails',
+        handler: async () => {
+          throw ApplicationFailure.nonRetryable('backend down', 'BackendDown');
+        },
+      }),
     ],
     [
       defineCallback({
         name: 'each',
         handler: async (record) => void onTarget.push((record as { target: string }).target),
       }),
-      defineCallback({ name: 'final', handler: async (payload) => void finals.push(payload as FinalPayload) }),
+      defineCallback({
+        name: 'final',
+        handler: async (payload, ctx) => {
+          finals.push(payload as FinalPayload);
+          finalContexts.push(ctx);
+        },
+      }),
     ],
   );
-  return { reg, onTarget, finals, release };
+  return { reg, onTarget, finals, finalContexts, release };
 }
 
 type History = temporal.api.history.v1.IHistory;
@@ -181,6 +195,34 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
     expect(Object.values(result.payload.data).filter((record) => record.ok)).toEqual([]);
     expect(result.payload.data.g2499.exception).toMatch(/cancelled before this target started/);
     expect(Object.keys(finals[0].data)).toHaveLength(2500);
+  }, 300_000);
+
+  it('fail-fast across shards: a failure in the first shard stops it and the shards not started yet', async () => {
+    const { reg, finalContexts } = registry();
+    // 1,001 targets without on-target callbacks: two shards of up to 1,000, one after the other at this concurrency.
+    const targets: Record<string, unknown> = { bad: null };
+    const targetOptions: Record<string, { service: string }> = { bad: { service: 'fails' } };
+    for (let i = 1; i <= 1000; i++) {
+      targets[`e${i}`] = i;
+      targetOptions[`e${i}`] = { service: 'echo' };
+    }
+    const result = await withFanoutWorker(harness('failfast'), reg, async (fanout) => {
+      const cid = await fanout.invoke(targets, ['final'], {
+        targetOptions,
+        failurePolicy: 'fail-fast',
+        maxConcurrency: 50,
+      });
+      return fanout.result<FanoutResult>(cid);
+    });
+    const stopped = { reason: 'failure-policy', message: '1 of 1001 targets failed; fail-fast' };
+    expect(result.state).toBe('cancelled');
+    expect(result.stopped).toEqual(stopped);
+    expect(result.counts).toMatchObject({ total: 1001, failed: 1 });
+    expect(result.counts.ok + result.counts.failed + result.counts.cancelled).toBe(1001);
+    expect(result.counts.cancelled).toBeGreaterThanOrEqual(1); // the second shard started cancelled
+    expect(result.targets.e1000).toBe('cancelled');
+    expect(Object.keys(result.payload.data)).toHaveLength(1001);
+    expect(finalContexts.map((ctx) => ctx.stopped)).toEqual([stopped]);
   }, 300_000);
 });
 

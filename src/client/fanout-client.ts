@@ -11,6 +11,8 @@ import type {
   CallbackRef,
   Catalog,
   Defaults,
+  Duration,
+  FailurePolicy,
   FanoutOutcome,
   FanoutProgress,
   FanoutResult,
@@ -64,6 +66,10 @@ export interface InvokeOptions {
   targetOptions?: Record<string, TargetOptions>;
   maxConcurrency?: number;
   defaults?: Defaults;
+  /** When to stop early: 'all-settled' (default), 'fail-fast', { toleratedFailures } or { toleratedFailurePercent }. */
+  failurePolicy?: FailurePolicy;
+  /** Time the targets have (e.g. '10 minutes'): then those unfinished are cancelled and the final callbacks run. */
+  deadline?: Duration;
 }
 
 export class FanoutClient {
@@ -180,6 +186,7 @@ export class FanoutClient {
       targets,
       callbacks: outcome.callbacks,
       counts: outcome.counts,
+      ...(outcome.stopped ? { stopped: outcome.stopped } : {}),
     } satisfies FanoutResult as T;
   }
 

@@ -104,6 +104,8 @@ export function planFanout(
     onFinal: finalCallbacks,
     maxConcurrency: request.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
     defaults: request.defaults ?? {},
+    ...(request.failurePolicy !== undefined ? { failurePolicy: request.failurePolicy } : {}),
+    ...(request.deadline !== undefined ? { deadline: request.deadline } : {}),
   };
 }
 

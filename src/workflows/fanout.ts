@@ -4,7 +4,8 @@
  * settled, every final callback runs with the responses keyed by target (assembled from the result store by the
  * callback's activity, never carried through history). A fan-out that fits one execution's history runs here;
  * a wider one runs as shards, child workflows `<cid>//shard-<n>` of `fanoutShard`, a few at a time (see sharding).
- * Cancelling cancels the targets still running, marks the ones not started, and still runs the callbacks.
+ * Cancelling cancels the targets still running, marks the ones not started, and still runs the callbacks. A fan-out
+ * stops the same way by itself when its failure policy is broken or its deadline passes, and says why.
  */
 import {
   CancellationScope,
@@ -16,6 +17,7 @@ import {
   patched,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
@@ -31,9 +33,11 @@ import type {
   ShardInput,
   ShardResult,
   ShardWorkflowInput,
+  StopReason,
 } from '../contracts';
-import { FanoutStateKey, PROGRESS_TARGETS_LIMIT, callbackName } from '../contracts';
-import { progressQuery, shardSettledSignal } from './definitions';
+import type { Duration as TemporalDuration } from '@temporalio/common';
+import { FanoutStateKey, PROGRESS_TARGETS_LIMIT, callbackName, toleratedFailures } from '../contracts';
+import { progressQuery, shardSettledSignal, targetFailedSignal } from './definitions';
 import { countsLine, detailsTable, utc } from './records';
 import type { ShardPlan } from './sharding';
 import { planShards, shardWorkflowId } from './sharding';
@@ -63,10 +67,17 @@ class FanoutRun {
   private readonly finalOutcomes: CallbackOutcome[] = [];
   /** Decided first thing in the run, before the catalog check (see targetCancellationType). */
   private readonly cancellationType = targetCancellationType();
+  /** The scope the targets (or shards) run in: cancelled when the fan-out is, or when it stops by itself. */
+  private readonly targetsScope = new CancellationScope();
+  private readonly tolerated: number;
+  /** Failed targets reported by shards (one execution counts its own). */
+  private shardFailures = 0;
+  private stopped?: StopReason;
 
   constructor(private readonly input: FanoutWorkflowInput) {
     this.reqTsUtc = utc(workflowInfo().runStartTime.getTime());
     this.plan = planShards(input.targets.length, input.onTarget.length, input.maxConcurrency);
+    this.tolerated = toleratedFailures(input.failurePolicy, input.targets.length);
   }
 
   async run(): Promise<FanoutOutcome> {
@@ -74,6 +85,10 @@ class FanoutRun {
     setHandler(progressQuery, () => this.progress());
     setHandler(shardSettledSignal, (index) => {
       if (this.shardStates[index] === 'running') this.shardStates[index] = 'settled';
+    });
+    setHandler(targetFailedSignal, () => {
+      this.shardFailures++;
+      this.applyFailurePolicy(this.shardFailures);
     });
     this.showDetails();
     const kinds = Object.fromEntries(input.targets.map((t) => [t.service, t.kind]));
@@ -89,6 +104,7 @@ class FanoutRun {
       throw error;
     }
 
+    const deadline = this.startDeadline();
     let cancelled = false;
     let finished: Promise<void>;
     if (this.plan.shardCount === 1) {
@@ -97,20 +113,24 @@ class FanoutRun {
           ...this.shardInput(0, input.targets.length, this.plan.concurrencyPerExecution),
           cancellationType: this.cancellationType,
         },
-        () => this.showDetails(),
+        (state) => {
+          if (state === 'failed') this.applyFailurePolicy(runner.counts.failed);
+          this.showDetails();
+        },
       );
       this.runner = runner;
       try {
-        await CancellationScope.cancellable(() => runner.runTargets());
+        await this.targetsScope.run(() => runner.runTargets());
       } catch (error) {
         if (!isCancellation(error)) throw error;
       }
       const notStarted = runner.markNotStarted();
-      cancelled = CancellationScope.current().consideredCancelled || notStarted > 0;
+      cancelled = CancellationScope.current().consideredCancelled || notStarted > 0 || this.stopped !== undefined;
+      deadline?.cancel();
       await CancellationScope.nonCancellable(() => runner.saveRecords());
       finished = runner.callbacksSettled();
     } else {
-      finished = this.runShards();
+      finished = this.targetsScope.run(() => this.runShards());
       const settled = () => this.shardStates.every((state) => state === 'settled' || state === 'done');
       try {
         await condition(settled);
@@ -118,7 +138,8 @@ class FanoutRun {
         if (!isCancellation(error)) throw error;
         await CancellationScope.nonCancellable(() => condition(settled));
       }
-      cancelled = CancellationScope.current().consideredCancelled;
+      deadline?.cancel();
+      cancelled = CancellationScope.current().consideredCancelled || this.stopped !== undefined;
     }
 
     // Final callbacks start when the last target has settled, beside on-target callbacks still retrying.
@@ -131,6 +152,35 @@ class FanoutRun {
       upsertMemo({ counts: outcome.counts });
       return outcome;
     });
+  }
+
+  /** Stops the fan-out by itself: what is running is cancelled, what has not started never does. */
+  private stop(reason: StopReason): void {
+    if (this.stopped || this.targetsScope.consideredCancelled) return;
+    this.stopped = reason;
+    if (this.runner) this.runner.cancelledBy = `the fan-out stopped (${reason.message})`;
+    this.targetsScope.cancel();
+  }
+
+  private applyFailurePolicy(failed: number): void {
+    if (failed <= this.tolerated) return;
+    const { failurePolicy, targets } = this.input;
+    const rule = failurePolicy === 'fail-fast' ? 'fail-fast' : `${this.tolerated} failed target(s) tolerated`;
+    this.stop({ reason: 'failure-policy', message: `${failed} of ${targets.length} targets failed; ${rule}` });
+  }
+
+  /** The deadline's timer, if there is one, in a scope of its own: cancelled once the targets have settled. */
+  private startDeadline(): CancellationScope | undefined {
+    const { deadline } = this.input;
+    if (deadline === undefined) return undefined;
+    const scope = new CancellationScope();
+    scope
+      .run(() => sleep(deadline as TemporalDuration))
+      .then(
+        () => this.stop({ reason: 'deadline', message: `the deadline of ${deadline} passed` }),
+        () => undefined, // cancelled: the targets settled in time
+      );
+    return scope;
   }
 
   private shardInput(offset: number, end: number, maxConcurrency: number): ShardInput & { concurrency: number } {
@@ -170,7 +220,14 @@ class FanoutRun {
         const start = (startCancelled: boolean) =>
           executeChild(fanoutShardType, {
             workflowId: shardWorkflowId(this.input.cid, index),
-            args: [{ ...shard, shardIndex: index, startCancelled } satisfies ShardWorkflowInput],
+            args: [
+              {
+                ...shard,
+                shardIndex: index,
+                startCancelled,
+                ...(Number.isFinite(this.tolerated) ? { reportFailures: true } : {}),
+              } satisfies ShardWorkflowInput,
+            ],
             taskQueue: workflowInfo().taskQueue,
             parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
             staticSummary: `shard ${index + 1} of ${shardCount} of fan-out ${this.input.cid}: targets ${shard.offset + 1}–${shard.offset + shard.targets.length}`,
@@ -203,7 +260,12 @@ class FanoutRun {
         runCallback(
           ref,
           { final: { ...summary, cid } },
-          { cid, channel: 'FANOUT_ON_FINAL', activityId: ids.next(`on-final/${callbackName(ref)}`) },
+          {
+            cid,
+            channel: 'FANOUT_ON_FINAL',
+            activityId: ids.next(`on-final/${callbackName(ref)}`),
+            ...(this.stopped ? { stopped: this.stopped } : {}),
+          },
           defaults,
         ),
       ),
@@ -258,6 +320,7 @@ class FanoutRun {
       counts: this.counts(),
       callbacks: [...listed, ...this.finalOutcomes],
       ...(this.runner ? {} : { shards: this.plan.shardCount }),
+      ...(this.stopped ? { stopped: this.stopped } : {}),
     };
   }
 
@@ -298,6 +361,7 @@ class FanoutRun {
         settled: counts.ok + counts.failed + counts.cancelled,
         ...counts,
         ...(targets.length <= PROGRESS_TARGETS_LIMIT ? { targets: Object.fromEntries(states) } : {}),
+        ...(this.stopped ? { stopped: this.stopped } : {}),
       };
     }
     // Finished shards are counted here; the client adds the running shards' own progress.
@@ -322,6 +386,7 @@ class FanoutRun {
       running: 0,
       pending,
       runningShards,
+      ...(this.stopped ? { stopped: this.stopped } : {}),
     };
   }
 }

@@ -16,14 +16,17 @@ export function utc(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/** The innermost cause is what the target itself raised; its stack (from the worker) is the traceback. */
-export function exceptionText(error: unknown): string {
+/**
+ * The innermost cause is what the target itself raised; its stack (from the worker) is the traceback. A cancelled
+ * target says what cancelled it (`cancelledBy`: the fan-out was cancelled, or stopped by itself, and why).
+ */
+export function exceptionText(error: unknown, cancelledBy = 'the fan-out was cancelled'): string {
   let cause: unknown = error;
   while ((cause instanceof ActivityFailure || cause instanceof ChildWorkflowFailure) && cause.cause)
     cause = cause.cause;
   if (isCancellation(error)) {
     const started = !(error instanceof Error && /before this target started/.test(error.message));
-    return `CancelledFailure: the fan-out was cancelled before this target ${started ? 'finished' : 'started'}`;
+    return `CancelledFailure: ${cancelledBy} before this target ${started ? 'finished' : 'started'}`;
   }
   if (cause instanceof TimeoutFailure) return timeoutText(cause);
   if (cause instanceof TemporalFailure || cause instanceof Error) {
@@ -51,6 +54,7 @@ export function targetRecord(
   base: { source: string; cid: string; target: string; reqTsUtc: string },
   outcome: { ok: true; response: unknown } | { ok: false; error: unknown },
   nowMs: number,
+  cancelledBy?: string,
 ): TargetRecord {
   return {
     source: base.source,
@@ -59,7 +63,7 @@ export function targetRecord(
     req_ts_utc: base.reqTsUtc,
     resp_ts_utc: utc(nowMs),
     ok: outcome.ok,
-    exception: outcome.ok ? null : exceptionText(outcome.error),
+    exception: outcome.ok ? null : exceptionText(outcome.error, cancelledBy),
     cid: base.cid,
   };
 }

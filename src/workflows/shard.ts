@@ -14,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { FanoutProgress, ShardResult, ShardWorkflowInput } from '../contracts';
 import { PROGRESS_TARGETS_LIMIT } from '../contracts';
-import { progressQuery, shardSettledSignal } from './definitions';
+import { progressQuery, shardSettledSignal, targetFailedSignal } from './definitions';
 import { detailsTable } from './records';
 import { targetCancellationType } from './steps';
 import { TargetRunner } from './target-runner';
@@ -22,9 +22,17 @@ import { TargetRunner } from './target-runner';
 export async function fanoutShard(input: ShardWorkflowInput): Promise<ShardResult> {
   let phase: FanoutProgress['state'] = 'running';
   const title = () => `shard ${input.shardIndex + 1} of fan-out ${input.cid} ${phase}`;
+  const parent = workflowInfo().parent;
+  const fanout = parent && getExternalWorkflowHandle(parent.workflowId, parent.runId);
   const runner: TargetRunner = new TargetRunner(
     { ...input, concurrency: input.maxConcurrency, cancellationType: targetCancellationType() },
-    () => setCurrentDetails(detailsTable(runner.states, runner.counts, title())),
+    (state) => {
+      // The fan-out counts failures across shards for its failure policy; it may have finished (or stopped) by
+      // the time a late signal arrives, which is no concern of the shard's.
+      if (state === 'failed' && input.reportFailures && fanout)
+        fanout.signal(targetFailedSignal, input.shardIndex).catch(() => undefined);
+      setCurrentDetails(detailsTable(runner.states, runner.counts, title()));
+    },
   );
   setHandler(progressQuery, (): FanoutProgress => {
     const { counts, states } = runner;
@@ -51,9 +59,7 @@ export async function fanoutShard(input: ShardWorkflowInput): Promise<ShardResul
   return CancellationScope.nonCancellable(async () => {
     await runner.saveRecords();
     phase = 'finalizing';
-    const parent = workflowInfo().parent;
-    if (parent)
-      await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(shardSettledSignal, input.shardIndex);
+    if (fanout) await fanout.signal(shardSettledSignal, input.shardIndex);
     await runner.callbacksSettled();
     phase = CancellationScope.current().consideredCancelled || input.startCancelled ? 'cancelled' : 'completed';
     setCurrentDetails(detailsTable(runner.states, runner.counts, title()));

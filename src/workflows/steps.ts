@@ -25,6 +25,7 @@ import type {
   Defaults,
   PlannedTarget,
   RetryPolicy,
+  StopReason,
   StoredRecord,
   TargetCall,
   TargetOutcome,
@@ -169,7 +170,7 @@ export class CallbackIds {
 export async function runCallback(
   ref: CallbackRef,
   input: CallbackInput,
-  context: { cid: string; channel: Channel; target?: string; activityId: string },
+  context: { cid: string; channel: Channel; target?: string; activityId: string; stopped?: StopReason },
   defaults: Defaults,
 ): Promise<CallbackOutcome> {
   const name = callbackName(ref);
@@ -179,6 +180,7 @@ export async function runCallback(
     callback: name,
     ...(typeof ref === 'string' || !ref.options ? {} : { options: ref.options }),
     ...(context.target ? { target: context.target } : {}),
+    ...(context.stopped ? { stopped: context.stopped } : {}),
   };
   const options: ActivityOptions = {
     activityId: context.activityId,

@@ -50,10 +50,13 @@ export class TargetRunner {
   private readonly callbacksInFlight: Promise<void>[] = [];
   private readonly unsaved: [number, StoredRecord][] = [];
   private readonly callbackIds = new CallbackIds();
+  /** What cancelled the targets, for their records: the fan-out's own stop says why it stopped. */
+  cancelledBy = 'the fan-out was cancelled';
 
   constructor(
     private readonly ctx: RunnerContext,
-    private readonly onChange: () => void = () => undefined,
+    /** Called as a target starts running and as it settles, with its new state. */
+    private readonly onChange: (state: TargetState) => void = () => undefined,
   ) {
     for (const target of ctx.targets) this.setState(target.name, 'pending');
   }
@@ -71,12 +74,17 @@ export class TargetRunner {
     await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, lane));
   }
 
-  /** Targets that never started are cancelled: recorded as such, and their callbacks still run. */
-  markNotStarted(): number {
+  /** Targets that never started are cancelled: recorded as such (with why, if given), and their callbacks still run. */
+  markNotStarted(why = 'the fan-out was cancelled'): number {
     let marked = 0;
     this.ctx.targets.forEach((target, position) => {
       if (this.states.get(target.name) !== 'pending') return;
-      this.settle(target, position, { ok: false, error: notStarted() }, 'cancelled');
+      this.settle(
+        target,
+        position,
+        { ok: false, error: new CancelledFailure(`${why} before this target started`) },
+        'cancelled',
+      );
       marked++;
     });
     return marked;
@@ -107,7 +115,7 @@ export class TargetRunner {
 
   private async runOne(target: PlannedTarget, position: number): Promise<void> {
     this.setState(target.name, 'running');
-    this.onChange();
+    this.onChange('running');
     const { cid, source, defaults, reqTsUtc, offset } = this.ctx;
     try {
       const outcome = await runTarget(
@@ -135,11 +143,11 @@ export class TargetRunner {
     if (outcome.ok && outcome.stored) {
       record = outcome.record; // stored by the activity; inline only when small
     } else {
-      record = targetRecord({ source, cid, target: target.name, reqTsUtc }, outcome, Date.now());
+      record = targetRecord({ source, cid, target: target.name, reqTsUtc }, outcome, Date.now(), this.cancelledBy);
       this.unsaved.push([index, { state, record }]);
     }
     this.setState(target.name, state);
-    this.onChange();
+    this.onChange(state);
     const input: CallbackInput = record ? { record } : { stored: { cid, index } };
     const channel = pattern === 'parallel' ? 'PARALLEL_EXEC_ON_TARGET' : 'FANOUT_ON_TARGET';
     for (const ref of onTarget) {
@@ -166,8 +174,4 @@ export class TargetRunner {
     this.counts[state]++;
     this.states.set(target, state);
   }
-}
-
-function notStarted(): Error {
-  return new CancelledFailure('the fan-out was cancelled before this target started');
 }

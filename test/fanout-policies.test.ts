@@ -1,0 +1,185 @@
+/**
+ * Run-time control through the real SDK Worker and Client on the official time-skipping test server, under both
+ * cache settings: failure policies (fail-fast, a tolerated number or percentage of failures, at the boundary), the
+ * fan-out's deadline, and a failure policy across the shards of a wide fan-out. A stopped fan-out cancels what runs,
+ * marks what never started, and still runs its final callbacks, which are told why.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationFailure } from '@temporalio/common';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { CallbackContext, FanoutResult } from '../src/contracts';
+import { toleratedFailures } from '../src/contracts';
+import { Registry, defineCallback, defineService } from '../src/registry';
+import { creditScoringServices } from '../src/services';
+import { createFanoutTestEnv, fanoutBundle, withFanoutWorker } from './helpers/fanout-env';
+import type { FanoutTestEnv } from './helpers/temporal-env';
+import { CACHE_MODES } from './helpers/temporal-env';
+
+let env: FanoutTestEnv;
+let workflowBundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  env = await createFanoutTestEnv();
+  workflowBundle = await fanoutBundle();
+}, 120_000);
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+function policyRegistry() {
+  const finals: CallbackContext[] = [];
+  const registry = new Registry(
+    [
+      ...creditScoringServices({ latencyMs: { crm: 20, erp: 20, scoring: 20 } }),
+      defineService({
+        name: 'always.fails',
+        handler: async () => {
+          throw ApplicationFailure.create({ message: 'backend down', type: 'BackendDown' });
+        },
+      }),
+    ],
+    [defineCallback({ name: 'final.cb', handler: async (_payload, ctx) => void finals.push(ctx) })],
+  );
+  return { registry, finals };
+}
+
+const failsOnce = { service: 'always.fails', retry: { maximumAttempts: 1 } };
+const report = (hours: number) => ({ user_id: 'u1', hours });
+const reportOptions = { service: 'reports.build-credit-report' };
+
+it('counts what each policy tolerates', () => {
+  expect(toleratedFailures(undefined, 10)).toBe(Infinity);
+  expect(toleratedFailures('all-settled', 10)).toBe(Infinity);
+  expect(toleratedFailures('fail-fast', 10)).toBe(0);
+  expect(toleratedFailures({ toleratedFailures: 3 }, 10)).toBe(3);
+  expect(toleratedFailures({ toleratedFailurePercent: 25 }, 10)).toBe(2);
+  expect(toleratedFailures({ toleratedFailurePercent: 100 }, 10)).toBe(10);
+});
+
+describe.each(CACHE_MODES)('failure policies and deadlines with $label', ({ maxCachedWorkflows }) => {
+  const harness = () => ({
+    env,
+    workflowBundle,
+    maxCachedWorkflows,
+    taskQueue: `policies-${maxCachedWorkflows ?? 'default'}`,
+  });
+
+  it('fail-fast: the first failure cancels the running targets, marks the rest, and final callbacks are told why', async () => {
+    const { registry, finals } = policyRegistry();
+    const { result, progress } = await withFanoutWorker(harness(), registry, async (fanout) => {
+      const cid = await fanout.invoke(
+        { bad: {}, report: report(48), 'later-1': { user_id: 'a' }, 'later-2': { user_id: 'b' } },
+        ['final.cb'],
+        {
+          failurePolicy: 'fail-fast',
+          maxConcurrency: 2,
+          targetOptions: {
+            bad: failsOnce,
+            report: reportOptions,
+            'later-1': { service: 'crm.get-user' },
+            'later-2': { service: 'crm.get-user' },
+          },
+        },
+      );
+      const result = await fanout.result<FanoutResult>(cid);
+      return { result, progress: await fanout.progress(cid) };
+    });
+    const stopped = { reason: 'failure-policy', message: '1 of 4 targets failed; fail-fast' };
+    expect(result.state).toBe('cancelled');
+    expect(result.stopped).toEqual(stopped);
+    expect(result.targets).toEqual({
+      bad: 'failed',
+      report: 'cancelled',
+      'later-1': 'cancelled',
+      'later-2': 'cancelled',
+    });
+    expect(result.payload.data['later-1'].exception).toMatch(
+      /the fan-out stopped \(1 of 4 targets failed; fail-fast\) before this target started/,
+    );
+    expect(Object.keys(result.payload.data)).toHaveLength(4);
+    expect(finals).toEqual([expect.objectContaining({ channel: 'FANOUT_ON_FINAL', stopped })]);
+    expect(progress).toMatchObject({ state: 'cancelled', failed: 1, cancelled: 3, stopped });
+  });
+
+  // Only failing activities and hours-long child workflows here: no activity is completing as the fan-out stops.
+  // (The time-skipping test server, unlike a real one, refuses to cancel an activity that completed meanwhile.)
+  it.each([
+    { policy: { toleratedFailures: 2 }, stops: false },
+    { policy: { toleratedFailures: 1 }, stops: true },
+    { policy: { toleratedFailurePercent: 50 }, stops: false },
+    { policy: { toleratedFailurePercent: 49 }, stops: true },
+  ])('tolerates failures up to the policy, and stops at one more: $policy', async ({ policy, stops }) => {
+    const { registry, finals } = policyRegistry();
+    const result = await withFanoutWorker(harness(), registry, async (fanout) => {
+      const cid = await fanout.invoke(
+        { 'bad-1': {}, 'bad-2': {}, 'report-1': report(6), 'report-2': report(8) },
+        ['final.cb'],
+        {
+          failurePolicy: policy,
+          targetOptions: {
+            'bad-1': failsOnce,
+            'bad-2': failsOnce,
+            'report-1': reportOptions,
+            'report-2': reportOptions,
+          },
+        },
+      );
+      return fanout.result<FanoutResult>(cid);
+    });
+    expect(result.counts.failed).toBe(2);
+    if (stops) {
+      expect(result.state).toBe('cancelled');
+      expect(result.stopped).toMatchObject({
+        reason: 'failure-policy',
+        message: '2 of 4 targets failed; 1 failed target(s) tolerated',
+      });
+      // Hours of report do not finish before two quick failures.
+      expect(result.targets).toEqual({
+        'bad-1': 'failed',
+        'bad-2': 'failed',
+        'report-1': 'cancelled',
+        'report-2': 'cancelled',
+      });
+      expect(result.payload.data['report-1'].exception).toBe(
+        `CancelledFailure: the fan-out stopped (${result.stopped!.message}) before this target finished`,
+      );
+      expect(finals[0].stopped).toEqual(result.stopped);
+    } else {
+      expect(result.state).toBe('completed');
+      expect(result.stopped).toBeUndefined();
+      expect(result.targets).toEqual({ 'bad-1': 'failed', 'bad-2': 'failed', 'report-1': 'ok', 'report-2': 'ok' });
+      expect(finals[0].stopped).toBeUndefined();
+    }
+  });
+
+  it('deadline: when it passes, the unfinished targets are cancelled and final callbacks run with what was collected', async () => {
+    const { registry, finals } = policyRegistry();
+    const result = await withFanoutWorker(harness(), registry, async (fanout) => {
+      const cid = await fanout.invoke({ report: report(48), crm: { user_id: 'd' } }, ['final.cb'], {
+        deadline: '1 hour',
+        targetOptions: { report: reportOptions, crm: { service: 'crm.get-user' } },
+      });
+      return fanout.result<FanoutResult>(cid);
+    });
+    const stopped = { reason: 'deadline', message: 'the deadline of 1 hour passed' };
+    expect(result).toMatchObject({ state: 'cancelled', stopped, targets: { report: 'cancelled', crm: 'ok' } });
+    expect(result.payload.data.crm.ok).toBe(true);
+    expect(result.payload.data.report.exception).toMatch(/Cancel/);
+    expect(finals).toEqual([expect.objectContaining({ stopped })]);
+  });
+
+  it('deadline not reached: the fan-out completes as usual', async () => {
+    const { registry, finals } = policyRegistry();
+    const result = await withFanoutWorker(harness(), registry, async (fanout) => {
+      const cid = await fanout.invoke({ report: report(6) }, ['final.cb'], {
+        deadline: '2 days',
+        targetOptions: { report: reportOptions },
+      });
+      return fanout.result<FanoutResult>(cid);
+    });
+    expect(result.state).toBe('completed');
+    expect(result.stopped).toBeUndefined();
+    expect(finals[0].stopped).toBeUndefined();
+  });
+});
