@@ -3,7 +3,8 @@
  * JSON under test/histories. Re-run after a deliberate change to the workflows' command sequence
  * (`npm run histories:save`); the replay test then guards every later change against nondeterminism. Histories
  * of runs still in flight when code changes stay: save the new ones beside them with a label
- * (`npm run histories:save -- try-cancel` writes `<name>-try-cancel.json`).
+ * (`npm run histories:save -- try-cancel` writes `<name>-try-cancel.json`; names after the label save only those:
+ * `npm run histories:save -- policies fanout-fail-fast`).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,6 +23,8 @@ import { fanoutDataConverter } from '../src/store/payload-driver';
 
 const OUT = path.resolve(__dirname, '../../test/histories');
 const LABEL = process.argv[2] ? `-${process.argv[2]}` : '';
+/** Names after the label save only those fan-outs (all run regardless). */
+const ONLY = new Set(process.argv.slice(3));
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -90,6 +93,19 @@ async function main(): Promise<void> {
         },
       },
     );
+    cids['fanout-fail-fast'] = await fanout.invoke(
+      { 'always.fails': {}, r1: { user_id: 'u5', hours: 50 }, r2: { user_id: 'u5', hours: 50 } },
+      ['collect'],
+      {
+        failurePolicy: 'fail-fast',
+        deadline: '1 day',
+        targetOptions: {
+          'always.fails': { retry: { maximumAttempts: 1 } },
+          r1: { service: 'reports.build-credit-report' },
+          r2: { service: 'reports.build-credit-report' },
+        },
+      },
+    );
     for (let i = 0; i < 200 && (await fanout.progress(cids['fanout-cancelled'])).ok < 1; i++)
       await new Promise((r) => setTimeout(r, 25));
     await fanout.cancel(cids['fanout-cancelled']);
@@ -97,6 +113,7 @@ async function main(): Promise<void> {
   });
   fs.mkdirSync(OUT, { recursive: true });
   for (const [name, cid] of Object.entries(cids)) {
+    if (ONLY.size && !ONLY.has(name)) continue;
     const history = await env.client.workflow.getHandle(cid).fetchHistory();
     fs.writeFileSync(
       path.join(OUT, `${name}${LABEL}.json`),

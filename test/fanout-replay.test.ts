@@ -25,10 +25,13 @@ beforeAll(async () => {
 describe('saved histories replay without nondeterminism', () => {
   it('has histories of every pattern to replay', () => {
     // Each pattern as recorded before targets were cancelled with TRY_CANCEL, and after (`-try-cancel`); and a
-    // fan-out whose server and worker were killed mid-run, its catalog check split over two workflow tasks.
+    // fan-out whose server and worker were killed mid-run, its catalog check split over two workflow tasks; a
+    // fan-out stopped by its failure policy, with a deadline.
     const patterns = ['fanout-cancelled', 'fanout-child', 'fanout-failures', 'fanout-seed', 'invoke-retry', 'parallel'];
     expect(files.sort()).toEqual(
-      [...patterns, ...patterns.map((name) => `${name}-try-cancel`), 'fanout-restarted'].map((n) => `${n}.json`).sort(),
+      [...patterns, ...patterns.map((name) => `${name}-try-cancel`), 'fanout-restarted', 'fanout-fail-fast-policies']
+        .map((n) => `${n}.json`)
+        .sort(),
     );
   });
 
