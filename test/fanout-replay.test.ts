@@ -26,10 +26,17 @@ describe('saved histories replay without nondeterminism', () => {
   it('has histories of every pattern to replay', () => {
     // Each pattern as recorded before targets were cancelled with TRY_CANCEL, and after (`-try-cancel`); and a
     // fan-out whose server and worker were killed mid-run, its catalog check split over two workflow tasks; a
-    // fan-out stopped by its failure policy, with a deadline.
+    // fan-out stopped by its failure policy, with a deadline; fan-outs keeping their counts in the memo as they run.
     const patterns = ['fanout-cancelled', 'fanout-child', 'fanout-failures', 'fanout-seed', 'invoke-retry', 'parallel'];
     expect(files.sort()).toEqual(
-      [...patterns, ...patterns.map((name) => `${name}-try-cancel`), 'fanout-restarted', 'fanout-fail-fast-policies']
+      [
+        ...patterns,
+        ...patterns.map((name) => `${name}-try-cancel`),
+        'fanout-restarted',
+        'fanout-fail-fast-policies',
+        'fanout-seed-counts-memo',
+        'fanout-cancelled-counts-memo',
+      ]
         .map((n) => `${n}.json`)
         .sort(),
     );

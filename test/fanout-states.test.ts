@@ -2,7 +2,8 @@
  * FanoutState (the search attribute listings filter on) and the progress query tell the truth in every ending:
  * invoke/retry completing, a fan-out or invoke/retry refused by the worker's name check, a cancelled
  * invoke/retry (cancelled, not failed, and no INVOKE_RETRY_ON_FAILURE). Also: a failed fan-out's result is a typed
- * answer, and names such as `constructor` are never taken for registered services.
+ * answer, names such as `constructor` are never taken for registered services, and a fan-out's memo says how far it
+ * got with no worker needed to read it.
  * On the official dev server, whose visibility keeps search attributes.
  */
 import { randomUUID } from 'node:crypto';
@@ -30,12 +31,22 @@ afterAll(async () => {
   await env?.teardown();
 });
 
+let release: () => void = () => undefined;
+let gate = new Promise<void>((resolve) => (release = resolve));
+
 function registry() {
   const calls: CallbackContext[] = [];
   const attempts: number[] = [];
   const reg = new Registry(
     [
       defineService({ name: 'echo', handler: async (request: unknown) => request }),
+      defineService({
+        name: 'gated',
+        handler: async (request: unknown) => {
+          await gate;
+          return request;
+        },
+      }),
       defineService({
         name: 'always.fails',
         handler: async () => {
@@ -117,6 +128,33 @@ describe('FanoutState and progress in every ending', () => {
     expect(await stateOf(outcome.retryCid)).toBe('failed');
   });
 
+  it('the memo holds the counts while the fan-out runs (every tenth of its targets) and when it ends', async () => {
+    gate = new Promise<void>((resolve) => (release = resolve));
+    const { reg } = registry();
+    const targets = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`t${i}`, i]));
+    const targetOptions = Object.fromEntries(
+      Object.keys(targets).map((name, i) => [name, { service: i < 10 ? 'echo' : 'gated' }]),
+    );
+    const counts = async (cid: string) =>
+      (await env.client.workflow.getHandle(cid).describe()).memo?.counts as Record<string, number> | undefined;
+    await withFanoutWorker({ env, workflowBundle, taskQueue: 'memo-counts' }, reg, async (fanout) => {
+      const cid = await fanout.invoke(targets, ['collect'], { targetOptions });
+      await waitFor(async () => (await counts(cid))?.ok === 10, 30_000);
+      expect(await counts(cid)).toMatchObject({ total: 20, ok: 10, failed: 0, cancelled: 0 });
+      expect(await stateOf(cid)).toBe('running');
+      release();
+      await fanout.result(cid);
+      expect(await counts(cid)).toEqual({
+        total: 20,
+        ok: 20,
+        failed: 0,
+        cancelled: 0,
+        callbacks: 1,
+        callbacksFailed: 0,
+      });
+    });
+  });
+
   it('cancelling an invoke/retry ends it cancelled: counted as cancelled, no INVOKE_RETRY_ON_FAILURE', async () => {
     const { reg, calls, attempts } = registry();
     const taskQueue = `states-${randomUUID()}`;
@@ -177,7 +215,7 @@ describe('names are own entries of the catalog only', () => {
     const { reg } = registry();
     const catalog = reg.catalog();
     for (const name of inherited) expect(catalog.services[name], name).toBeUndefined();
-    expect(Object.keys(catalog.services).sort()).toEqual(['always.fails', 'echo']);
+    expect(Object.keys(catalog.services).sort()).toEqual(['always.fails', 'echo', 'gated']);
   });
 
   it('the workflow’s own name check refuses inherited names the client let through', async () => {

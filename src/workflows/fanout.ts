@@ -67,6 +67,12 @@ class FanoutRun {
   private readonly finalOutcomes: CallbackOutcome[] = [];
   /** Decided first thing in the run, before the catalog check (see targetCancellationType). */
   private readonly cancellationType = targetCancellationType();
+  /**
+   * The memo's `counts` (readable with no worker running: the Web UI, describe) also while running: at every tenth
+   * of the targets settled and at every shard done. Runs from before this replay without it. Decided first thing,
+   * like the cancellation type.
+   */
+  private readonly countsWhileRunning = patched('counts-memo-while-running');
   /** The scope the targets (or shards) run in: cancelled when the fan-out is, or when it stops by itself. */
   private readonly targetsScope = new CancellationScope();
   private readonly tolerated: number;
@@ -115,6 +121,7 @@ class FanoutRun {
         },
         (state) => {
           if (state === 'failed') this.applyFailurePolicy(runner.counts.failed);
+          if (state !== 'running') this.countsAtEachTenth(runner.counts);
           this.showDetails();
         },
       );
@@ -152,6 +159,13 @@ class FanoutRun {
       upsertMemo({ counts: outcome.counts });
       return outcome;
     });
+  }
+
+  private countsAtEachTenth({ ok, failed, cancelled }: { ok: number; failed: number; cancelled: number }): void {
+    const total = this.input.targets.length;
+    const settled = ok + failed + cancelled;
+    if (this.countsWhileRunning && settled < total && settled % Math.ceil(total / 10) === 0)
+      upsertMemo({ counts: this.counts() });
   }
 
   /** Stops the fan-out by itself: what is running is cancelled, what has not started never does. */
@@ -245,6 +259,7 @@ class FanoutRun {
           }
         }
         this.shardStates[index] = 'done';
+        if (this.countsWhileRunning) upsertMemo({ counts: this.counts() });
         this.showDetails();
       }
     };
