@@ -121,6 +121,10 @@ export function toleratedFailures(policy: FailurePolicy | undefined, total: numb
   return Math.floor((total * policy.toleratedFailurePercent) / 100);
 }
 
+/** A running fan-out's run-time settings, as the control updates return them. */
+export const FanoutControl = z.object({ maxConcurrency: z.number(), paused: z.boolean() });
+export type FanoutControl = z.infer<typeof FanoutControl>;
+
 /** Why a fan-out stopped before every target had settled on its own. */
 export const StopReason = z.object({
   reason: z.enum(['failure-policy', 'deadline']),
@@ -243,6 +247,10 @@ export const FanoutProgress = z.object({
   runningShards: z.array(z.string()).optional(),
   /** Set once the fan-out stopped early (failure policy, deadline). */
   stopped: StopReason.optional(),
+  /** Targets in flight at most, as set at start or since (`setMaxConcurrency`). */
+  maxConcurrency: z.number().optional(),
+  /** True while starting new targets is paused. */
+  paused: z.boolean().optional(),
 });
 export type FanoutProgress = z.infer<typeof FanoutProgress>;
 
@@ -372,6 +380,8 @@ export interface ShardWorkflowInput extends ShardInput {
   startCancelled: boolean;
   /** The fan-out has a failure policy: signal it each failed target (targetFailedSignal). */
   reportFailures?: boolean;
+  /** The fan-out was paused when this shard started. */
+  startPaused?: boolean;
 }
 
 export interface ShardResult {

@@ -178,8 +178,8 @@ describe('202 Accepted', () => {
   });
 });
 
-describe('running fan-outs: 409 on result, DELETE cancels', () => {
-  it('409 while running, 202 on DELETE, then the cancelled result; DELETE again → 409', async () => {
+describe('running fan-outs: 409 on result, PATCH changes them, DELETE cancels', () => {
+  it('409 while running, 200 on PATCH, 202 on DELETE, then the cancelled result; DELETE or PATCH again → 409', async () => {
     const accepted = await call('POST', '/v1/fanouts', {
       targets: { 'crm.get-user': { user_id: '5' }, report: { user_id: '5', hours: 48 } },
       targetOptions: { report: { service: 'reports.build-credit-report' } },
@@ -190,6 +190,18 @@ describe('running fan-outs: 409 on result, DELETE cancels', () => {
 
     expectProblem(await call('GET', `/v1/fanouts/${cid}/result`), 409, 'still-running');
 
+    const patched = await call('PATCH', `/v1/fanouts/${cid}`, { maxConcurrency: 3, paused: true });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toEqual({ maxConcurrency: 3, paused: true });
+    expect((await call('GET', `/v1/fanouts/${cid}`)).body).toMatchObject({ maxConcurrency: 3, paused: true });
+    const invalid = await call('PATCH', `/v1/fanouts/${cid}`, { maxConcurrency: 0, extra: 1 });
+    expectProblem(invalid, 400, 'invalid-request');
+    expect((invalid.body.errors as { pointer: string }[]).map((e) => e.pointer).sort()).toEqual([
+      '/extra',
+      '/maxConcurrency',
+    ]);
+    expectProblem(await call('PATCH', `/v1/fanouts/${cid}`, {}), 400, 'invalid-request');
+
     const cancelled = await call('DELETE', `/v1/fanouts/${cid}`);
     expect(cancelled.status).toBe(202);
     expect(cancelled.body).toEqual({ cid });
@@ -198,6 +210,7 @@ describe('running fan-outs: 409 on result, DELETE cancels', () => {
     expect(result.targets.report).toBe('cancelled');
 
     expectProblem(await call('DELETE', `/v1/fanouts/${cid}`), 409, 'not-running');
+    expectProblem(await call('PATCH', `/v1/fanouts/${cid}`, { paused: false }), 409, 'control-refused');
   });
 });
 
@@ -298,12 +311,13 @@ describe('client errors', () => {
   });
 
   it('404 for an unknown CID on every route, and for unknown routes', async () => {
-    for (const [method, path] of [
-      ['GET', '/v1/fanouts/no-such-cid'],
-      ['GET', '/v1/fanouts/no-such-cid/result'],
-      ['DELETE', '/v1/fanouts/no-such-cid'],
-    ]) {
-      const reply = await call(method, path);
+    for (const [method, path, body] of [
+      ['GET', '/v1/fanouts/no-such-cid', undefined],
+      ['GET', '/v1/fanouts/no-such-cid/result', undefined],
+      ['DELETE', '/v1/fanouts/no-such-cid', undefined],
+      ['PATCH', '/v1/fanouts/no-such-cid', { paused: true }],
+    ] as const) {
+      const reply = await call(method, path, body);
       expectProblem(reply, 404, 'fanout-not-found');
       expect(reply.body.cid).toBe('no-such-cid');
     }
@@ -373,7 +387,7 @@ describe('OpenAPI', () => {
       '/v1/openapi.json',
       '/v1/parallel',
     ]);
-    expect(Object.keys(doc.paths['/v1/fanouts/{cid}']).sort()).toEqual(['delete', 'get']);
+    expect(Object.keys(doc.paths['/v1/fanouts/{cid}']).sort()).toEqual(['delete', 'get', 'patch']);
     const request = doc.components.schemas.FanoutRequest;
     expect(Object.keys(request.properties ?? {})).toEqual(
       expect.arrayContaining(['targets', 'finalCallbacks', 'onTarget', 'cid', 'delivery']),

@@ -1,19 +1,22 @@
 /**
  * Run-time control through the real SDK Worker and Client on the official time-skipping test server, under both
  * cache settings: failure policies (fail-fast, a tolerated number or percentage of failures, at the boundary), the
- * fan-out's deadline, and a failure policy across the shards of a wide fan-out. A stopped fan-out cancels what runs,
- * marks what never started, and still runs its final callbacks, which are told why.
+ * fan-out's deadline, and concurrency changed, paused and resumed while it runs. A stopped fan-out cancels what runs,
+ * marks what never started, and still runs its final callbacks, which are told why. (Failure policy across shards:
+ * wide-fanout.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { CallbackContext, FanoutResult } from '../src/contracts';
 import { toleratedFailures } from '../src/contracts';
+import { FanoutControlError } from '../src/client';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { creditScoringServices } from '../src/services';
 import { createFanoutTestEnv, fanoutBundle, withFanoutWorker } from './helpers/fanout-env';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { CACHE_MODES } from './helpers/temporal-env';
+import { waitFor } from './helpers/wait';
 
 let env: FanoutTestEnv;
 let workflowBundle: WorkflowBundleWithSourceMap;
@@ -29,9 +32,20 @@ afterAll(async () => {
 
 function policyRegistry() {
   const finals: CallbackContext[] = [];
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let started = 0;
   const registry = new Registry(
     [
       ...creditScoringServices({ latencyMs: { crm: 20, erp: 20, scoring: 20 } }),
+      defineService({
+        name: 'gated',
+        handler: async (n: number) => {
+          started++;
+          await gate;
+          return n;
+        },
+      }),
       defineService({
         name: 'always.fails',
         handler: async () => {
@@ -41,7 +55,7 @@ function policyRegistry() {
     ],
     [defineCallback({ name: 'final.cb', handler: async (_payload, ctx) => void finals.push(ctx) })],
   );
-  return { registry, finals };
+  return { registry, finals, release: () => release(), started: () => started };
 }
 
 const failsOnce = { service: 'always.fails', retry: { maximumAttempts: 1 } };
@@ -181,5 +195,32 @@ describe.each(CACHE_MODES)('failure policies and deadlines with $label', ({ maxC
     expect(result.state).toBe('completed');
     expect(result.stopped).toBeUndefined();
     expect(finals[0].stopped).toBeUndefined();
+  });
+
+  it('changes concurrency while running, pauses and resumes starting targets; refuses bad values and late changes', async () => {
+    const { registry, release, started } = policyRegistry();
+    const targets = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`g${i}`, i]));
+    const targetOptions = Object.fromEntries(Object.keys(targets).map((name) => [name, { service: 'gated' }]));
+    await withFanoutWorker(harness(), registry, async (fanout) => {
+      const cid = await fanout.invoke(targets, ['final.cb'], { targetOptions, maxConcurrency: 2 });
+      const running = async (n: number) => waitFor(async () => (await fanout.progress(cid)).running === n, 20_000);
+      await running(2);
+      expect(await fanout.setMaxConcurrency(cid, 5)).toEqual({ maxConcurrency: 5, paused: false });
+      await running(5);
+      expect(await fanout.pause(cid)).toEqual({ maxConcurrency: 5, paused: true });
+      await expect(fanout.setMaxConcurrency(cid, 0)).rejects.toThrow(FanoutControlError);
+      await expect(fanout.setMaxConcurrency(cid, 1001)).rejects.toThrow(/from 1 to 1000/);
+      release(); // the five running finish; paused, nothing new starts
+      await waitFor(async () => (await fanout.progress(cid)).settled === 5, 20_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await fanout.progress(cid)).toMatchObject({ running: 0, pending: 5, paused: true, maxConcurrency: 5 });
+      expect(started()).toBe(5);
+      expect(await fanout.resume(cid)).toEqual({ maxConcurrency: 5, paused: false });
+      const result = await fanout.result<FanoutResult>(cid);
+      expect(result.state).toBe('completed');
+      expect(result.counts.ok).toBe(10);
+      expect(started()).toBe(10);
+      await expect(fanout.pause(cid)).rejects.toThrow(/no longer running \(COMPLETED\)/);
+    });
   });
 });

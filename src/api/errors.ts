@@ -3,6 +3,7 @@ import { isGrpcServiceError } from '@temporalio/client';
 import type { FastifyReply } from 'fastify';
 import {
   DuplicateCidError,
+  FanoutControlError,
   FanoutFailedError,
   FanoutNotFoundError,
   FanoutRunningError,
@@ -37,6 +38,9 @@ export function sendClientError(reply: FastifyReply, error: unknown): FastifyRep
   }
   if (error instanceof FanoutRunningError) {
     return sendProblem(reply, problem(409, 'still-running', error.message, { cid: error.cid }));
+  }
+  if (error instanceof FanoutControlError) {
+    return sendProblem(reply, problem(409, 'control-refused', error.message, { cid: error.cid }));
   }
   if (error instanceof FanoutFailedError) {
     // A fan-out that ended without a result: a definite answer, not a server fault.

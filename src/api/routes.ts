@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { FanoutClient } from '../client';
 import type { AddressPolicy } from '../delivery/address-policy';
-import { CallbackRef, FanoutRequest, InvokeRetryRequest, ParallelRequest } from '../contracts';
+import { CallbackRef, FanoutRequest, InvokeRetryRequest, MAX_CONCURRENCY_LIMIT, ParallelRequest } from '../contracts';
 import type { CallbackRefLike } from './delivery-destination';
 import {
   DeliveryDestination,
@@ -37,6 +37,14 @@ export const InvokeRetryProgress = z
   .object({ cid: z.string(), pattern: z.literal('invoke-retry'), state: z.string().describe('running, completed, …') })
   .describe('State of an invoke/retry');
 export type InvokeRetryProgress = z.infer<typeof InvokeRetryProgress>;
+
+export const FanoutControlRequest = z
+  .strictObject({
+    maxConcurrency: z.number().int().min(1).max(MAX_CONCURRENCY_LIMIT).optional(),
+    paused: z.boolean().optional().describe('true: start no new targets (running ones go on); false: start them again'),
+  })
+  .refine((body) => body.maxConcurrency !== undefined || body.paused !== undefined, 'maxConcurrency or paused')
+  .describe('What to change in a running fan-out');
 
 export const Accepted = z.object({ cid: z.string() }).describe('The fan-out was accepted; follow it by its CID');
 
@@ -139,6 +147,23 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       }
     },
   );
+
+  app.patch<{ Params: { cid: string } }>('/v1/fanouts/:cid', async (request, reply) => {
+    const { cid } = request.params;
+    const parsed = FanoutControlRequest.safeParse(request.body);
+    if (!parsed.success) {
+      const errors = invalidParams(parsed.error.issues);
+      return sendProblem(reply, problem(400, 'invalid-request', 'The request body is not valid', { errors }));
+    }
+    try {
+      const { maxConcurrency, paused } = parsed.data;
+      let control = maxConcurrency !== undefined ? await client.setMaxConcurrency(cid, maxConcurrency) : undefined;
+      if (paused !== undefined) control = paused ? await client.pause(cid) : await client.resume(cid);
+      return control;
+    } catch (error) {
+      return sendClientError(reply, error);
+    }
+  });
 
   app.delete<{ Params: { cid: string } }>('/v1/fanouts/:cid', async (request, reply) => {
     const { cid } = request.params;

@@ -1,8 +1,8 @@
 /** The API's operations, as served at /v1/openapi.json. */
-import { FanoutProgress, FanoutResult, InvokeRetryResult, RecordsPage } from '../contracts';
+import { FanoutControl, FanoutProgress, FanoutResult, InvokeRetryResult, RecordsPage } from '../contracts';
 import type { OperationSpec, ResponseSpec } from './openapi';
 import { buildOpenApiDocument } from './openapi';
-import { Accepted, ApiRequests, InvokeRetryProgress } from './routes';
+import { Accepted, ApiRequests, FanoutControlRequest, InvokeRetryProgress } from './routes';
 
 const problem = (description: string): ResponseSpec => ({ description, schema: 'problem' });
 const common = { 401: problem('Missing or unknown API key') };
@@ -88,6 +88,19 @@ const OPERATIONS: OperationSpec[] = [
     },
   },
   {
+    method: 'patch',
+    path: '/v1/fanouts/:cid',
+    operationId: 'control',
+    summary: 'Change a running fan-out: targets in flight at most (maxConcurrency), pause or resume starting targets',
+    requestBody: 'FanoutControlRequest',
+    responses: {
+      200: { description: 'The settings now in force', schema: 'FanoutControl' },
+      400: problem('Invalid request; `errors` names each invalid field'),
+      ...byCid,
+      409: problem('The fan-out no longer starts targets (finished, finishing, stopped or cancelled)'),
+    },
+  },
+  {
     method: 'delete',
     path: '/v1/fanouts/:cid',
     operationId: 'cancel',
@@ -119,8 +132,17 @@ export function apiDocument(): Record<string, unknown> {
         FanoutRequest: ApiRequests.fanout.schema,
         ParallelRequest: ApiRequests.parallel.schema,
         InvokeRetryRequest: ApiRequests.invokeRetry.schema,
+        FanoutControlRequest,
       },
-      responses: { Accepted, FanoutProgress, InvokeRetryProgress, FanoutResult, InvokeRetryResult, RecordsPage },
+      responses: {
+        Accepted,
+        FanoutControl,
+        FanoutProgress,
+        InvokeRetryProgress,
+        FanoutResult,
+        InvokeRetryResult,
+        RecordsPage,
+      },
     },
     OPERATIONS,
   );

@@ -66,6 +66,16 @@ export class FanoutRunningError extends FanoutError {
   }
 }
 
+/** A control (setMaxConcurrency, pause, resume) the fan-out refused: a bad value, or it no longer starts targets. */
+export class FanoutControlError extends FanoutError {
+  constructor(
+    readonly cid: string,
+    reason: string,
+  ) {
+    super(`Fan-out ${cid} refused the change: ${reason}`);
+  }
+}
+
 /** How a fan-out that has no result ended: its workflow failed, was terminated or timed out. */
 export type FailedState = 'failed' | 'terminated' | 'timed-out' | 'cancelled';
 

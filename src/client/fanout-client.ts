@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
-import { Client, WorkflowFailedError } from '@temporalio/client';
+import { Client, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type {
   CallbackRef,
@@ -13,6 +13,7 @@ import type {
   Defaults,
   Duration,
   FailurePolicy,
+  FanoutControl,
   FanoutOutcome,
   FanoutProgress,
   FanoutResult,
@@ -31,11 +32,12 @@ import { defaultBlobStore } from '../store/default-store';
 import { fanoutDataConverter } from '../store/payload-driver';
 import type { RecordPage } from '../store/records';
 import { RecordStore } from '../store/records';
-import { progressQuery } from '../workflows/definitions';
+import { pauseUpdate, progressQuery, resumeUpdate, setMaxConcurrencyUpdate } from '../workflows/definitions';
 import {
   DuplicateCidError,
   FanoutFailedError,
   FanoutNotFoundError,
+  FanoutControlError,
   FanoutRunningError,
   PayloadTooLargeError,
 } from './errors';
@@ -194,6 +196,36 @@ export class FanoutClient {
   async recordsPage(cid: string, options: { cursor?: string; limit?: number } = {}): Promise<RecordPage> {
     await this.withHandle(cid, (handle) => handle.describe()); // FanoutNotFoundError for an unknown CID
     return this.records.page(cid, options);
+  }
+
+  /** Targets in flight at most from now on (1 to 1,000), while the fan-out still starts targets. */
+  async setMaxConcurrency(cid: string, maxConcurrency: number): Promise<FanoutControl> {
+    return this.control(cid, (handle) => handle.executeUpdate(setMaxConcurrencyUpdate, { args: [maxConcurrency] }));
+  }
+
+  /** Stops starting new targets (running ones go on), e.g. while a backend is down. */
+  async pause(cid: string): Promise<FanoutControl> {
+    return this.control(cid, (handle) => handle.executeUpdate(pauseUpdate));
+  }
+
+  /** Starts new targets again after `pause`. */
+  async resume(cid: string): Promise<FanoutControl> {
+    return this.control(cid, (handle) => handle.executeUpdate(resumeUpdate));
+  }
+
+  /** An update the workflow validates: refused (bad value, finished, stopping) as FanoutControlError. */
+  private async control(cid: string, update: (handle: WorkflowHandle) => Promise<FanoutControl>) {
+    return this.withHandle(cid, async (handle) => {
+      const { status } = await handle.describe();
+      if (status.name !== 'RUNNING') throw new FanoutControlError(cid, `it is no longer running (${status.name})`);
+      try {
+        return await update(handle);
+      } catch (error) {
+        if (error instanceof WorkflowUpdateFailedError)
+          throw new FanoutControlError(cid, error.cause instanceof Error ? error.cause.message : error.message);
+        throw error;
+      }
+    });
   }
 
   /** Cancels the targets still running; final callbacks still run with what was collected. */

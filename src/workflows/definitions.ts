@@ -1,6 +1,6 @@
 /** Queries and signals of the fan-out workflows, shared by the workflows and the client. */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { FanoutProgress } from '../contracts';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { FanoutControl, FanoutProgress } from '../contracts';
 
 export const progressQuery = defineQuery<FanoutProgress>('progress');
 
@@ -9,3 +9,13 @@ export const shardSettledSignal = defineSignal<[shardIndex: number]>('shardSettl
 
 /** A shard tells its fan-out that one of its targets failed, so the fan-out can apply its failure policy. */
 export const targetFailedSignal = defineSignal<[shardIndex: number]>('targetFailed');
+
+/** Targets in flight at most from now on (1 to MAX_CONCURRENCY_LIMIT), while the fan-out still starts targets. */
+export const setMaxConcurrencyUpdate = defineUpdate<FanoutControl, [maxConcurrency: number]>('setMaxConcurrency');
+
+/** Stop starting new targets (those running go on), e.g. while a backend is down; `resume` starts them again. */
+export const pauseUpdate = defineUpdate<FanoutControl>('pause');
+export const resumeUpdate = defineUpdate<FanoutControl>('resume');
+
+/** The fan-out passes its concurrency and pause on to its running shards. */
+export const shardControlSignal = defineSignal<[control: { concurrency: number; paused: boolean }]>('shardControl');

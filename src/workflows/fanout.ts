@@ -12,6 +12,7 @@ import {
   CancelledFailure,
   condition,
   executeChild,
+  getExternalWorkflowHandle,
   isCancellation,
   ParentClosePolicy,
   patched,
@@ -24,6 +25,7 @@ import {
 } from '@temporalio/workflow';
 import type {
   CallbackOutcome,
+  FanoutControl,
   FanoutCounts,
   FanoutOutcome,
   FanoutProgress,
@@ -36,11 +38,25 @@ import type {
   StopReason,
 } from '../contracts';
 import type { Duration as TemporalDuration } from '@temporalio/common';
-import { FanoutStateKey, PROGRESS_TARGETS_LIMIT, callbackName, toleratedFailures } from '../contracts';
-import { progressQuery, shardSettledSignal, targetFailedSignal } from './definitions';
+import {
+  FanoutStateKey,
+  MAX_CONCURRENCY_LIMIT,
+  PROGRESS_TARGETS_LIMIT,
+  callbackName,
+  toleratedFailures,
+} from '../contracts';
+import {
+  pauseUpdate,
+  progressQuery,
+  resumeUpdate,
+  setMaxConcurrencyUpdate,
+  shardControlSignal,
+  shardSettledSignal,
+  targetFailedSignal,
+} from './definitions';
 import { countsLine, detailsTable, utc } from './records';
 import type { ShardPlan } from './sharding';
-import { planShards, shardWorkflowId } from './sharding';
+import { executionCap, planShards, shardWorkflowId } from './sharding';
 import { CallbackIds, checkNames, runCallback, targetCancellationType } from './steps';
 import { TargetRunner } from './target-runner';
 
@@ -79,11 +95,17 @@ class FanoutRun {
   /** Failed targets reported by shards (one execution counts its own). */
   private shardFailures = 0;
   private stopped?: StopReason;
+  /** Run-time control (setMaxConcurrency, pause, resume): what the fan-out allows now, per execution too. */
+  private maxConcurrency: number;
+  private perExecution: number;
+  private paused = false;
 
   constructor(private readonly input: FanoutWorkflowInput) {
     this.reqTsUtc = utc(workflowInfo().runStartTime.getTime());
     this.plan = planShards(input.targets.length, input.onTarget.length, input.maxConcurrency);
     this.tolerated = toleratedFailures(input.failurePolicy, input.targets.length);
+    this.maxConcurrency = input.maxConcurrency;
+    this.perExecution = this.plan.concurrencyPerExecution;
   }
 
   async run(): Promise<FanoutOutcome> {
@@ -96,6 +118,19 @@ class FanoutRun {
       this.shardFailures++;
       this.applyFailurePolicy(this.shardFailures);
     });
+    const whileStarting = () => {
+      if (this.phase !== 'running' || this.targetsScope.consideredCancelled)
+        throw new Error('the fan-out no longer starts targets: it is finishing, stopped or cancelled');
+    };
+    setHandler(setMaxConcurrencyUpdate, (maxConcurrency) => this.control({ maxConcurrency }), {
+      validator: (maxConcurrency) => {
+        if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > MAX_CONCURRENCY_LIMIT)
+          throw new Error(`maxConcurrency must be a whole number from 1 to ${MAX_CONCURRENCY_LIMIT}`);
+        whileStarting();
+      },
+    });
+    setHandler(pauseUpdate, () => this.control({ paused: true }), { validator: whileStarting });
+    setHandler(resumeUpdate, () => this.control({ paused: false }), { validator: whileStarting });
     this.showDetails();
     const kinds = Object.fromEntries(input.targets.map((t) => [t.service, t.kind]));
     try {
@@ -168,6 +203,34 @@ class FanoutRun {
       upsertMemo({ counts: this.counts() });
   }
 
+  /**
+   * Applies a control update: to this execution's runner, or to the running shards (by signal) and the shards still
+   * to start (in their input). Spread over shards, each running one gets an equal share, at least one target.
+   */
+  private async control(change: { maxConcurrency?: number; paused?: boolean }): Promise<FanoutControl> {
+    if (change.maxConcurrency !== undefined) this.maxConcurrency = change.maxConcurrency;
+    if (change.paused !== undefined) this.paused = change.paused;
+    const cap = executionCap(this.input.onTarget.length);
+    this.perExecution = Math.max(1, Math.min(cap, Math.floor(this.maxConcurrency / this.plan.shardsAtOnce)));
+    if (this.runner) {
+      this.runner.paused = this.paused;
+      this.runner.setConcurrency(this.perExecution);
+    } else {
+      const control = { concurrency: this.perExecution, paused: this.paused };
+      await Promise.all(
+        this.shardStates.map(async (state, index) => {
+          if (state !== 'running') return;
+          // A shard that has just finished no longer listens: nothing to tell it.
+          await getExternalWorkflowHandle(shardWorkflowId(this.input.cid, index))
+            .signal(shardControlSignal, control)
+            .catch(() => undefined);
+        }),
+      );
+    }
+    this.showDetails();
+    return { maxConcurrency: this.maxConcurrency, paused: this.paused };
+  }
+
   /** Stops the fan-out by itself: what is running is cancelled, what has not started never does. */
   private stop(reason: StopReason): void {
     if (this.stopped || this.targetsScope.consideredCancelled) return;
@@ -218,7 +281,7 @@ class FanoutRun {
    * once cancelled, so that their targets are recorded and their callbacks run within their own histories.
    */
   private async runShards(): Promise<void> {
-    const { shardCount, shardSize, shardsAtOnce, concurrencyPerExecution } = this.plan;
+    const { shardCount, shardSize, shardsAtOnce } = this.plan;
     for (let i = 0; i < shardCount; i++) this.shardStates.push('pending');
     let next = 0;
     const lane = async () => {
@@ -227,7 +290,7 @@ class FanoutRun {
         const shard = this.shardInput(
           index * shardSize,
           Math.min((index + 1) * shardSize, this.input.targets.length),
-          concurrencyPerExecution,
+          this.perExecution,
         );
         this.shardStates[index] = 'running';
         this.showDetails();
@@ -240,6 +303,7 @@ class FanoutRun {
                 shardIndex: index,
                 startCancelled,
                 ...(Number.isFinite(this.tolerated) ? { reportFailures: true } : {}),
+                ...(this.paused ? { startPaused: true } : {}),
               } satisfies ShardWorkflowInput,
             ],
             taskQueue: workflowInfo().taskQueue,
@@ -377,6 +441,8 @@ class FanoutRun {
         ...counts,
         ...(targets.length <= PROGRESS_TARGETS_LIMIT ? { targets: Object.fromEntries(states) } : {}),
         ...(this.stopped ? { stopped: this.stopped } : {}),
+        maxConcurrency: this.maxConcurrency,
+        paused: this.paused,
       };
     }
     // Finished shards are counted here; the client adds the running shards' own progress.
@@ -402,6 +468,8 @@ class FanoutRun {
       pending,
       runningShards,
       ...(this.stopped ? { stopped: this.stopped } : {}),
+      maxConcurrency: this.maxConcurrency,
+      paused: this.paused,
     };
   }
 }

@@ -14,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { FanoutProgress, ShardResult, ShardWorkflowInput } from '../contracts';
 import { PROGRESS_TARGETS_LIMIT } from '../contracts';
-import { progressQuery, shardSettledSignal, targetFailedSignal } from './definitions';
+import { progressQuery, shardControlSignal, shardSettledSignal, targetFailedSignal } from './definitions';
 import { detailsTable } from './records';
 import { targetCancellationType } from './steps';
 import { TargetRunner } from './target-runner';
@@ -34,6 +34,11 @@ export async function fanoutShard(input: ShardWorkflowInput): Promise<ShardResul
       setCurrentDetails(detailsTable(runner.states, runner.counts, title()));
     },
   );
+  runner.paused = input.startPaused ?? false;
+  setHandler(shardControlSignal, ({ concurrency, paused }) => {
+    runner.paused = paused;
+    runner.setConcurrency(concurrency);
+  });
   setHandler(progressQuery, (): FanoutProgress => {
     const { counts, states } = runner;
     return {

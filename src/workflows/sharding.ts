@@ -22,12 +22,21 @@ export interface ShardPlan {
   shardCount: number;
 }
 
-export function planShards(targets: number, onTargetCallbacks: number, maxConcurrency: number): ShardPlan {
+function shardSizeFor(onTargetCallbacks: number): number {
   const eventsPerTarget = 3 + 3 * onTargetCallbacks + 3;
-  const shardSize = Math.max(1, Math.min(SHARD_SIZE_LIMIT, Math.floor(HISTORY_EVENT_BUDGET / eventsPerTarget)));
-  const shardCount = targets <= shardSize ? 1 : Math.ceil(targets / shardSize);
+  return Math.max(1, Math.min(SHARD_SIZE_LIMIT, Math.floor(HISTORY_EVENT_BUDGET / eventsPerTarget)));
+}
+
+/** The most targets one execution may have in flight: bounded by its shard size and by one task's commands. */
+export function executionCap(onTargetCallbacks: number): number {
   const perTaskCap = Math.max(1, Math.floor(COMMANDS_PER_TASK / (1 + onTargetCallbacks)));
-  const cap = Math.min(perTaskCap, shardSize);
+  return Math.min(perTaskCap, shardSizeFor(onTargetCallbacks));
+}
+
+export function planShards(targets: number, onTargetCallbacks: number, maxConcurrency: number): ShardPlan {
+  const shardSize = shardSizeFor(onTargetCallbacks);
+  const shardCount = targets <= shardSize ? 1 : Math.ceil(targets / shardSize);
+  const cap = executionCap(onTargetCallbacks);
   const shardsAtOnce = Math.min(shardCount, Math.max(1, Math.ceil(maxConcurrency / cap)));
   const concurrencyPerExecution = Math.max(1, Math.min(cap, Math.floor(maxConcurrency / shardsAtOnce)));
   return { shardSize, shardsAtOnce, concurrencyPerExecution, shardCount };

@@ -4,7 +4,7 @@
  * Records of targets that succeeded are stored by the service activity itself; the ones this code builds (failed,
  * timed out, cancelled, child-workflow targets) are stored in batches by `saveRecords` once all targets settled.
  */
-import { CancellationScope, CancelledFailure, isCancellation } from '@temporalio/workflow';
+import { CancellationScope, CancelledFailure, condition, isCancellation } from '@temporalio/workflow';
 import type { ActivityCancellationType } from '@temporalio/workflow';
 import type {
   CallbackInput,
@@ -50,6 +50,12 @@ export class TargetRunner {
   private readonly callbacksInFlight: Promise<void>[] = [];
   private readonly unsaved: [number, StoredRecord][] = [];
   private readonly callbackIds = new CallbackIds();
+  /** Set while starting new targets is paused (running ones go on). */
+  paused = false;
+  private concurrency: number;
+  private next = 0;
+  private readonly lanes: Promise<void>[] = [];
+  private activeLanes = 0;
   /** What cancelled the targets, for their records: the fan-out's own stop says why it stopped. */
   cancelledBy = 'the fan-out was cancelled';
 
@@ -59,19 +65,52 @@ export class TargetRunner {
     private readonly onChange: (state: TargetState) => void = () => undefined,
   ) {
     for (const target of ctx.targets) this.setState(target.name, 'pending');
+    this.concurrency = ctx.concurrency;
   }
 
-  /** Takes targets in order in `concurrency` lanes; a cancelled scope stops the lanes from taking more. */
+  /**
+   * Takes targets in order in `concurrency` lanes; a cancelled scope stops the lanes from taking more. While paused,
+   * or while more targets run than a lowered concurrency allows, lanes wait before taking the next target; a raised
+   * concurrency adds lanes. Left alone, the lanes take targets exactly as they always have (replay unchanged).
+   */
   async runTargets(): Promise<void> {
-    const { targets, concurrency } = this.ctx;
-    let next = 0;
-    const lane = async () => {
-      while (next < targets.length && !CancellationScope.current().consideredCancelled) {
-        const position = next++;
+    this.addLanes(Math.min(this.concurrency, this.ctx.targets.length));
+    // Lanes never reject (runOne records every outcome); lanes added meanwhile are awaited too.
+    for (let i = 0; i < this.lanes.length; i++) await this.lanes[i];
+  }
+
+  /** Targets in flight at most from now on; lowering it lets running targets finish. */
+  setConcurrency(concurrency: number): void {
+    this.concurrency = concurrency;
+    const wanted = Math.min(concurrency, this.ctx.targets.length - this.next);
+    if (this.lanes.length > 0 && wanted > this.activeLanes) this.addLanes(wanted - this.activeLanes);
+  }
+
+  get maxConcurrency(): number {
+    return this.concurrency;
+  }
+
+  private addLanes(count: number): void {
+    for (let i = 0; i < count; i++) this.lanes.push(this.lane());
+  }
+
+  private async lane(): Promise<void> {
+    const { targets } = this.ctx;
+    this.activeLanes++;
+    try {
+      while (this.next < targets.length && !CancellationScope.current().consideredCancelled) {
+        if (this.paused || this.counts.running >= this.concurrency) {
+          const free = () => (!this.paused && this.counts.running < this.concurrency) || this.next >= targets.length;
+          // Rejected when the scope is cancelled: the loop then ends.
+          await condition(free).catch(() => undefined);
+          continue;
+        }
+        const position = this.next++;
         await this.runOne(targets[position], position);
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, lane));
+    } finally {
+      this.activeLanes--;
+    }
   }
 
   /** Targets that never started are cancelled: recorded as such (with why, if given), and their callbacks still run. */
