@@ -1,8 +1,9 @@
 /**
  * Fan-outs past one execution's limits, on the official dev server through the real SDK: 5,000 targets with an
  * on-target callback (sharded), 2,000 targets × 4 KB, a 1.5 MiB response, a 3 MiB child-workflow response,
- * progress and cancel of a sharded fan-out, fail-fast across shards. Every history stays under 10,240 events and every payload in it
- * under 2 MiB: records live in the result store, large payloads are claims on it.
+ * progress and cancel of a sharded fan-out, fail-fast across shards, concurrency and pause passed on to shards.
+ * Every history stays under 10,240 events and every payload in it under 2 MiB: records live in the result store,
+ * large payloads are claims on it.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -223,6 +224,28 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
     expect(result.targets.e1000).toBe('cancelled');
     expect(Object.keys(result.payload.data)).toHaveLength(1001);
     expect(finalContexts.map((ctx) => ctx.stopped)).toEqual([stopped]);
+  }, 300_000);
+
+  it('a sharded fan-out passes concurrency changes and pause on to its running shard', async () => {
+    const { reg, release } = registry();
+    // 1,001 targets without on-target callbacks: two shards, one at a time at this concurrency.
+    const targets = Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`g${i}`, i]));
+    const targetOptions = Object.fromEntries(Object.keys(targets).map((name) => [name, { service: 'gated' }]));
+    const result = await withFanoutWorker(harness('control'), reg, async (fanout) => {
+      const cid = await fanout.invoke(targets, ['final'], { targetOptions, maxConcurrency: 40 });
+      await waitFor(async () => (await fanout.progress(cid)).running === 40, 60_000);
+      expect(await fanout.setMaxConcurrency(cid, 80)).toEqual({ maxConcurrency: 80, paused: false });
+      await waitFor(async () => (await fanout.progress(cid)).running === 80, 60_000);
+      await fanout.pause(cid);
+      release(); // the 80 running finish; paused, the shard starts no more
+      await waitFor(async () => (await fanout.progress(cid)).settled === 80, 60_000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await fanout.progress(cid)).toMatchObject({ settled: 80, running: 0, paused: true });
+      await fanout.resume(cid);
+      return fanout.result<FanoutResult>(cid);
+    });
+    expect(result.state).toBe('completed');
+    expect(result.counts).toMatchObject({ total: 1001, ok: 1001 });
   }, 300_000);
 });
 
