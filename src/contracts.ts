@@ -77,6 +77,10 @@ export const TargetOptions = z.strictObject({
   service: ServiceName.optional().describe('Service to invoke; defaults to the target name'),
   startToCloseTimeout: Duration.optional(),
   retry: RetryPolicy.optional(),
+  local: z
+    .boolean()
+    .optional()
+    .describe('Run as a local activity (short, idempotent calls); default: as the service is defined'),
 });
 export type TargetOptions = z.infer<typeof TargetOptions>;
 
@@ -343,6 +347,8 @@ export interface PlannedTarget {
   workflowType?: string;
   request: unknown;
   options: TargetOptions;
+  /** Runs as a local activity (the target's option, else its service's definition). */
+  local?: boolean;
 }
 
 /** What the fan-out workflow receives (built and validated by the client). */
@@ -428,6 +434,6 @@ export const SAVE_RECORDS = 'fanout.saveRecords';
 
 /** The names and kinds a worker serves: lets the client and the workflow refuse unknown names up front. */
 export interface Catalog {
-  services: Record<string, { kind: 'activity' | 'workflow'; workflowType?: string }>;
+  services: Record<string, { kind: 'activity' | 'workflow'; workflowType?: string; local?: boolean }>;
   callbacks: string[];
 }

@@ -18,6 +18,11 @@ export interface ActivityService<Req = unknown, Res = unknown> {
   response?: ZodType<Res>;
   handler: (request: Req) => Promise<Res>;
   description?: string;
+  /**
+   * Run as a local activity by default (a target can say otherwise): for short, idempotent calls, well under the
+   * workflow task timeout, that should skip the server's task queue. See the README's "Local targets".
+   */
+  local?: boolean;
 }
 
 export interface WorkflowService<Req = unknown> {
@@ -83,7 +88,9 @@ export class Registry {
     const services: Catalog['services'] = Object.create(null) as Catalog['services'];
     for (const service of this.services.values()) {
       services[service.name] =
-        service.kind === 'workflow' ? { kind: 'workflow', workflowType: service.workflowType } : { kind: 'activity' };
+        service.kind === 'workflow'
+          ? { kind: 'workflow', workflowType: service.workflowType }
+          : { kind: 'activity', ...(service.local ? { local: true } : {}) };
     }
     return { services, callbacks: [...this.callbacks.keys()] };
   }

@@ -70,6 +70,9 @@ function planTargets(
       for (const i of problem.error.issues)
         issues.push(issue(['targets', name, ...(i.path as (string | number)[])], i.message));
     }
+    const local = targetOptions.local ?? entry?.local ?? false;
+    if (local && entry?.kind === 'workflow')
+      issues.push(issue(['targetOptions', name, 'local'], 'only activity services run as local activities'));
     return {
       name,
       service,
@@ -77,6 +80,7 @@ function planTargets(
       workflowType: entry?.workflowType,
       request,
       options: targetOptions,
+      ...(local ? { local: true } : {}),
     } satisfies PlannedTarget;
   });
   if (issues.length) throw new InvalidRequestError(issues);
