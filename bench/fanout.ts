@@ -4,10 +4,11 @@
  *   A  this project's fan-out (FanoutClient.invoke, one no-op final callback, no target callbacks);
  *   B  the bare-Temporal floor: a minimal workflow running the same targets as plain activities, then one more;
  *   C  the same floor with local activities;
- *   D  BullMQ FlowProducer on a private Redis (one parent, N children, the parent reads the children's values).
+ *   D  BullMQ FlowProducer on a private Redis (one parent, N children, the parent reads the children's values);
+ *   E  this project's fan-out with local targets (`targetOptions.local`), otherwise as A.
  * Per run: wall time, CPU ms per target of this process (the worker) and of the server process (Temporal's dev
- * server for A-C, redis-server for D), peak RSS of each, history events per target (A-C). Prints a table of medians
- * per width and the median of the pair ratios A/B, A/C, A/D; its last line is one JSON object with every figure.
+ * server for A-C and E, redis-server for D), peak RSS of each, history events per target. Prints a table of medians
+ * per width and the medians of the pair ratios A/B, A/C, A/D, E/C, E/D; its last line is one JSON object.
  *   npm run bench        BENCH_WIDTHS=100,1000,5000 (default)  BENCH_ROUNDS=3 (default)
  */
 import os from 'node:os';
@@ -38,9 +39,17 @@ const CONTENDERS = {
   B: 'B bare Temporal, activities',
   C: 'C bare Temporal, local activities',
   D: 'D BullMQ FlowProducer, Redis',
+  E: 'E fan-out, local targets (this project)',
 } as const;
 type Contender = keyof typeof CONTENDERS;
 const ORDER = Object.keys(CONTENDERS) as Contender[];
+const RATIOS = [
+  ['A', 'B'],
+  ['A', 'C'],
+  ['A', 'D'],
+  ['E', 'C'],
+  ['E', 'D'],
+] as const;
 
 interface Run extends RunFigures {
   eventsPerTarget?: number;
@@ -93,10 +102,12 @@ async function main(): Promise<void> {
   const runOnce = async (contender: Contender, width: number): Promise<Run> => {
     const window = windowFor(width);
     switch (contender) {
-      case 'A': {
+      case 'A':
+      case 'E': {
         const names = Array.from({ length: width }, (_, i) => `t${i}`);
         const targets = Object.fromEntries(names.map((name, i) => [name, i]));
-        const targetOptions = Object.fromEntries(names.map((name) => [name, { service: 'bench.target' }]));
+        const local = contender === 'E';
+        const targetOptions = Object.fromEntries(names.map((name) => [name, { service: 'bench.target', local }]));
         const { figures, value: cid } = await measureRun(temporalPid, width, async () => {
           const cid = await fanout.invoke(targets, ['bench.noop'], { targetOptions, maxConcurrency: window });
           const result = await fanout.result<FanoutResult>(cid);
@@ -132,7 +143,7 @@ async function main(): Promise<void> {
         // Warm-up (JIT, workflow sandboxes, connections, Redis scripts): the figures are steady state.
         for (const contender of ORDER) await runOnce(contender, WARMUP_WIDTH);
         for (const width of WIDTHS) {
-          const runs: Record<Contender, Run[]> = { A: [], B: [], C: [], D: [] };
+          const runs: Record<Contender, Run[]> = { A: [], B: [], C: [], D: [], E: [] };
           figures[width] = runs;
           for (let round = 1; round <= ROUNDS; round++) {
             for (const contender of ORDER) {
@@ -178,11 +189,11 @@ async function main(): Promise<void> {
             }),
           ),
           ratios: Object.fromEntries(
-            (['B', 'C', 'D'] as const).map((other) => [
-              `A/${other}`,
+            RATIOS.map(([one, other]) => [
+              `${one}/${other}`,
               round3(
                 medianPairRatio(
-                  runs.A.map((run) => run.wallSeconds),
+                  runs[one].map((run) => run.wallSeconds),
                   runs[other].map((run) => run.wallSeconds),
                 ),
               ),
@@ -211,7 +222,7 @@ function printWidth(width: number, runs: Record<Contender, Run[]>): void {
     ];
   });
   console.log(
-    `\nwidth ${width}: medians of ${runs.A.length} rounds (server = Temporal dev server for A-C, Redis for D)`,
+    `\nwidth ${width}: medians of ${runs.A.length} rounds (server = Temporal dev server for A-C and E, Redis for D)`,
   );
   console.log(
     formatTable(
@@ -228,12 +239,12 @@ function printWidth(width: number, runs: Record<Contender, Run[]>): void {
       rows,
     ),
   );
-  const ratio = (other: Contender): string =>
-    medianPairRatio(
-      runs.A.map((run) => run.wallSeconds),
+  const ratio = (one: Contender, other: Contender): string =>
+    `${one}/${other} ${medianPairRatio(
+      runs[one].map((run) => run.wallSeconds),
       runs[other].map((run) => run.wallSeconds),
-    ).toFixed(2);
-  console.log(`median of pair ratios: A/B ${ratio('B')}  A/C ${ratio('C')}  A/D ${ratio('D')}\n`);
+    ).toFixed(2)}`;
+  console.log(`median of pair ratios: ${RATIOS.map(([one, other]) => ratio(one, other)).join('  ')}\n`);
 }
 
 main().then(
