@@ -224,6 +224,8 @@ export interface CallbackContext {
   records?: () => AsyncIterable<TargetRecord>;
   /** Final callbacks only: set when the fan-out stopped early (failure policy, deadline), saying why. */
   stopped?: StopReason;
+  /** Set in a redrive: its number (1 for the first). Delivery ids differ per redrive. */
+  redrive?: number;
 }
 
 export const TargetState = z.enum(['pending', 'running', 'ok', 'failed', 'cancelled']);
@@ -255,6 +257,8 @@ export const FanoutProgress = z.object({
   maxConcurrency: z.number().optional(),
   /** True while starting new targets is paused. */
   paused: z.boolean().optional(),
+  /** Set in a redrive: its number; the counts are then of the targets it re-runs. */
+  redrive: z.number().optional(),
 });
 export type FanoutProgress = z.infer<typeof FanoutProgress>;
 
@@ -296,6 +300,8 @@ export interface FanoutOutcome {
   shards?: number;
   /** Set when it stopped early (failure policy, deadline); its state is then `cancelled`. */
   stopped?: StopReason;
+  /** Set when this run is a redrive: its number. Counts cover the whole fan-out. */
+  redrive?: number;
 }
 
 /** Outcomes listed in a FanoutOutcome; the counts always cover all of them. */
@@ -308,6 +314,7 @@ export const FanoutResult = z.object({
   targets: z.record(z.string(), TargetState),
   callbacks: z.array(CallbackOutcome),
   stopped: StopReason.optional(),
+  redrive: z.number().optional(),
 });
 /** A fan-out's outcome with every record: the final payload as the final callbacks received it. */
 export type FanoutResult = z.infer<typeof FanoutResult> & { counts: FanoutCounts };
@@ -322,6 +329,8 @@ export const RecordsPage = z.object({
 export interface StoredRecord {
   state: TargetState;
   record: TargetRecord;
+  /** The redrive that wrote it (absent: the first run); a later redrive may replace it, nothing else can. */
+  redrive?: number;
 }
 
 export const InvokeRetryResult = z.object({
@@ -349,6 +358,8 @@ export interface PlannedTarget {
   options: TargetOptions;
   /** Runs as a local activity (the target's option, else its service's definition). */
   local?: boolean;
+  /** Its position in the whole fan-out, where that is not its place in `targets` (a redrive's targets). */
+  index?: number;
 }
 
 /** What the fan-out workflow receives (built and validated by the client). */
@@ -364,6 +375,8 @@ export interface FanoutWorkflowInput {
   /** Absent in fan-outs started before policies existed: all-settled. */
   failurePolicy?: FailurePolicy;
   deadline?: Duration;
+  /** A redrive: its number, the whole fan-out's width, and how many targets had already succeeded. */
+  redrive?: { number: number; total: number; keptOk: number };
 }
 
 /** One shard of a wide fan-out: a slice of its targets, run by a child workflow `<cid>//shard-<n>`. */
@@ -378,6 +391,8 @@ export interface ShardInput {
   maxConcurrency: number;
   defaults: Defaults;
   reqTsUtc: string;
+  /** Set in a redrive: stamped on the records this slice writes. */
+  redrive?: number;
 }
 
 /** The shard workflow's input: its slice, its place, and whether the fan-out was cancelled before it started. */
@@ -404,6 +419,8 @@ export interface TargetCall {
   /** Position in the fan-out: the record's key in the store. */
   index: number;
   reqTsUtc: string;
+  /** Set in a redrive: its number, so the record it writes may replace the earlier run's. */
+  redrive?: number;
 }
 
 /** What a service activity returns: the record, inline only when small (it is always in the store). */

@@ -211,6 +211,28 @@ describe('running fan-outs: 409 on result, PATCH changes them, DELETE cancels', 
 
     expectProblem(await call('DELETE', `/v1/fanouts/${cid}`), 409, 'not-running');
     expectProblem(await call('PATCH', `/v1/fanouts/${cid}`, { paused: false }), 409, 'control-refused');
+
+    // The cancelled report runs again under the same CID; the target that succeeded is kept.
+    const redriven = await call('POST', `/v1/fanouts/${cid}/redrive`);
+    expect(redriven.status).toBe(202);
+    expect(redriven.body).toEqual({ cid, redrive: 1, targets: 1 });
+    await until(async () => ((await call('GET', `/v1/fanouts/${cid}`)).body.running === 1 ? true : undefined));
+    expect((await call('GET', `/v1/fanouts/${cid}`)).body).toMatchObject({ redrive: 1, total: 1 });
+    expectProblem(await call('POST', `/v1/fanouts/${cid}/redrive`), 409, 'still-running');
+    expect((await call('DELETE', `/v1/fanouts/${cid}`)).status).toBe(202);
+    const again = FanoutResult.parse((await resultOf(cid)).body);
+    expect(again).toMatchObject({
+      state: 'cancelled',
+      redrive: 1,
+      targets: { 'crm.get-user': 'ok', report: 'cancelled' },
+    });
+  });
+
+  it('409 when a finished fan-out has nothing to redrive', async () => {
+    const accepted = await call('POST', '/v1/fanouts', { targets: SEED_TARGETS, finalCallbacks: ['log.input'] });
+    const cid = accepted.body.cid as string;
+    await resultOf(cid);
+    expectProblem(await call('POST', `/v1/fanouts/${cid}/redrive`), 409, 'control-refused');
   });
 });
 
@@ -316,6 +338,7 @@ describe('client errors', () => {
       ['GET', '/v1/fanouts/no-such-cid/result', undefined],
       ['DELETE', '/v1/fanouts/no-such-cid', undefined],
       ['PATCH', '/v1/fanouts/no-such-cid', { paused: true }],
+      ['POST', '/v1/fanouts/no-such-cid/redrive', undefined],
     ] as const) {
       const reply = await call(method, path, body);
       expectProblem(reply, 404, 'fanout-not-found');
@@ -382,6 +405,7 @@ describe('OpenAPI', () => {
       '/v1/fanouts',
       '/v1/fanouts/{cid}',
       '/v1/fanouts/{cid}/records',
+      '/v1/fanouts/{cid}/redrive',
       '/v1/fanouts/{cid}/result',
       '/v1/invoke-retry',
       '/v1/openapi.json',

@@ -143,6 +143,15 @@ describe('delivery.webhook', () => {
     expect(new Webhook(SECRET).verify(webhook.body, headers)).toEqual(FINAL_PAYLOAD);
   });
 
+  it('gives each redrive its own ids, and leaves the first run’s as they were', () => {
+    const key = { cid: 'c', channel: 'FANOUT_ON_FINAL', callback: 'delivery.webhook' };
+    const first = deliveryMessageId(key);
+    expect(deliveryMessageId({ ...key, redrive: 0 })).toBe(first);
+    const ids = [first, deliveryMessageId({ ...key, redrive: 1 }), deliveryMessageId({ ...key, redrive: 2 })];
+    expect(new Set(ids).size).toBe(3);
+    expect(deliveryMessageId({ ...key, redrive: 1 })).toBe(ids[1]);
+  });
+
   it('gives each target and phase its own id, and the same id on every retry', () => {
     const base = { cid: 'c1', channel: 'FANOUT_ON_TARGET' };
     const a = deliveryMessageId({ ...base, target: 'crm.get-user' });

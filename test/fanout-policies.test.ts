@@ -10,7 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { CallbackContext, FanoutResult } from '../src/contracts';
 import { toleratedFailures } from '../src/contracts';
-import { FanoutControlError } from '../src/client';
+import { FanoutControlError, FanoutRunningError } from '../src/client';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { creditScoringServices } from '../src/services';
 import { createFanoutTestEnv, fanoutBundle, withFanoutWorker } from './helpers/fanout-env';
@@ -35,6 +35,7 @@ function policyRegistry() {
   let release: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (release = resolve));
   let started = 0;
+  let backendUp = false;
   const registry = new Registry(
     [
       ...creditScoringServices({ latencyMs: { crm: 20, erp: 20, scoring: 20 } }),
@@ -47,6 +48,13 @@ function policyRegistry() {
         },
       }),
       defineService({
+        name: 'down.until.up',
+        handler: async (n: number) => {
+          if (!backendUp) throw ApplicationFailure.create({ message: 'backend down', type: 'BackendDown' });
+          return n;
+        },
+      }),
+      defineService({
         name: 'always.fails',
         handler: async () => {
           throw ApplicationFailure.create({ message: 'backend down', type: 'BackendDown' });
@@ -55,7 +63,13 @@ function policyRegistry() {
     ],
     [defineCallback({ name: 'final.cb', handler: async (_payload, ctx) => void finals.push(ctx) })],
   );
-  return { registry, finals, release: () => release(), started: () => started };
+  return {
+    registry,
+    finals,
+    release: () => release(),
+    started: () => started,
+    bringUp: () => void (backendUp = true),
+  };
 }
 
 const failsOnce = { service: 'always.fails', retry: { maximumAttempts: 1 } };
@@ -208,6 +222,7 @@ describe.each(CACHE_MODES)('failure policies and deadlines with $label', ({ maxC
       expect(await fanout.setMaxConcurrency(cid, 5)).toEqual({ maxConcurrency: 5, paused: false });
       await running(5);
       expect(await fanout.pause(cid)).toEqual({ maxConcurrency: 5, paused: true });
+      await expect(fanout.redrive(cid)).rejects.toBeInstanceOf(FanoutRunningError);
       await expect(fanout.setMaxConcurrency(cid, 0)).rejects.toThrow(FanoutControlError);
       await expect(fanout.setMaxConcurrency(cid, 1001)).rejects.toThrow(/from 1 to 1000/);
       release(); // the five running finish; paused, nothing new starts
@@ -221,6 +236,35 @@ describe.each(CACHE_MODES)('failure policies and deadlines with $label', ({ maxC
       expect(result.counts.ok).toBe(10);
       expect(started()).toBe(10);
       await expect(fanout.pause(cid)).rejects.toThrow(/no longer running \(COMPLETED\)/);
+    });
+  });
+
+  it('redrive: runs the failed targets again under the same CID, keeps the rest, final callbacks get every record', async () => {
+    const { registry, finals, bringUp } = policyRegistry();
+    await withFanoutWorker(harness(), registry, async (fanout) => {
+      const cid = await fanout.invoke({ kept: { user_id: 'k' }, b: 1, c: 2 }, ['final.cb'], {
+        targetOptions: {
+          kept: { service: 'crm.get-user' },
+          b: { service: 'down.until.up', retry: { maximumAttempts: 1 } },
+          c: { service: 'down.until.up', retry: { maximumAttempts: 1 } },
+        },
+      });
+      const first = await fanout.result<FanoutResult>(cid);
+      expect(first.targets).toEqual({ kept: 'ok', b: 'failed', c: 'failed' });
+
+      bringUp();
+      expect(await fanout.redrive(cid)).toEqual({ cid, redrive: 1, targets: 2 });
+      const second = await fanout.result<FanoutResult>(cid);
+      expect(second.state).toBe('completed');
+      expect(second.redrive).toBe(1);
+      expect(second.counts).toMatchObject({ total: 3, ok: 3, failed: 0, cancelled: 0 });
+      expect(second.targets).toEqual({ kept: 'ok', b: 'ok', c: 'ok' });
+      expect(second.payload.data.kept).toEqual(first.payload.data.kept); // not run again
+      expect(second.payload.data.b).toMatchObject({ ok: true, response: 1, exception: null });
+      expect(finals.map((ctx) => ctx.redrive)).toEqual([undefined, 1]);
+
+      await expect(fanout.redrive(cid)).rejects.toThrow(/no failed or cancelled targets/);
+      await expect(fanout.redrive(cid)).rejects.toBeInstanceOf(FanoutControlError);
     });
   });
 });

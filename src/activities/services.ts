@@ -52,7 +52,11 @@ export function createServiceActivities(registry: Registry, records: RecordStore
         exception: null,
         cid: call.cid,
       };
-      const kept = await records.putFirst(call.cid, call.index, { state: 'ok', record });
+      const kept = await records.putFirst(call.cid, call.index, {
+        state: 'ok',
+        record,
+        ...(call.redrive ? { redrive: call.redrive } : {}),
+      });
       if (kept.state !== 'ok') {
         // The fan-out already recorded this target otherwise (it stopped waiting for it); that record stands.
         throw ApplicationFailure.nonRetryable(

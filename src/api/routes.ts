@@ -46,6 +46,10 @@ export const FanoutControlRequest = z
   .refine((body) => body.maxConcurrency !== undefined || body.paused !== undefined, 'maxConcurrency or paused')
   .describe('What to change in a running fan-out');
 
+export const Redriven = z
+  .object({ cid: z.string(), redrive: z.number(), targets: z.number().describe('Targets run again') })
+  .describe('The failed and cancelled targets run again under the same CID');
+
 export const Accepted = z.object({ cid: z.string() }).describe('The fan-out was accepted; follow it by its CID');
 
 export interface RouteDeps {
@@ -160,6 +164,18 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       let control = maxConcurrency !== undefined ? await client.setMaxConcurrency(cid, maxConcurrency) : undefined;
       if (paused !== undefined) control = paused ? await client.pause(cid) : await client.resume(cid);
       return control;
+    } catch (error) {
+      return sendClientError(reply, error);
+    }
+  });
+
+  app.post<{ Params: { cid: string } }>('/v1/fanouts/:cid/redrive', async (request, reply) => {
+    try {
+      const redriven = await client.redrive(request.params.cid);
+      return reply
+        .code(202)
+        .header('location', `/v1/fanouts/${encodeURIComponent(redriven.cid)}`)
+        .send(redriven);
     } catch (error) {
       return sendClientError(reply, error);
     }

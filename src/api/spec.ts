@@ -2,7 +2,7 @@
 import { FanoutControl, FanoutProgress, FanoutResult, InvokeRetryResult, RecordsPage } from '../contracts';
 import type { OperationSpec, ResponseSpec } from './openapi';
 import { buildOpenApiDocument } from './openapi';
-import { Accepted, ApiRequests, FanoutControlRequest, InvokeRetryProgress } from './routes';
+import { Accepted, ApiRequests, FanoutControlRequest, InvokeRetryProgress, Redriven } from './routes';
 
 const problem = (description: string): ResponseSpec => ({ description, schema: 'problem' });
 const common = { 401: problem('Missing or unknown API key') };
@@ -101,6 +101,17 @@ const OPERATIONS: OperationSpec[] = [
     },
   },
   {
+    method: 'post',
+    path: '/v1/fanouts/:cid/redrive',
+    operationId: 'redrive',
+    summary: 'Run the failed and cancelled targets of a finished fan-out again; final callbacks run again',
+    responses: {
+      202: { description: 'Redrive started; follow it by its CID', schema: 'Redriven' },
+      ...byCid,
+      409: problem('Still running, ended without a result, or nothing failed or was cancelled'),
+    },
+  },
+  {
     method: 'delete',
     path: '/v1/fanouts/:cid',
     operationId: 'cancel',
@@ -136,6 +147,7 @@ export function apiDocument(): Record<string, unknown> {
       },
       responses: {
         Accepted,
+        Redriven,
         FanoutControl,
         FanoutProgress,
         InvokeRetryProgress,

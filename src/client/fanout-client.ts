@@ -32,7 +32,13 @@ import { defaultBlobStore } from '../store/default-store';
 import { fanoutDataConverter } from '../store/payload-driver';
 import type { RecordPage } from '../store/records';
 import { RecordStore } from '../store/records';
-import { pauseUpdate, progressQuery, resumeUpdate, setMaxConcurrencyUpdate } from '../workflows/definitions';
+import {
+  pauseUpdate,
+  progressQuery,
+  redrivePlanQuery,
+  resumeUpdate,
+  setMaxConcurrencyUpdate,
+} from '../workflows/definitions';
 import {
   DuplicateCidError,
   FanoutFailedError,
@@ -189,6 +195,7 @@ export class FanoutClient {
       callbacks: outcome.callbacks,
       counts: outcome.counts,
       ...(outcome.stopped ? { stopped: outcome.stopped } : {}),
+      ...(outcome.redrive ? { redrive: outcome.redrive } : {}),
     } satisfies FanoutResult as T;
   }
 
@@ -225,6 +232,57 @@ export class FanoutClient {
           throw new FanoutControlError(cid, error.cause instanceof Error ? error.cause.message : error.message);
         throw error;
       }
+    });
+  }
+
+  /**
+   * Runs the failed and cancelled targets of a finished fan-out (or parallel execution) again, as a new run of the
+   * same workflow ID (the CID stays; each run stays in the Web UI). Their new records replace the old ones, the
+   * others stay; on-target and final callbacks run again, final ones with every record (`ctx.redrive` says which
+   * redrive; delivery ids differ per redrive). `result(cid)` then answers for the whole fan-out.
+   */
+  async redrive(cid: string): Promise<{ cid: string; redrive: number; targets: number }> {
+    return this.withHandle(cid, async (handle) => {
+      const { status, type } = await handle.describe();
+      if (status.name === 'RUNNING') throw new FanoutRunningError(cid);
+      if (type === 'invokeRetry') throw new FanoutControlError(cid, 'an invoke/retry is not redriven: invoke it anew');
+      if (status.name !== 'COMPLETED')
+        throw new FanoutControlError(cid, `it ended without a result (${status.name}): start it anew`);
+      const outcome = (await handle.result()) as FanoutOutcome;
+      const indexes: number[] = [];
+      let position = 0;
+      for await (const { state } of this.records.all(cid)) {
+        if (state === 'failed' || state === 'cancelled') indexes.push(position);
+        position++;
+      }
+      if (!indexes.length) throw new FanoutControlError(cid, 'no failed or cancelled targets to run again');
+      // The request itself lives in the fan-out's history: the workflow (replayed by a worker) hands back its part.
+      const plan = await handle.query(redrivePlanQuery, indexes);
+      const redrive = (outcome.redrive ?? 0) + 1;
+      const input: FanoutWorkflowInput = {
+        ...plan,
+        redrive: { number: redrive, total: outcome.counts.total, keptOk: outcome.counts.ok },
+      };
+      await this.client.workflow
+        .start(type, {
+          workflowId: cid,
+          taskQueue: this.taskQueue,
+          args: [input],
+          // The one start that reuses a CID: the same fan-out, once its previous run has closed.
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+          workflowIdConflictPolicy: 'FAIL',
+          staticSummary: `redrive ${redrive} of ${type === 'fanout' ? 'fan-out' : 'parallel execution'} from ${input.source}: ${indexes.length} of ${outcome.counts.total} targets`,
+          staticDetails: describeForUi(input.targets, [...input.onTarget, ...input.onFinal]),
+          typedSearchAttributes: [
+            { key: FanoutSourceKey, value: input.source },
+            { key: FanoutStateKey, value: 'running' },
+          ],
+        })
+        .catch((error: unknown) => {
+          // Another redrive started it meanwhile.
+          throw error instanceof WorkflowExecutionAlreadyStartedError ? new FanoutRunningError(cid) : error;
+        });
+      return { cid, redrive, targets: indexes.length };
     });
   }
 

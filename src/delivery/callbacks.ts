@@ -103,6 +103,7 @@ function deliveryKey(ctx: CallbackContext): DeliveryKey {
     target: ctx.target,
     callback: ctx.callback,
     occurrence: occurrenceOf(activityId),
+    ...(ctx.redrive ? { redrive: ctx.redrive } : {}),
   };
 }
 

@@ -12,6 +12,8 @@ export interface DeliveryKey {
   callback?: string;
   /** 1 for the first entry of this callback in this phase (and target), 2 for the second, … */
   occurrence?: number;
+  /** A redrive's number: its deliveries are new messages (the first run's ids are unchanged). */
+  redrive?: number;
 }
 
 /**
@@ -19,10 +21,9 @@ export interface DeliveryKey {
  * delivery reuses it, so receivers can deduplicate; it is hashed so any CID or service name yields a header-safe
  * value of fixed length.
  */
-export function deliveryMessageId({ cid, channel, target, callback, occurrence }: DeliveryKey): string {
-  const digest = createHash('sha256')
-    .update(JSON.stringify([cid, channel, target ?? null, callback ?? null, occurrence ?? 1]))
-    .digest('base64url');
+export function deliveryMessageId({ cid, channel, target, callback, occurrence, redrive }: DeliveryKey): string {
+  const key = [cid, channel, target ?? null, callback ?? null, occurrence ?? 1, ...(redrive ? [redrive] : [])];
+  const digest = createHash('sha256').update(JSON.stringify(key)).digest('base64url');
   return `msg_${digest.slice(0, 32)}`;
 }
 

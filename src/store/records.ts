@@ -35,11 +35,17 @@ export class RecordStore {
   /**
    * Stores the record unless the position already holds one, and returns the one kept. A target's attempts write
    * this way: an attempt repeated after its completion was lost, or one ending after the fan-out gave up on it
-   * (cancelled, timed out), finds the record already decided and leaves it.
+   * (cancelled, timed out), finds the record already decided and leaves it. A redrive's record replaces one from an
+   * earlier run (a lower `redrive`), never the other way round.
    */
   async putFirst(cid: string, index: number, stored: StoredRecord): Promise<StoredRecord> {
     if (await this.blobs.putIfAbsent(this.key(cid, index), encoder.encode(JSON.stringify(stored)))) return stored;
-    return (await this.get(cid, index)) ?? stored;
+    const kept = await this.get(cid, index);
+    if (kept && (kept.redrive ?? 0) < (stored.redrive ?? 0)) {
+      await this.put(cid, index, stored);
+      return stored;
+    }
+    return kept ?? stored;
   }
 
   async get(cid: string, index: number): Promise<StoredRecord | undefined> {

@@ -1,6 +1,6 @@
 /** Queries and signals of the fan-out workflows, shared by the workflows and the client. */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { FanoutControl, FanoutProgress } from '../contracts';
+import type { FanoutControl, FanoutProgress, FanoutWorkflowInput } from '../contracts';
 
 export const progressQuery = defineQuery<FanoutProgress>('progress');
 
@@ -19,3 +19,9 @@ export const resumeUpdate = defineUpdate<FanoutControl>('resume');
 
 /** The fan-out passes its concurrency and pause on to its running shards. */
 export const shardControlSignal = defineSignal<[control: { concurrency: number; paused: boolean }]>('shardControl');
+
+/**
+ * For a redrive: the request this run was started with, its targets narrowed to the given positions in the whole
+ * fan-out. Asked of a finished fan-out (a worker replays it to answer).
+ */
+export const redrivePlanQuery = defineQuery<FanoutWorkflowInput, [indexes: number[]]>('redrivePlan');

@@ -48,6 +48,7 @@ import {
 import {
   pauseUpdate,
   progressQuery,
+  redrivePlanQuery,
   resumeUpdate,
   setMaxConcurrencyUpdate,
   shardControlSignal,
@@ -111,6 +112,15 @@ class FanoutRun {
   async run(): Promise<FanoutOutcome> {
     const { input } = this;
     setHandler(progressQuery, () => this.progress());
+    setHandler(redrivePlanQuery, (indexes) => {
+      // The targets at these positions, as this run was asked to run them; the rest of the request as it was.
+      const wanted = new Set(indexes);
+      const { redrive: _redrive, ...request } = this.input;
+      const targets = this.input.targets.flatMap((target, i) =>
+        wanted.has(target.index ?? i) ? [{ ...target, index: target.index ?? i }] : [],
+      );
+      return { ...request, targets };
+    });
     setHandler(shardSettledSignal, (index) => {
       if (this.shardStates[index] === 'running') this.shardStates[index] = 'settled';
     });
@@ -273,6 +283,7 @@ class FanoutRun {
       concurrency: maxConcurrency,
       defaults,
       reqTsUtc: this.reqTsUtc,
+      ...(this.input.redrive ? { redrive: this.input.redrive.number } : {}),
     };
   }
 
@@ -344,6 +355,7 @@ class FanoutRun {
             channel: 'FANOUT_ON_FINAL',
             activityId: ids.next(`on-final/${callbackName(ref)}`),
             ...(this.stopped ? { stopped: this.stopped } : {}),
+            ...(this.input.redrive ? { redrive: this.input.redrive.number } : {}),
           },
           defaults,
         ),
@@ -365,9 +377,10 @@ class FanoutRun {
   private counts(): FanoutCounts {
     // Shards finish in any order: shardResults has holes until all are done.
     const parts: FanoutCounts[] = this.runner ? [this.runner.totals()] : this.finishedShards().map((r) => r.counts);
+    // A redrive counts the whole fan-out: the targets that had succeeded before, and what it re-ran.
     const sum: FanoutCounts = {
-      total: this.input.targets.length,
-      ok: 0,
+      total: this.input.redrive?.total ?? this.input.targets.length,
+      ok: this.input.redrive?.keptOk ?? 0,
       failed: 0,
       cancelled: 0,
       callbacks: 0,
@@ -400,6 +413,7 @@ class FanoutRun {
       callbacks: [...listed, ...this.finalOutcomes],
       ...(this.runner ? {} : { shards: this.plan.shardCount }),
       ...(this.stopped ? { stopped: this.stopped } : {}),
+      ...(this.input.redrive ? { redrive: this.input.redrive.number } : {}),
     };
   }
 
@@ -443,6 +457,7 @@ class FanoutRun {
         ...(this.stopped ? { stopped: this.stopped } : {}),
         maxConcurrency: this.maxConcurrency,
         paused: this.paused,
+        ...(this.input.redrive ? { redrive: this.input.redrive.number } : {}),
       };
     }
     // Finished shards are counted here; the client adds the running shards' own progress.
@@ -470,6 +485,7 @@ class FanoutRun {
       ...(this.stopped ? { stopped: this.stopped } : {}),
       maxConcurrency: this.maxConcurrency,
       paused: this.paused,
+      ...(this.input.redrive ? { redrive: this.input.redrive.number } : {}),
     };
   }
 }

@@ -175,7 +175,14 @@ export class CallbackIds {
 export async function runCallback(
   ref: CallbackRef,
   input: CallbackInput,
-  context: { cid: string; channel: Channel; target?: string; activityId: string; stopped?: StopReason },
+  context: {
+    cid: string;
+    channel: Channel;
+    target?: string;
+    activityId: string;
+    stopped?: StopReason;
+    redrive?: number;
+  },
   defaults: Defaults,
 ): Promise<CallbackOutcome> {
   const name = callbackName(ref);
@@ -186,6 +193,7 @@ export async function runCallback(
     ...(typeof ref === 'string' || !ref.options ? {} : { options: ref.options }),
     ...(context.target ? { target: context.target } : {}),
     ...(context.stopped ? { stopped: context.stopped } : {}),
+    ...(context.redrive ? { redrive: context.redrive } : {}),
   };
   const options: ActivityOptions = {
     activityId: context.activityId,

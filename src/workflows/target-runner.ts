@@ -36,6 +36,7 @@ export interface RunnerContext {
   defaults: Defaults;
   reqTsUtc: string;
   concurrency: number;
+  redrive?: number;
   /** From `targetCancellationType()`, decided at the start of the run. */
   cancellationType: ActivityCancellationType;
 }
@@ -155,10 +156,19 @@ export class TargetRunner {
   private async runOne(target: PlannedTarget, position: number): Promise<void> {
     this.setState(target.name, 'running');
     this.onChange('running');
-    const { cid, source, defaults, reqTsUtc, offset } = this.ctx;
+    const { cid, source, defaults, reqTsUtc, offset, redrive } = this.ctx;
+    const index = target.index ?? offset + position;
     try {
       const outcome = await runTarget(
-        { request: target.request, cid, source, target: target.name, index: offset + position, reqTsUtc },
+        {
+          request: target.request,
+          cid,
+          source,
+          target: target.name,
+          index,
+          reqTsUtc,
+          ...(redrive ? { redrive } : {}),
+        },
         target,
         defaults,
         this.ctx.cancellationType,
@@ -176,14 +186,14 @@ export class TargetRunner {
     outcome: TargetSuccess | { ok: false; error: unknown },
     state: TargetState,
   ): void {
-    const { cid, source, onTarget, pattern, defaults, reqTsUtc, offset } = this.ctx;
-    const index = offset + position;
+    const { cid, source, onTarget, pattern, defaults, reqTsUtc, offset, redrive } = this.ctx;
+    const index = target.index ?? offset + position;
     let record: TargetRecord | undefined;
     if (outcome.ok && outcome.stored) {
       record = outcome.record; // stored by the activity; inline only when small
     } else {
       record = targetRecord({ source, cid, target: target.name, reqTsUtc }, outcome, Date.now(), this.cancelledBy);
-      this.unsaved.push([index, { state, record }]);
+      this.unsaved.push([index, { state, record, ...(redrive ? { redrive } : {}) }]);
     }
     this.setState(target.name, state);
     this.onChange(state);
@@ -192,7 +202,7 @@ export class TargetRunner {
     for (const ref of onTarget) {
       const activityId = this.callbackIds.next(`on-target/${target.name}/${callbackName(ref)}`);
       this.callbacksInFlight.push(
-        runCallback(ref, input, { cid, channel, target: target.name, activityId }, defaults).then((result) =>
+        runCallback(ref, input, { cid, channel, target: target.name, activityId, redrive }, defaults).then((result) =>
           this.recordCallback(result),
         ),
       );
