@@ -228,6 +228,37 @@ describe('running fan-outs: 409 on result, PATCH changes them, DELETE cancels', 
     });
   });
 
+  it('a failure policy and a deadline in the body stop the fan-out, and the result says why', async () => {
+    const report = (extra: object = {}) => ({ service: 'reports.build-credit-report', ...extra });
+    const [failFast, deadline] = await Promise.all([
+      call('POST', '/v1/fanouts', {
+        targets: { short: { user_id: '7', hours: 48 }, long: { user_id: '7', hours: 48 } },
+        // `short` times out after a second and fails; fail-fast then cancels `long`.
+        targetOptions: { short: report({ startToCloseTimeout: '1 second' }), long: report() },
+        failurePolicy: 'fail-fast',
+        finalCallbacks: ['log.input'],
+      }),
+      call('POST', '/v1/fanouts', {
+        targets: { 'crm.get-user': { user_id: '8' }, report: { user_id: '8', hours: 48 } },
+        targetOptions: { report: report() },
+        deadline: '2 seconds',
+        finalCallbacks: ['log.input'],
+      }),
+    ]);
+    const stoppedByPolicy = FanoutResult.parse((await resultOf(failFast.body.cid as string)).body);
+    expect(stoppedByPolicy).toMatchObject({
+      state: 'cancelled',
+      stopped: { reason: 'failure-policy', message: '1 of 2 targets failed; fail-fast' },
+      targets: { short: 'failed', long: 'cancelled' },
+    });
+    const stoppedByDeadline = FanoutResult.parse((await resultOf(deadline.body.cid as string)).body);
+    expect(stoppedByDeadline).toMatchObject({
+      state: 'cancelled',
+      stopped: { reason: 'deadline', message: 'the deadline of 2 seconds passed' },
+      targets: { 'crm.get-user': 'ok', report: 'cancelled' },
+    });
+  });
+
   it('409 when a finished fan-out has nothing to redrive', async () => {
     const accepted = await call('POST', '/v1/fanouts', { targets: SEED_TARGETS, finalCallbacks: ['log.input'] });
     const cid = accepted.body.cid as string;
