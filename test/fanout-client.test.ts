@@ -26,21 +26,13 @@ import { creditScoringServices } from '../src/services';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { CACHE_MODES, createDevServerEnv } from './helpers/temporal-env';
 import { waitFor } from './helpers/wait';
-import { createFanoutTestEnv, fanoutBundle, withFanoutWorker } from './helpers/fanout-env';
+import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
 
 const { EventType } = temporal.api.enums.v1;
 
 let env: FanoutTestEnv;
 let workflowBundle: WorkflowBundleWithSourceMap;
-
-beforeAll(async () => {
-  env = await createFanoutTestEnv();
-  workflowBundle = await fanoutBundle();
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+fanoutTestFile((e, b) => ((env = e), (workflowBundle = b)));
 
 function registry() {
   const calls: { payload: unknown; ctx: CallbackContext }[] = [];

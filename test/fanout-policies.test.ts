@@ -5,7 +5,7 @@
  * marks what never started, and still runs its final callbacks, which are told why. (Failure policy across shards:
  * wide-fanout.test.ts.)
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { CallbackContext, FanoutResult } from '../src/contracts';
@@ -13,22 +13,14 @@ import { toleratedFailures } from '../src/contracts';
 import { FanoutControlError, FanoutRunningError } from '../src/client';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { creditScoringServices } from '../src/services';
-import { createFanoutTestEnv, fanoutBundle, withFanoutWorker } from './helpers/fanout-env';
+import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { CACHE_MODES } from './helpers/temporal-env';
 import { waitFor } from './helpers/wait';
 
 let env: FanoutTestEnv;
 let workflowBundle: WorkflowBundleWithSourceMap;
-
-beforeAll(async () => {
-  env = await createFanoutTestEnv();
-  workflowBundle = await fanoutBundle();
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+fanoutTestFile((e, b) => ((env = e), (workflowBundle = b)));
 
 function policyRegistry() {
   const finals: CallbackContext[] = [];

@@ -7,7 +7,7 @@
  * On the official dev server, whose visibility keeps search attributes.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
 import { FanoutClient, FanoutFailedError, InvalidRequestError, UnknownServiceError } from '../src/client';
@@ -16,20 +16,12 @@ import { FanoutStateKey } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { createDevServerEnv } from './helpers/temporal-env';
-import { fanoutBundle, withFanoutWorker } from './helpers/fanout-env';
+import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
 import { waitFor } from './helpers/wait';
 
 let env: FanoutTestEnv;
 let workflowBundle: WorkflowBundleWithSourceMap;
-
-beforeAll(async () => {
-  env = await createDevServerEnv();
-  workflowBundle = await fanoutBundle();
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+fanoutTestFile((e, b) => ((env = e), (workflowBundle = b)), createDevServerEnv);
 
 let release: () => void = () => undefined;
 let gate = new Promise<void>((resolve) => (release = resolve));

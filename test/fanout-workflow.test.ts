@@ -3,7 +3,7 @@
  * settings: the seed's payloads, per-target and final callbacks, failures, timeouts, child workflows, cancel.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
@@ -13,19 +13,11 @@ import { creditScoringServices } from '../src/services';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { CACHE_MODES } from './helpers/temporal-env';
 import { waitFor } from './helpers/wait';
-import { createFanoutTestEnv, fanoutBundle, withFanoutWorker } from './helpers/fanout-env';
+import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
 
 let env: FanoutTestEnv;
 let workflowBundle: WorkflowBundleWithSourceMap;
-
-beforeAll(async () => {
-  env = await createFanoutTestEnv();
-  workflowBundle = await fanoutBundle();
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+fanoutTestFile((e, b) => ((env = e), (workflowBundle = b)));
 
 /** A registry whose callbacks record what they receive, and a few services with known behaviours. */
 function recordingRegistry() {

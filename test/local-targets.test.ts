@@ -4,7 +4,7 @@
  * marker in history per target instead of three events; a service can be local by definition; the client refuses
  * a local child-workflow target.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -12,21 +12,13 @@ import { InvalidRequestError } from '../src/client';
 import type { CallbackContext, FanoutResult, TargetRecord } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { creditScoringServices } from '../src/services';
-import { createFanoutTestEnv, fanoutBundle, withFanoutWorker } from './helpers/fanout-env';
+import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { CACHE_MODES } from './helpers/temporal-env';
 
 let env: FanoutTestEnv;
 let workflowBundle: WorkflowBundleWithSourceMap;
-
-beforeAll(async () => {
-  env = await createFanoutTestEnv();
-  workflowBundle = await fanoutBundle();
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+fanoutTestFile((e, b) => ((env = e), (workflowBundle = b)));
 
 function localRegistry() {
   const calls: { payload: unknown; ctx: CallbackContext }[] = [];

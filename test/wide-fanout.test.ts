@@ -6,7 +6,7 @@
  * large payloads are claims on it.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
@@ -14,22 +14,14 @@ import { InvalidRequestError } from '../src/client';
 import type { CallbackContext, FanoutResult, FinalPayload } from '../src/contracts';
 import { MAX_TARGETS } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
-import { fanoutBundle, withFanoutWorker } from './helpers/fanout-env';
+import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { CACHE_MODES, createDevServerEnv } from './helpers/temporal-env';
 import { waitFor } from './helpers/wait';
 
 let env: FanoutTestEnv;
 let workflowBundle: WorkflowBundleWithSourceMap;
-
-beforeAll(async () => {
-  env = await createDevServerEnv();
-  workflowBundle = await fanoutBundle();
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+fanoutTestFile((e, b) => ((env = e), (workflowBundle = b)), createDevServerEnv);
 
 function registry() {
   const onTarget: string[] = [];

@@ -4,6 +4,7 @@
  * fan-out worker polls.
  */
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { afterAll, beforeAll } from 'vitest';
 import { FanoutClient } from '../../src/client';
 import { FANOUT_TASK_QUEUE } from '../../src/contracts';
 import type { Registry } from '../../src/registry';
@@ -17,6 +18,24 @@ export async function createFanoutTestEnv(): Promise<FanoutTestEnv> {
 
 export async function fanoutBundle(): Promise<WorkflowBundleWithSourceMap> {
   return bundle();
+}
+
+/**
+ * One environment (the time-skipping test server unless `createEnv` says otherwise) and the workflow bundle for a
+ * whole test file: made before its tests and handed to `use`, torn down after them.
+ */
+export function fanoutTestFile(
+  use: (env: FanoutTestEnv, workflowBundle: WorkflowBundleWithSourceMap) => void,
+  createEnv: () => Promise<FanoutTestEnv> = createFanoutTestEnv,
+): void {
+  let env: FanoutTestEnv | undefined;
+  beforeAll(async () => {
+    env = await createEnv();
+    use(env, await fanoutBundle());
+  }, 120_000);
+  afterAll(async () => {
+    await env?.teardown();
+  });
 }
 
 export interface FanoutHarness {
