@@ -222,11 +222,10 @@ class FanoutRun {
     if (change.paused !== undefined) this.paused = change.paused;
     const cap = executionCap(this.input.onTarget.length);
     this.perExecution = Math.max(1, Math.min(cap, Math.floor(this.maxConcurrency / this.plan.shardsAtOnce)));
+    const control = { concurrency: this.perExecution, paused: this.paused };
     if (this.runner) {
-      this.runner.paused = this.paused;
-      this.runner.setConcurrency(this.perExecution);
+      this.runner.control(control);
     } else {
-      const control = { concurrency: this.perExecution, paused: this.paused };
       await Promise.all(
         this.shardStates.map(async (state, index) => {
           if (state !== 'running') return;
@@ -454,10 +453,7 @@ class FanoutRun {
         settled: counts.ok + counts.failed + counts.cancelled,
         ...counts,
         ...(targets.length <= PROGRESS_TARGETS_LIMIT ? { targets: Object.fromEntries(states) } : {}),
-        ...(this.stopped ? { stopped: this.stopped } : {}),
-        maxConcurrency: this.maxConcurrency,
-        paused: this.paused,
-        ...(this.input.redrive ? { redrive: this.input.redrive.number } : {}),
+        ...this.runSettings(),
       };
     }
     // Finished shards are counted here; the client adds the running shards' own progress.
@@ -482,6 +478,13 @@ class FanoutRun {
       running: 0,
       pending,
       runningShards,
+      ...this.runSettings(),
+    };
+  }
+
+  /** What progress says of this run beside its counts, however it runs. */
+  private runSettings(): Pick<FanoutProgress, 'stopped' | 'maxConcurrency' | 'paused' | 'redrive'> {
+    return {
       ...(this.stopped ? { stopped: this.stopped } : {}),
       maxConcurrency: this.maxConcurrency,
       paused: this.paused,

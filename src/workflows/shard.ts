@@ -35,10 +35,7 @@ export async function fanoutShard(input: ShardWorkflowInput): Promise<ShardResul
     },
   );
   runner.paused = input.startPaused ?? false;
-  setHandler(shardControlSignal, ({ concurrency, paused }) => {
-    runner.paused = paused;
-    runner.setConcurrency(concurrency);
-  });
+  setHandler(shardControlSignal, (control) => runner.control(control));
   setHandler(progressQuery, (): FanoutProgress => {
     const { counts, states } = runner;
     return {

@@ -80,15 +80,15 @@ export class TargetRunner {
     for (let i = 0; i < this.lanes.length; i++) await this.lanes[i];
   }
 
-  /** Targets in flight at most from now on; lowering it lets running targets finish. */
-  setConcurrency(concurrency: number): void {
+  /**
+   * Targets in flight at most from now on, and whether to start new ones at all: lowering the concurrency or pausing
+   * lets running targets finish; raising it adds lanes.
+   */
+  control({ concurrency, paused }: { concurrency: number; paused: boolean }): void {
+    this.paused = paused;
     this.concurrency = concurrency;
     const wanted = Math.min(concurrency, this.ctx.targets.length - this.next);
     if (this.lanes.length > 0 && wanted > this.activeLanes) this.addLanes(wanted - this.activeLanes);
-  }
-
-  get maxConcurrency(): number {
-    return this.concurrency;
   }
 
   private addLanes(count: number): void {
@@ -114,17 +114,13 @@ export class TargetRunner {
     }
   }
 
-  /** Targets that never started are cancelled: recorded as such (with why, if given), and their callbacks still run. */
-  markNotStarted(why = 'the fan-out was cancelled'): number {
+  /** Targets that never started are cancelled: recorded as such, and their callbacks still run. */
+  markNotStarted(): number {
     let marked = 0;
     this.ctx.targets.forEach((target, position) => {
       if (this.states.get(target.name) !== 'pending') return;
-      this.settle(
-        target,
-        position,
-        { ok: false, error: new CancelledFailure(`${why} before this target started`) },
-        'cancelled',
-      );
+      const error = new CancelledFailure('cancelled before this target started');
+      this.settle(target, position, { ok: false, error }, 'cancelled');
       marked++;
     });
     return marked;
@@ -156,8 +152,8 @@ export class TargetRunner {
   private async runOne(target: PlannedTarget, position: number): Promise<void> {
     this.setState(target.name, 'running');
     this.onChange('running');
-    const { cid, source, defaults, reqTsUtc, offset, redrive } = this.ctx;
-    const index = target.index ?? offset + position;
+    const { cid, source, defaults, reqTsUtc, redrive } = this.ctx;
+    const index = this.indexOf(target, position);
     try {
       const outcome = await runTarget(
         {
@@ -186,8 +182,8 @@ export class TargetRunner {
     outcome: TargetSuccess | { ok: false; error: unknown },
     state: TargetState,
   ): void {
-    const { cid, source, onTarget, pattern, defaults, reqTsUtc, offset, redrive } = this.ctx;
-    const index = target.index ?? offset + position;
+    const { cid, source, onTarget, pattern, defaults, reqTsUtc, redrive } = this.ctx;
+    const index = this.indexOf(target, position);
     let record: TargetRecord | undefined;
     if (outcome.ok && outcome.stored) {
       record = outcome.record; // stored by the activity; inline only when small
@@ -215,6 +211,11 @@ export class TargetRunner {
     if (!outcome.ok) this.callbacksFailed++;
     if (this.outcomes.length < MAX_OUTCOMES_KEPT || (!outcome.ok && this.outcomes.length < 2 * MAX_OUTCOMES_KEPT))
       this.outcomes.push(outcome);
+  }
+
+  /** The target's position in the whole fan-out: its record's key (a redrive's targets carry their own). */
+  private indexOf(target: PlannedTarget, position: number): number {
+    return target.index ?? this.ctx.offset + position;
   }
 
   private setState(target: string, state: TargetState): void {
