@@ -175,17 +175,25 @@ describe.each(CACHE_MODES)('failure policies and deadlines with $label', ({ maxC
 
   it('deadline: when it passes, the unfinished targets are cancelled and final callbacks run with what was collected', async () => {
     const { registry, finals } = policyRegistry();
+    // A target that cannot finish in time: it fails and waits a day between attempts. (A child workflow's hours
+    // may pass under time skipping in the very task the deadline fires in, leaving nothing to cut short.)
     const result = await withFanoutWorker(harness(), registry, async (fanout) => {
-      const cid = await fanout.invoke({ report: report(48), crm: { user_id: 'd' } }, ['final.cb'], {
+      const cid = await fanout.invoke({ doomed: null, crm: { user_id: 'd' } }, ['final.cb'], {
         deadline: '1 hour',
-        targetOptions: { report: reportOptions, crm: { service: 'crm.get-user' } },
+        targetOptions: {
+          doomed: {
+            service: 'always.fails',
+            retry: { maximumAttempts: 10, initialInterval: '1 day', backoffCoefficient: 1 },
+          },
+          crm: { service: 'crm.get-user' },
+        },
       });
       return fanout.result<FanoutResult>(cid);
     });
     const stopped = { reason: 'deadline', message: 'the deadline of 1 hour passed' };
-    expect(result).toMatchObject({ state: 'cancelled', stopped, targets: { report: 'cancelled', crm: 'ok' } });
+    expect(result).toMatchObject({ state: 'cancelled', stopped, targets: { doomed: 'cancelled', crm: 'ok' } });
     expect(result.payload.data.crm.ok).toBe(true);
-    expect(result.payload.data.report.exception).toMatch(/Cancel/);
+    expect(result.payload.data.doomed.exception).toMatch(/Cancel/);
     expect(finals).toEqual([expect.objectContaining({ stopped })]);
   });
 

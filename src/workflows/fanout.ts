@@ -176,8 +176,10 @@ class FanoutRun {
       } catch (error) {
         if (!isCancellation(error)) throw error;
       }
-      const notStarted = runner.markNotStarted();
-      cancelled = CancellationScope.current().consideredCancelled || notStarted > 0 || this.stopped !== undefined;
+      runner.markNotStarted();
+      // A stop that cut nothing short (the deadline fired in the task where the last target finished) is no stop.
+      if (runner.counts.cancelled === 0) this.stopped = undefined;
+      cancelled = CancellationScope.current().consideredCancelled || runner.counts.cancelled > 0;
       deadline?.cancel();
       await CancellationScope.nonCancellable(() => runner.saveRecords());
       finished = runner.callbacksSettled();
