@@ -263,25 +263,12 @@ export class FanoutClient {
         ...plan,
         redrive: { number: redrive, total: outcome.counts.total, keptOk: outcome.counts.ok },
       };
-      await this.client.workflow
-        .start(type, {
-          workflowId: cid,
-          taskQueue: this.taskQueue,
-          args: [input],
-          // The one start that reuses a CID: the same fan-out, once its previous run has closed.
-          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-          workflowIdConflictPolicy: 'FAIL',
-          staticSummary: `redrive ${redrive} of ${type === 'fanout' ? 'fan-out' : 'parallel execution'} from ${input.source}: ${indexes.length} of ${outcome.counts.total} targets`,
-          staticDetails: describeForUi(input.targets, [...input.onTarget, ...input.onFinal]),
-          typedSearchAttributes: [
-            { key: FanoutSourceKey, value: input.source },
-            { key: FanoutStateKey, value: 'running' },
-          ],
-        })
-        .catch((error: unknown) => {
-          // Another redrive started it meanwhile.
-          throw error instanceof WorkflowExecutionAlreadyStartedError ? new FanoutRunningError(cid) : error;
-        });
+      const summary = `redrive ${redrive} of ${patternLabel(type)} from ${input.source}: ${indexes.length} of ${outcome.counts.total} targets`;
+      // The one start that reuses a CID: the same fan-out, once its previous run has closed.
+      await this.startRun(type, input, summary, 'ALLOW_DUPLICATE').catch((error: unknown) => {
+        // Another redrive started it meanwhile.
+        throw error instanceof WorkflowExecutionAlreadyStartedError ? new FanoutRunningError(cid) : error;
+      });
       return { cid, redrive, targets: indexes.length };
     });
   }
@@ -318,34 +305,46 @@ export class FanoutClient {
     }
     const bytes = Buffer.byteLength(JSON.stringify(input));
     if (bytes > REQUEST_LIMIT_BYTES) throw new PayloadTooLargeError(bytes, REQUEST_LIMIT_BYTES);
-    const callbacks = 'targets' in input ? [...input.onTarget, ...input.onFinal] : input.callbacks;
-    const label =
-      workflowType === 'fanout'
-        ? 'fan-out'
-        : workflowType === 'parallelExecution'
-          ? 'parallel execution'
-          : 'invoke/retry';
+    const summary = `${patternLabel(workflowType)} from ${input.source}: ${targets.length} target${targets.length === 1 ? '' : 's'}`;
     try {
-      await this.client.workflow.start(workflowType, {
-        workflowId: input.cid,
-        taskQueue: this.taskQueue,
-        args: [input],
-        // A CID names one request forever: never reuse it, even after the first one finished.
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        workflowIdConflictPolicy: 'FAIL',
-        staticSummary: `${label} from ${input.source}: ${targets.length} target${targets.length === 1 ? '' : 's'}`,
-        staticDetails: describeForUi(targets, callbacks),
-        typedSearchAttributes: [
-          { key: FanoutSourceKey, value: input.source },
-          { key: FanoutStateKey, value: 'running' },
-        ],
-      });
+      // A CID names one request forever: never reuse it, even after the first one finished.
+      await this.startRun(workflowType, input, summary, 'REJECT_DUPLICATE');
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) throw new DuplicateCidError(input.cid);
       throw error;
     }
     return input.cid;
   }
+
+  /** Starts a run of workflow ID = CID, with what the Web UI and listings show of it. */
+  private async startRun(
+    workflowType: string,
+    input: FanoutWorkflowInput | InvokeRetryWorkflowInput,
+    summary: string,
+    reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE',
+  ): Promise<void> {
+    const targets = 'targets' in input ? input.targets : [input.target];
+    const callbacks = 'targets' in input ? [...input.onTarget, ...input.onFinal] : input.callbacks;
+    await this.client.workflow.start(workflowType, {
+      workflowId: input.cid,
+      taskQueue: this.taskQueue,
+      args: [input],
+      workflowIdReusePolicy: reuse,
+      workflowIdConflictPolicy: 'FAIL',
+      staticSummary: summary,
+      staticDetails: describeForUi(targets, callbacks),
+      typedSearchAttributes: [
+        { key: FanoutSourceKey, value: input.source },
+        { key: FanoutStateKey, value: 'running' },
+      ],
+    });
+  }
+}
+
+/** The pattern as people call it, by workflow type. */
+function patternLabel(workflowType: string): string {
+  if (workflowType === 'fanout') return 'fan-out';
+  return workflowType === 'parallelExecution' ? 'parallel execution' : 'invoke/retry';
 }
 
 /** What the Web UI shows under the summary: which target runs which service, and the callbacks. */
