@@ -48,7 +48,24 @@ async function main(): Promise<void> {
   const worker = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle, store });
   const fanout = new FanoutClient({ client: env.client, registry, store });
   const cids: Record<string, string> = {};
+  // Controlled from the start: paused before the worker first sees it, then resumed, then raised past the targets
+  // still to start (both runner markers: early-control-reaches-runner, runner-raise-counts-active-lanes).
+  cids['fanout-control'] = await fanout.invoke(
+    { r1: { user_id: 'u6', hours: 3 }, r2: { user_id: 'u6', hours: 3 }, 'crm.get-user': { user_id: 'u6' } },
+    ['collect'],
+    {
+      maxConcurrency: 1,
+      targetOptions: { r1: { service: 'reports.build-credit-report' }, r2: { service: 'reports.build-credit-report' } },
+    },
+  );
+  const pausedEarly = fanout.pause(cids['fanout-control']);
+  await new Promise((r) => setTimeout(r, 1000)); // the update reaches the server, to wait there for the first task
   await worker.runUntil(async () => {
+    await pausedEarly;
+    await fanout.resume(cids['fanout-control']);
+    for (let i = 0; i < 200 && (await fanout.progress(cids['fanout-control'])).running < 1; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    await fanout.setMaxConcurrency(cids['fanout-control'], 3);
     cids['fanout-seed'] = await fanout.invoke(
       {
         'crm.get-user': { user_id: 'u1' },

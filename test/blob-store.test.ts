@@ -1,24 +1,20 @@
 /**
  * One contract, two stores: the local directory store, and the S3 store against a real S3-speaking server
- * (SeaweedFS, started here with scripts/seaweedfs.sh on its own loopback ports and scratch folder, and stopped
+ * (SeaweedFS, started here by test/helpers/seaweedfs.ts on its own loopback ports and scratch folder, and stopped
  * after). If SeaweedFS cannot start, the S3 tests fail; they are never skipped.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BlobStore } from '../src/store/blob-store';
 import { keySegment } from '../src/store/blob-store';
 import { storeFromEnv } from '../src/store/config';
 import { LocalBlobStore } from '../src/store/local-store';
 import { S3BlobStore } from '../src/store/s3-store';
-
-const run = promisify(execFile);
-const ROOT = resolve(__dirname, '..');
-const SEAWEEDFS = join(ROOT, 'scripts', 'seaweedfs.sh');
+import type { Seaweedfs } from './helpers/seaweedfs';
+import { startSeaweedfs } from './helpers/seaweedfs';
 
 /** How a store orders a listing: -1, 0, 1. */
 type Order = (a: string, b: string) => number;
@@ -65,47 +61,20 @@ function localHarness(): Harness {
 }
 
 function s3Harness(): Harness {
-  let dir = '';
+  let seaweedfs: Seaweedfs | undefined;
   let store: S3BlobStore | undefined;
-  const scriptEnv = (): NodeJS.ProcessEnv => ({
-    ...process.env,
-    SEAWEEDFS_DIR: dir,
-    // Not the dev default (18333), so a developer's running server does not get in the way.
-    SEAWEEDFS_S3_PORT: process.env.SEAWEEDFS_TEST_S3_PORT ?? '18433',
-    SEAWEEDFS_START_TIMEOUT: '60',
-  });
   return {
     name: 's3 (SeaweedFS)',
     // Not S3's byte order: see segmentOrder. AWS S3 itself would use byteOrder.
     order: segmentOrder,
     async open() {
-      dir = await mkdtemp(join(tmpdir(), 'seaweedfs-test-'));
-      const started = Date.now();
-      let stdout: string;
-      try {
-        ({ stdout } = await run('bash', [SEAWEEDFS, 'start'], { env: scriptEnv(), timeout: 150_000 }));
-      } catch (error) {
-        const e = error as { stderr?: string; message: string };
-        throw new Error(`SeaweedFS did not start: ${e.message}\n${e.stderr ?? ''}`);
-      }
-      console.log(`SeaweedFS started in ${Date.now() - started} ms`);
-      // KEY=VALUE lines, the last being S3_ENDPOINT=…; build the store the way the application would.
-      const printed = Object.fromEntries(
-        stdout
-          .trim()
-          .split('\n')
-          .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-      );
-      expect(printed.S3_ENDPOINT).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      seaweedfs = await startSeaweedfs(process.env.SEAWEEDFS_TEST_S3_PORT ?? '18433');
+      console.log(`SeaweedFS started in ${seaweedfs.startMs} ms`);
+      // Build the store the way the application would.
       const run_ = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
       const created = storeFromEnv(
-        {
-          FANOUT_STORE: `s3://fanout-test-${run_}/run/${run_}`,
-          S3_ENDPOINT: printed.S3_ENDPOINT,
-          AWS_ACCESS_KEY_ID: printed.AWS_ACCESS_KEY_ID,
-          AWS_SECRET_ACCESS_KEY: printed.AWS_SECRET_ACCESS_KEY,
-        },
-        dir,
+        { FANOUT_STORE: `s3://fanout-test-${run_}/run/${run_}`, ...seaweedfs.env },
+        seaweedfs.dir,
       );
       expect(created).toBeInstanceOf(S3BlobStore);
       store = created as S3BlobStore;
@@ -115,12 +84,7 @@ function s3Harness(): Harness {
     },
     async close() {
       store?.destroy();
-      if (!dir) return;
-      try {
-        await run('bash', [SEAWEEDFS, 'stop'], { env: scriptEnv(), timeout: 30_000 });
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
+      await seaweedfs?.stop();
     },
   };
 }

@@ -9,8 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { CallbackContext, FanoutResult } from '../src/contracts';
-import { toleratedFailures } from '../src/contracts';
-import { FanoutControlError, FanoutRunningError } from '../src/client';
+import { MAX_CONCURRENCY_LIMIT, toleratedFailures } from '../src/contracts';
+import { FanoutClient, FanoutControlError, FanoutRunningError } from '../src/client';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { creditScoringServices } from '../src/services';
 import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
@@ -224,7 +224,7 @@ describe.each(CACHE_MODES)('failure policies and deadlines with $label', ({ maxC
       expect(await fanout.pause(cid)).toEqual({ maxConcurrency: 5, paused: true });
       await expect(fanout.redrive(cid)).rejects.toBeInstanceOf(FanoutRunningError);
       await expect(fanout.setMaxConcurrency(cid, 0)).rejects.toThrow(FanoutControlError);
-      await expect(fanout.setMaxConcurrency(cid, 1001)).rejects.toThrow(/from 1 to 1000/);
+      await expect(fanout.setMaxConcurrency(cid, MAX_CONCURRENCY_LIMIT + 1)).rejects.toThrow(/from 1 to 10000/);
       release(); // the five running finish; paused, nothing new starts
       await waitFor(async () => (await fanout.progress(cid)).settled === 5, 20_000);
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -236,6 +236,32 @@ describe.each(CACHE_MODES)('failure policies and deadlines with $label', ({ maxC
       expect(result.counts.ok).toBe(10);
       expect(started()).toBe(10);
       await expect(fanout.pause(cid)).rejects.toThrow(/no longer running \(COMPLETED\)/);
+    });
+  });
+
+  it('applies a pause and a raise that reach the fan-out before its first target starts', async () => {
+    const { registry, release, started } = policyRegistry();
+    const targets = { g0: 0, g1: 1, g2: 2 };
+    const targetOptions = { g0: { service: 'gated' }, g1: { service: 'gated' }, g2: { service: 'gated' } };
+    const { taskQueue } = harness();
+    const early = new FanoutClient({ client: env.client, registry, taskQueue, store: env.store });
+    const cid = await early.invoke(targets, ['final.cb'], { targetOptions, maxConcurrency: 1 });
+    // No worker polls yet: both updates wait, and reach the fan-out while it checks its names, before any target.
+    const updates = Promise.all([early.pause(cid), early.setMaxConcurrency(cid, 3)]);
+    await withFanoutWorker(harness(), registry, async (fanout) => {
+      try {
+        await updates;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(started()).toBe(0);
+        expect(await fanout.progress(cid)).toMatchObject({ running: 0, pending: 3, paused: true, maxConcurrency: 3 });
+        await fanout.resume(cid);
+        await waitFor(async () => (await fanout.progress(cid)).running === 3, 20_000);
+        release();
+        const result = await fanout.result<FanoutResult>(cid);
+        expect(result.counts).toMatchObject({ total: 3, ok: 3 });
+      } finally {
+        release();
+      }
     });
   });
 

@@ -1,5 +1,5 @@
 /**
- * Fan-outs past one execution's limits, on the official dev server through the real SDK: 5,000 targets with an
+ * Fan-outs past one execution's limits, on the official dev server through the real SDK: 20,000 targets with an
  * on-target callback (sharded), 2,000 targets × 4 KB, a 1.5 MiB response, a 3 MiB child-workflow response,
  * progress and cancel of a sharded fan-out, fail-fast across shards, concurrency and pause passed on to shards.
  * Every history stays under 10,240 events and every payload in it under 2 MiB: records live in the result store,
@@ -9,12 +9,13 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { temporal } from '@temporalio/proto';
 import { InvalidRequestError } from '../src/client';
-import type { CallbackContext, FanoutResult, FinalPayload } from '../src/contracts';
+import type { CallbackContext, FanoutOutcome, FanoutResult, FinalPayload } from '../src/contracts';
 import { MAX_TARGETS } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
+import { planShards } from '../src/workflows/sharding';
 import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
+import { fanoutHistories, largestPayload } from './helpers/histories';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { CACHE_MODES, createDevServerEnv } from './helpers/temporal-env';
 import { waitFor } from './helpers/wait';
@@ -29,6 +30,8 @@ function registry() {
   const finalContexts: CallbackContext[] = [];
   let release: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (release = resolve));
+  let releaseLater: () => void = () => undefined;
+  const laterGate = new Promise<void>((resolve) => (releaseLater = resolve));
   const reg = new Registry(
     [
       defineService({ name: 'echo', handler: async (request: unknown) => request }),
@@ -37,6 +40,13 @@ function registry() {
         name: 'gated',
         handler: async (n: number) => {
           await gate;
+          return n;
+        },
+      }),
+      defineService({
+        name: 'gated.later',
+        handler: async (n: number) => {
+          await laterGate;
           return n;
         },
       }),
@@ -62,29 +72,7 @@ function registry() {
       }),
     ],
   );
-  return { reg, onTarget, finals, finalContexts, release };
-}
-
-type History = temporal.api.history.v1.IHistory;
-
-/** The fan-out's history and each shard's. */
-async function histories(cid: string, shards: number): Promise<History[]> {
-  const ids = [cid, ...Array.from({ length: shards }, (_, i) => `${cid}//shard-${i + 1}`)];
-  return Promise.all(ids.map((id) => env.client.workflow.getHandle(id).fetchHistory()));
-}
-
-/** The largest payload anywhere in these histories, in bytes. */
-function largestPayload(all: History[]): number {
-  let largest = 0;
-  const visit = (value: unknown): void => {
-    if (!value || typeof value !== 'object') return;
-    if (value instanceof Uint8Array) return;
-    const payload = value as { data?: Uint8Array; metadata?: unknown };
-    if (payload.data instanceof Uint8Array && payload.metadata) largest = Math.max(largest, payload.data.length);
-    for (const child of Object.values(value)) visit(child);
-  };
-  for (const history of all) visit(history.events);
-  return largest;
+  return { reg, onTarget, finals, finalContexts, release, releaseLater };
 }
 
 describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows }) => {
@@ -95,31 +83,37 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
     taskQueue: `${name}-${maxCachedWorkflows ?? 'd'}`,
   });
 
-  it('5,000 targets with an on-target callback, in shards: every record, every callback, no history over 10,240 events', async () => {
+  // 20,000 as issue 16 asks; without a workflow cache every workflow task replays its shard's whole history, so there
+  // 5,000 (five shards) proves the same in a quarter of the time.
+  const width = maxCachedWorkflows === 0 ? 5_000 : 20_000;
+  it(`${width.toLocaleString('en')} targets with an on-target callback, in shards: every record, every callback, no history over 10,240 events`, async () => {
     const { reg, onTarget, finals } = registry();
-    const targets = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`t${i}`, i]));
+    const targets = Object.fromEntries(Array.from({ length: width }, (_, i) => [`t${i}`, i]));
     const targetOptions = Object.fromEntries(Object.keys(targets).map((name) => [name, { service: 'echo' }]));
-    const { result, all } = await withFanoutWorker(harness('w5k'), reg, async (fanout) => {
+    const { shardCount } = planShards(width, 1, 1000);
+    const { result, all } = await withFanoutWorker(harness('wide'), reg, async (fanout) => {
       const cid = await fanout.invoke(targets, ['final'], { targetOptions, onTarget: ['each'], maxConcurrency: 1000 });
       const result = await fanout.result<FanoutResult>(cid);
-      return { result, all: await histories(cid, 5) };
+      return { result, all: await fanoutHistories(env.client, cid, shardCount) };
     });
+    expect(shardCount).toBe(width / 1000);
+    expect(all).toHaveLength(shardCount + 1);
     expect(result.counts).toEqual({
-      total: 5_000,
-      ok: 5_000,
+      total: width,
+      ok: width,
       failed: 0,
       cancelled: 0,
-      callbacks: 5_001,
+      callbacks: width + 1,
       callbacksFailed: 0,
     });
-    expect(Object.keys(result.payload.data)).toHaveLength(5_000);
-    expect(result.payload.data.t4999.response).toBe(4_999);
-    expect(new Set(onTarget).size).toBe(5_000);
-    expect(Object.keys(finals[0].data)).toHaveLength(5_000);
+    expect(Object.keys(result.payload.data)).toHaveLength(width);
+    expect(result.payload.data[`t${width - 1}`].response).toBe(width - 1);
+    expect(new Set(onTarget).size).toBe(width);
+    expect(Object.keys(finals[0].data)).toHaveLength(width);
     const lengths = all.map((h) => h.events!.length);
     expect(Math.max(...lengths)).toBeLessThanOrEqual(10_240);
     expect(largestPayload(all)).toBeLessThan(64 * 1024);
-  }, 600_000);
+  }, 1_200_000);
 
   it('2,000 targets × 4 KB responses, and one of 1.5 MiB: every byte in the records, none through history', async () => {
     const { reg, finals } = registry();
@@ -129,7 +123,7 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
     const { result, all } = await withFanoutWorker(harness('bytes'), reg, async (fanout) => {
       const cid = await fanout.invoke(targets, ['final'], { targetOptions, maxConcurrency: 1000 });
       const result = await fanout.result<FanoutResult>(cid);
-      return { result, all: await histories(cid, 3) };
+      return { result, all: await fanoutHistories(env.client, cid, 3) };
     });
     expect(result.counts.ok).toBe(2001);
     expect((result.payload.data.k1999.response as string).length).toBe(4096);
@@ -147,7 +141,10 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
       const result = await fanout.result<FanoutResult>(cid);
       return {
         result,
-        all: [...(await histories(cid, 0)), await env.client.workflow.getHandle(`${cid}/report`).fetchHistory()],
+        all: [
+          ...(await fanoutHistories(env.client, cid, 0)),
+          await env.client.workflow.getHandle(`${cid}/report`).fetchHistory(),
+        ],
       };
     });
     expect(result.targets).toEqual({ report: 'ok', small: 'ok' });
@@ -238,6 +235,49 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
     });
     expect(result.state).toBe('completed');
     expect(result.counts).toMatchObject({ total: 1001, ok: 1001 });
+  }, 300_000);
+
+  it('concurrency above one execution: raised, more shards run side by side; lowered, they share it', async () => {
+    const { reg, release, releaseLater } = registry();
+    // 2,001 targets without on-target callbacks: shards of 1,000, 1,000 and 1; one at a time at 500. The first 600
+    // of each of the first two shards wait for one gate, the rest for a later one.
+    const targets = Object.fromEntries(Array.from({ length: 2001 }, (_, i) => [`g${i}`, i]));
+    const targetOptions = Object.fromEntries(
+      Array.from({ length: 2001 }, (_, i) => [`g${i}`, { service: i % 1000 < 600 ? 'gated' : 'gated.later' }]),
+    );
+    const { result, shards } = await withFanoutWorker(harness('wider'), reg, async (fanout) => {
+      try {
+        const cid = await fanout.invoke(targets, ['final'], { targetOptions, maxConcurrency: 500 });
+        await waitFor(async () => (await fanout.progress(cid)).running === 500, 60_000);
+        expect((await fanout.progress(cid)).runningShards).toEqual([`${cid}//shard-1`]);
+        // 1,200 is more than one execution holds: a second shard starts, and each runs 600.
+        await fanout.setMaxConcurrency(cid, 1200);
+        await waitFor(async () => (await fanout.progress(cid)).running === 1200, 60_000);
+        expect((await fanout.progress(cid)).runningShards).toEqual([`${cid}//shard-1`, `${cid}//shard-2`]);
+        // Lowered to 400: the two running shards share it, 200 each (each has 400 more targets it could start).
+        await fanout.setMaxConcurrency(cid, 400);
+        release();
+        await waitFor(async () => {
+          const progress = await fanout.progress(cid);
+          return progress.settled === 1200 && progress.running === 400;
+        }, 120_000);
+        for (let i = 0; i < 5; i++) {
+          const progress = await fanout.progress(cid);
+          expect(progress.running).toBe(400);
+          expect(progress.runningShards).toEqual([`${cid}//shard-1`, `${cid}//shard-2`]);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        releaseLater();
+        const outcome = (await env.client.workflow.getHandle(cid).result()) as FanoutOutcome;
+        return { result: await fanout.result<FanoutResult>(cid), shards: outcome.shards };
+      } finally {
+        release();
+        releaseLater();
+      }
+    });
+    expect(result.state).toBe('completed');
+    expect(result.counts).toMatchObject({ total: 2001, ok: 2001, failed: 0, cancelled: 0 });
+    expect(shards).toBe(3);
   }, 300_000);
 });
 

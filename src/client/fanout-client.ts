@@ -159,7 +159,7 @@ export class FanoutClient {
   /**
    * The final payload (every record, keyed by target, read from the result store), each target's state and the
    * callback outcomes; waits for the end unless `wait: false` (then FanoutRunningError). For very wide fan-outs,
-   * page with `records(cid)` instead of holding every record at once.
+   * page with `recordsPage(cid)` instead of holding every record at once.
    */
   async result<T = FanoutResult | InvokeRetryResult>(cid: string, options: { wait?: boolean } = {}): Promise<T> {
     const outcome = await this.withHandle(cid, async (handle) => {
@@ -205,7 +205,7 @@ export class FanoutClient {
     return this.records.page(cid, options);
   }
 
-  /** Targets in flight at most from now on (1 to 1,000), while the fan-out still starts targets. */
+  /** Targets in flight at most from now on (1 to 10,000), while the fan-out still starts targets. */
   async setMaxConcurrency(cid: string, maxConcurrency: number): Promise<FanoutControl> {
     return this.control(cid, (handle) => handle.executeUpdate(setMaxConcurrencyUpdate, { args: [maxConcurrency] }));
   }

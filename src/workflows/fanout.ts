@@ -90,6 +90,11 @@ class FanoutRun {
    * like the cancellation type.
    */
   private readonly countsWhileRunning = patched('counts-memo-while-running');
+  /**
+   * Sharded, a concurrency change also changes how many shards run at once (more shards above what one execution
+   * may hold, fewer below). Runs from before this replay with the shards-at-once of their start. Decided first thing.
+   */
+  private readonly shardLanesFollowConcurrency = patched('shard-lanes-follow-concurrency');
   /** The scope the targets (or shards) run in: cancelled when the fan-out is, or when it stops by itself. */
   private readonly targetsScope = new CancellationScope();
   private readonly tolerated: number;
@@ -100,6 +105,11 @@ class FanoutRun {
   private maxConcurrency: number;
   private perExecution: number;
   private paused = false;
+  /** Sharded: how many shards should run at once now, the lanes taking them, and the next shard to take. */
+  private shardsWanted: number;
+  private readonly shardLanes: Promise<void>[] = [];
+  private activeShardLanes = 0;
+  private nextShard = 0;
 
   constructor(private readonly input: FanoutWorkflowInput) {
     this.reqTsUtc = utc(workflowInfo().runStartTime.getTime());
@@ -107,6 +117,7 @@ class FanoutRun {
     this.tolerated = toleratedFailures(input.failurePolicy, input.targets.length);
     this.maxConcurrency = input.maxConcurrency;
     this.perExecution = this.plan.concurrencyPerExecution;
+    this.shardsWanted = this.plan.shardsAtOnce;
   }
 
   async run(): Promise<FanoutOutcome> {
@@ -159,9 +170,13 @@ class FanoutRun {
     let cancelled = false;
     let finished: Promise<void>;
     if (this.plan.shardCount === 1) {
+      // A control update may have come while the names were checked. Runs from before this started as planned
+      // whatever the update said; the marker is written only where that makes a difference.
+      const changedEarly = this.perExecution !== this.plan.concurrencyPerExecution || this.paused;
+      const early = changedEarly && patched('early-control-reaches-runner');
       const runner = new TargetRunner(
         {
-          ...this.shardInput(0, input.targets.length, this.plan.concurrencyPerExecution),
+          ...this.shardInput(0, input.targets.length, early ? this.perExecution : this.plan.concurrencyPerExecution),
           cancellationType: this.cancellationType,
         },
         (state) => {
@@ -171,6 +186,7 @@ class FanoutRun {
         },
       );
       this.runner = runner;
+      if (early) runner.paused = this.paused;
       try {
         await this.targetsScope.run(() => runner.runTargets());
       } catch (error) {
@@ -223,23 +239,51 @@ class FanoutRun {
     if (change.maxConcurrency !== undefined) this.maxConcurrency = change.maxConcurrency;
     if (change.paused !== undefined) this.paused = change.paused;
     const cap = executionCap(this.input.onTarget.length);
-    this.perExecution = Math.max(1, Math.min(cap, Math.floor(this.maxConcurrency / this.plan.shardsAtOnce)));
-    const control = { concurrency: this.perExecution, paused: this.paused };
-    if (this.runner) {
-      this.runner.control(control);
+    if (this.plan.shardCount === 1) {
+      this.perExecution = Math.max(1, Math.min(cap, this.maxConcurrency));
+      // Before the runner exists (names still being checked), it starts with these settings: see run().
+      this.runner?.control({ concurrency: this.perExecution, paused: this.paused });
+    } else if (this.shardLanesFollowConcurrency) {
+      this.shardsWanted = Math.min(this.plan.shardCount, Math.ceil(this.maxConcurrency / cap));
+      await this.rebalanceShards();
+      // Once the shards have started (before, runShards starts as many lanes as wanted).
+      const started = this.shardStates.length > 0;
+      while (started && this.activeShardLanes < this.shardsWanted && this.nextShard < this.plan.shardCount)
+        this.shardLanes.push(this.shardLane());
     } else {
-      await Promise.all(
-        this.shardStates.map(async (state, index) => {
-          if (state !== 'running') return;
-          // A shard that has just finished no longer listens: nothing to tell it.
-          await getExternalWorkflowHandle(shardWorkflowId(this.input.cid, index))
-            .signal(shardControlSignal, control)
-            .catch(() => undefined);
-        }),
-      );
+      this.perExecution = Math.max(1, Math.min(cap, Math.floor(this.maxConcurrency / this.plan.shardsAtOnce)));
+      await this.signalRunningShards();
     }
     this.showDetails();
     return { maxConcurrency: this.maxConcurrency, paused: this.paused };
+  }
+
+  /**
+   * Gives each shard its share of the fan-out's concurrency: running shards and the ones to start split it evenly,
+   * so that all of them together never have more in flight than `maxConcurrency` (lowered, the shards over the new
+   * count share it until they finish; then the others get theirs back).
+   */
+  private async rebalanceShards({ onlyIfChanged = false } = {}): Promise<void> {
+    const running = this.shardStates.filter((state) => state === 'running').length;
+    const cap = executionCap(this.input.onTarget.length);
+    const share = Math.max(1, Math.min(cap, Math.floor(this.maxConcurrency / Math.max(this.shardsWanted, running))));
+    if (onlyIfChanged && share === this.perExecution) return;
+    this.perExecution = share;
+    await this.signalRunningShards();
+  }
+
+  /** Tells the running shards what they may run now. */
+  private async signalRunningShards(): Promise<void> {
+    const control = { concurrency: this.perExecution, paused: this.paused };
+    await Promise.all(
+      this.shardStates.map(async (state, index) => {
+        if (state !== 'running') return;
+        // A shard that has just finished no longer listens: nothing to tell it.
+        await getExternalWorkflowHandle(shardWorkflowId(this.input.cid, index))
+          .signal(shardControlSignal, control)
+          .catch(() => undefined);
+      }),
+    );
   }
 
   /** Stops the fan-out by itself: what is running is cancelled, what has not started never does. */
@@ -293,53 +337,69 @@ class FanoutRun {
    * once cancelled, so that their targets are recorded and their callbacks run within their own histories.
    */
   private async runShards(): Promise<void> {
-    const { shardCount, shardSize, shardsAtOnce } = this.plan;
+    const { shardCount } = this.plan;
     for (let i = 0; i < shardCount; i++) this.shardStates.push('pending');
-    let next = 0;
-    const lane = async () => {
-      while (next < shardCount) {
-        const index = next++;
-        const shard = this.shardInput(
-          index * shardSize,
-          Math.min((index + 1) * shardSize, this.input.targets.length),
-          this.perExecution,
-        );
-        this.shardStates[index] = 'running';
-        this.showDetails();
-        const start = (startCancelled: boolean) =>
-          executeChild(fanoutShardType, {
-            workflowId: shardWorkflowId(this.input.cid, index),
-            args: [
-              {
-                ...shard,
-                shardIndex: index,
-                startCancelled,
-                ...(Number.isFinite(this.tolerated) ? { reportFailures: true } : {}),
-                ...(this.paused ? { startPaused: true } : {}),
-              } satisfies ShardWorkflowInput,
-            ],
-            taskQueue: workflowInfo().taskQueue,
-            parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-            staticSummary: `shard ${index + 1} of ${shardCount} of fan-out ${this.input.cid}: targets ${shard.offset + 1}–${shard.offset + shard.targets.length}`,
-          }) as Promise<ShardResult>;
-        // A cancelled fan-out asks its running shards to stop (they record what they have and finish normally);
-        // a shard not started by then starts cancelled, outside the cancelled scope.
-        if (CancellationScope.current().consideredCancelled) {
-          this.shardResults[index] = await CancellationScope.nonCancellable(() => start(true));
-        } else {
-          try {
-            this.shardResults[index] = await start(false);
-          } catch (error) {
-            if (!(error instanceof CancelledFailure)) throw error; // cancelled before the child was started
-            this.shardResults[index] = await CancellationScope.nonCancellable(() => start(true));
-          }
-        }
-        this.shardStates[index] = 'done';
-        if (this.countsWhileRunning) upsertMemo({ counts: this.counts() });
-        this.showDetails();
+    // As planned, or as a concurrency change that came before the first shard started asks.
+    for (let i = 0; i < this.shardsWanted; i++) this.shardLanes.push(this.shardLane());
+    // Lanes never reject but for a shard that failed; lanes added meanwhile (a raised concurrency) are awaited too.
+    for (let i = 0; i < this.shardLanes.length; i++) await this.shardLanes[i];
+  }
+
+  /**
+   * Takes shards one after another. A lane over the number of shards wanted (a lowered concurrency) takes no more
+   * once its shard is done; the remaining shards then get a larger share.
+   */
+  private async shardLane(): Promise<void> {
+    const { shardCount, shardSize } = this.plan;
+    this.activeShardLanes++;
+    while (this.nextShard < shardCount) {
+      if (this.shardLanesFollowConcurrency && this.activeShardLanes > this.shardsWanted) {
+        // Retired after a lowered concurrency: the shards still running may have a larger share now.
+        this.activeShardLanes--;
+        await this.rebalanceShards({ onlyIfChanged: true });
+        return;
       }
-    };
-    await Promise.all(Array.from({ length: shardsAtOnce }, lane));
+      const index = this.nextShard++;
+      const shard = this.shardInput(
+        index * shardSize,
+        Math.min((index + 1) * shardSize, this.input.targets.length),
+        this.perExecution,
+      );
+      this.shardStates[index] = 'running';
+      this.showDetails();
+      const start = (startCancelled: boolean) =>
+        executeChild(fanoutShardType, {
+          workflowId: shardWorkflowId(this.input.cid, index),
+          args: [
+            {
+              ...shard,
+              shardIndex: index,
+              startCancelled,
+              ...(Number.isFinite(this.tolerated) ? { reportFailures: true } : {}),
+              ...(this.paused ? { startPaused: true } : {}),
+            } satisfies ShardWorkflowInput,
+          ],
+          taskQueue: workflowInfo().taskQueue,
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          staticSummary: `shard ${index + 1} of ${shardCount} of fan-out ${this.input.cid}: targets ${shard.offset + 1}–${shard.offset + shard.targets.length}`,
+        }) as Promise<ShardResult>;
+      // A cancelled fan-out asks its running shards to stop (they record what they have and finish normally);
+      // a shard not started by then starts cancelled, outside the cancelled scope.
+      if (CancellationScope.current().consideredCancelled) {
+        this.shardResults[index] = await CancellationScope.nonCancellable(() => start(true));
+      } else {
+        try {
+          this.shardResults[index] = await start(false);
+        } catch (error) {
+          if (!(error instanceof CancelledFailure)) throw error; // cancelled before the child was started
+          this.shardResults[index] = await CancellationScope.nonCancellable(() => start(true));
+        }
+      }
+      this.shardStates[index] = 'done';
+      if (this.countsWhileRunning) upsertMemo({ counts: this.counts() });
+      this.showDetails();
+    }
+    this.activeShardLanes--;
   }
 
   private async runFinalCallbacks(): Promise<void> {

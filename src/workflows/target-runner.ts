@@ -4,7 +4,7 @@
  * Records of targets that succeeded are stored by the service activity itself; the ones this code builds (failed,
  * timed out, cancelled, child-workflow targets) are stored in batches by `saveRecords` once all targets settled.
  */
-import { CancellationScope, CancelledFailure, condition, isCancellation } from '@temporalio/workflow';
+import { CancellationScope, CancelledFailure, condition, isCancellation, patched } from '@temporalio/workflow';
 import type { ActivityCancellationType } from '@temporalio/workflow';
 import type {
   CallbackInput,
@@ -87,8 +87,15 @@ export class TargetRunner {
   control({ concurrency, paused }: { concurrency: number; paused: boolean }): void {
     this.paused = paused;
     this.concurrency = concurrency;
-    const wanted = Math.min(concurrency, this.ctx.targets.length - this.next);
-    if (this.lanes.length > 0 && wanted > this.activeLanes) this.addLanes(wanted - this.activeLanes);
+    if (this.lanes.length === 0) return; // runTargets starts as many lanes as the concurrency is then
+    const remaining = this.ctx.targets.length - this.next;
+    // Every active lane may hold a target, and each target still to start needs a lane of its own. Histories from
+    // before counted only the targets to start (too few lanes when fewer remained than the new concurrency): the
+    // marker is written only where the two differ, so those replay unchanged.
+    let wanted = Math.min(concurrency, remaining);
+    const enough = Math.min(concurrency, this.activeLanes + remaining);
+    if (enough > Math.max(wanted, this.activeLanes) && patched('runner-raise-counts-active-lanes')) wanted = enough;
+    if (wanted > this.activeLanes) this.addLanes(wanted - this.activeLanes);
   }
 
   private addLanes(count: number): void {
