@@ -154,17 +154,22 @@ const Common = {
   defaults: Defaults.optional(),
 };
 
+/** Callbacks per list at most (final, on-target, invoke/retry's): each may run beside the targets at once. */
+export const MAX_CALLBACKS = 50;
+/** A list of callbacks, as every pattern and the HTTP API take it. */
+export const CallbackList = z.array(CallbackRef).max(MAX_CALLBACKS, `at most ${MAX_CALLBACKS} callbacks`);
+
 export const FanoutRequest = z.strictObject({
   targets: Targets,
-  finalCallbacks: z.array(CallbackRef).min(1, 'fan-out / fan-in needs at least one final callback'),
-  onTarget: z.array(CallbackRef).optional(),
+  finalCallbacks: CallbackList.min(1, 'fan-out / fan-in needs at least one final callback'),
+  onTarget: CallbackList.optional(),
   ...Common,
 });
 export type FanoutRequest = z.infer<typeof FanoutRequest>;
 
 export const ParallelRequest = z.strictObject({
   targets: Targets,
-  onTarget: z.array(CallbackRef).min(1, 'parallel execution needs at least one on-target callback'),
+  onTarget: CallbackList.min(1, 'parallel execution needs at least one on-target callback'),
   ...Common,
 });
 export type ParallelRequest = z.infer<typeof ParallelRequest>;
@@ -175,7 +180,7 @@ export const InvokeRetryRequest = z.strictObject({
   request: z.unknown(),
   attempts: z.number().int().min(1).max(1000).describe('How many times to try, the first included'),
   interval: Duration.describe('How long to wait between attempts'),
-  callbacks: z.array(CallbackRef).min(1, 'invoke/retry needs at least one callback'),
+  callbacks: CallbackList.min(1, 'invoke/retry needs at least one callback'),
   startToCloseTimeout: Duration.optional(),
   cid: Cid.optional(),
   source: z.string().min(1).max(200).optional(),

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FanoutClient } from '../src/client';
 import type { Catalog } from '../src/contracts';
+import { MAX_CALLBACKS } from '../src/contracts';
 import type { ApiStack } from './helpers/api-stack';
 import { startApiStack } from './helpers/api-stack';
 import type { RawReply } from './helpers/raw-http';
@@ -217,6 +218,24 @@ describe('names are own entries of the catalog only', () => {
       };
       const problem = expectProblem(await call('POST', '/v1/fanouts', JSON.stringify(body)), 400, 'invalid-request');
       expect(pointers(problem)).toEqual([`/targetOptions/${key}`]);
+    }
+  });
+
+  it(`more than ${MAX_CALLBACKS} callbacks in a list → 400 naming the list, on every pattern`, async () => {
+    const many = Array.from({ length: MAX_CALLBACKS + 1 }, () => 'log.input');
+    const requests: [string, Record<string, unknown>, string][] = [
+      ['/v1/fanouts', { targets: SEED, finalCallbacks: many }, '/finalCallbacks'],
+      ['/v1/fanouts', { targets: SEED, finalCallbacks: ['log.input'], onTarget: many }, '/onTarget'],
+      ['/v1/parallel', { targets: SEED, onTarget: many }, '/onTarget'],
+      [
+        '/v1/invoke-retry',
+        { target: 'crm.get-user', request: {}, attempts: 1, interval: '1s', callbacks: many },
+        '/callbacks',
+      ],
+    ];
+    for (const [path, body, pointer] of requests) {
+      const problem = expectProblem(await call('POST', path, JSON.stringify(body)), 400, 'invalid-request');
+      expect(pointers(problem)).toEqual([pointer]);
     }
   });
 

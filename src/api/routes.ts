@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { FanoutClient } from '../client';
 import type { AddressPolicy } from '../delivery/address-policy';
-import { CallbackRef, FanoutRequest, InvokeRetryRequest, MAX_CONCURRENCY_LIMIT, ParallelRequest } from '../contracts';
+import { CallbackList, FanoutRequest, InvokeRetryRequest, MAX_CONCURRENCY_LIMIT, ParallelRequest } from '../contracts';
 import type { CallbackRefLike } from './delivery-destination';
 import {
   DeliveryDestination,
@@ -24,7 +24,7 @@ import { invalidParams, problem, sendProblem } from './problem';
  * What each pattern's request looks like over HTTP: the contract plus `delivery`, with the callback list optional
  * (the contract's "at least one" applies once `delivery` has been added to it).
  */
-const callbacks = z.array(CallbackRef).optional();
+const callbacks = CallbackList.optional();
 const delivery = DeliveryDestination.optional();
 export const ApiRequests = {
   fanout: { schema: FanoutRequest.extend({ finalCallbacks: callbacks, delivery }), callbacks: 'finalCallbacks' },

@@ -57,7 +57,7 @@ import {
 } from './definitions';
 import { countsLine, detailsTable, utc } from './records';
 import type { ShardPlan } from './sharding';
-import { executionCap, planShards, shardWorkflowId } from './sharding';
+import { planShards, shardWorkflowId } from './sharding';
 import { CallbackIds, checkNames, runCallback, targetCancellationType } from './steps';
 import { TargetRunner } from './target-runner';
 
@@ -113,11 +113,24 @@ class FanoutRun {
 
   constructor(private readonly input: FanoutWorkflowInput) {
     this.reqTsUtc = utc(workflowInfo().runStartTime.getTime());
-    this.plan = planShards(input.targets.length, input.onTarget.length, input.maxConcurrency);
+    this.plan = this.planWithinPendingActivitiesLimit();
     this.tolerated = toleratedFailures(input.failurePolicy, input.targets.length);
     this.maxConcurrency = input.maxConcurrency;
     this.perExecution = this.plan.concurrencyPerExecution;
     this.shardsWanted = this.plan.shardsAtOnce;
+  }
+
+  /**
+   * The plan, its shards small enough that their pending activities stay within the server's limit. Fan-outs
+   * started before that bound replay with the plan they had; the marker is written only where the two differ (four
+   * or more on-target callbacks), so every other history replays unchanged.
+   */
+  private planWithinPendingActivitiesLimit(): ShardPlan {
+    const { targets, onTarget, maxConcurrency } = this.input;
+    const plan = planShards(targets.length, onTarget.length, maxConcurrency);
+    const before = planShards(targets.length, onTarget.length, maxConcurrency, { withinPendingActivitiesLimit: false });
+    const same = (Object.keys(plan) as (keyof ShardPlan)[]).every((key) => plan[key] === before[key]);
+    return same || patched('shards-within-pending-activities-limit') ? plan : before;
   }
 
   async run(): Promise<FanoutOutcome> {
@@ -238,7 +251,7 @@ class FanoutRun {
   private async control(change: { maxConcurrency?: number; paused?: boolean }): Promise<FanoutControl> {
     if (change.maxConcurrency !== undefined) this.maxConcurrency = change.maxConcurrency;
     if (change.paused !== undefined) this.paused = change.paused;
-    const cap = executionCap(this.input.onTarget.length);
+    const cap = this.plan.executionCap;
     if (this.plan.shardCount === 1) {
       this.perExecution = Math.max(1, Math.min(cap, this.maxConcurrency));
       // Before the runner exists (names still being checked), it starts with these settings: see run().
@@ -265,7 +278,7 @@ class FanoutRun {
    */
   private async rebalanceShards({ onlyIfChanged = false } = {}): Promise<void> {
     const running = this.shardStates.filter((state) => state === 'running').length;
-    const cap = executionCap(this.input.onTarget.length);
+    const cap = this.plan.executionCap;
     const share = Math.max(1, Math.min(cap, Math.floor(this.maxConcurrency / Math.max(this.shardsWanted, running))));
     if (onlyIfChanged && share === this.perExecution) return;
     this.perExecution = share;

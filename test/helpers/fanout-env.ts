@@ -3,7 +3,7 @@
  * the workflows use, the workflow bundle built once per test file, and a helper that runs code while a real
  * fan-out worker polls.
  */
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkerOptions, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll } from 'vitest';
 import { FanoutClient } from '../../src/client';
 import { FANOUT_TASK_QUEUE } from '../../src/contracts';
@@ -43,6 +43,8 @@ export interface FanoutHarness {
   workflowBundle: WorkflowBundleWithSourceMap;
   taskQueue?: string;
   maxCachedWorkflows?: number;
+  /** Anything else the worker needs (more activity slots, say). */
+  workerOptions?: Partial<WorkerOptions>;
 }
 
 /** Runs `fn` with a FanoutClient while a real worker serving `registry` polls the task queue. */
@@ -59,7 +61,10 @@ export async function withFanoutWorker<T>(
     registry,
     taskQueue,
     workflowBundle: harness.workflowBundle,
-    workerOptions: harness.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: harness.maxCachedWorkflows } : {},
+    workerOptions: {
+      ...harness.workerOptions,
+      ...(harness.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: harness.maxCachedWorkflows } : {}),
+    },
   });
   const client = new FanoutClient({ client: harness.env.client, registry, taskQueue, store });
   return worker.runUntil(fn(client));
