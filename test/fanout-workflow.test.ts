@@ -240,6 +240,30 @@ describe.each(CACHE_MODES)('fan-out with $label', ({ maxCachedWorkflows }) => {
     expect(child.status.name).toBe('TIMED_OUT');
   });
 
+  it('retries a child-workflow target by its retry policy: a report busy once succeeds on its second run, or fails with one attempt', async () => {
+    const { registry } = recordingRegistry();
+    const service = 'reports.build-credit-report';
+    const result = await withFanoutWorker(harness(), registry, async (fanout) => {
+      const cid = await fanout.invoke(
+        {
+          retried: { user_id: 'u7', hours: 1, busyAttempts: 1 },
+          once: { user_id: 'u7', hours: 1, busyAttempts: 1 },
+        },
+        ['my.cb1'],
+        {
+          targetOptions: {
+            retried: { service, retry: { maximumAttempts: 2, initialInterval: '1 minute' } },
+            once: { service, retry: { maximumAttempts: 1 } },
+          },
+        },
+      );
+      return fanout.result<FanoutResult>(cid);
+    });
+    expect(result.targets).toEqual({ retried: 'ok', once: 'failed' });
+    expect(result.payload.data.retried).toMatchObject({ ok: true, response: { user_id: 'u7', took_hours: 1 } });
+    expect(result.payload.data.once.exception).toMatch(/reporting database busy \(attempt 1\)/);
+  });
+
   it('starts final callbacks when the last target settles, not after on-target callbacks', async () => {
     // The on-target callback waits for the final callback. Were finals to wait for on-target callbacks, it would
     // block until its one-hour timeout (time-skipped) and be retried until it failed for good.
