@@ -19,6 +19,7 @@ import { LocalBlobStore } from '../src/store/local-store';
 import { fanoutDataConverter } from '../src/store/payload-driver';
 import { createFanoutWorker } from '../src/worker/create-worker';
 import { planShards, shardWorkflowId } from '../src/workflows/sharding';
+import { largestPayload } from '../test/helpers/histories';
 import { describeMachine } from './machine';
 import { findChildPids } from './proc';
 import { startSampling } from './sampler';
@@ -27,19 +28,6 @@ const WIDTHS = (process.env.BENCH_SCALE_WIDTHS ?? '10000,100000').split(',').map
 const RESPONSE_BYTES = Number(process.env.BENCH_RESPONSE_BYTES ?? 1024);
 const MAX_CONCURRENCY = 1000;
 const MIB = 2 ** 20;
-
-/** Largest `data` of any payload in a history (event attributes are walked generically). */
-function largestPayload(events: unknown): number {
-  let largest = 0;
-  const visit = (value: unknown): void => {
-    if (!value || typeof value !== 'object' || value instanceof Uint8Array) return;
-    const payload = value as { data?: Uint8Array; metadata?: unknown };
-    if (payload.data instanceof Uint8Array && payload.metadata) largest = Math.max(largest, payload.data.length);
-    for (const child of Object.values(value)) visit(child);
-  };
-  visit(events);
-  return largest;
-}
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -100,7 +88,7 @@ async function main(): Promise<void> {
       for (const id of ids) {
         const history = await env.client.workflow.getHandle(id).fetchHistory();
         maxEvents = Math.max(maxEvents, history.events!.length);
-        maxPayload = Math.max(maxPayload, largestPayload(history.events));
+        maxPayload = Math.max(maxPayload, largestPayload([history]));
       }
       last = {
         width,
