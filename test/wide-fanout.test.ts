@@ -24,6 +24,18 @@ let env: FanoutTestEnv;
 let workflowBundle: WorkflowBundleWithSourceMap;
 fanoutTestFile((e, b) => ((env = e), (workflowBundle = b)), createDevServerEnv);
 
+/** A service that answers its request once `gate` opens, calling `onStart` as each call begins. */
+function gatedService(name: string, gate: Promise<void>, onStart: () => void) {
+  return defineService({
+    name,
+    handler: async (n: number) => {
+      onStart();
+      await gate;
+      return n;
+    },
+  });
+}
+
 function registry() {
   const onTarget: string[] = [];
   const finals: FinalPayload[] = [];
@@ -38,22 +50,8 @@ function registry() {
     [
       defineService({ name: 'echo', handler: async (request: unknown) => request }),
       defineService({ name: 'bytes', handler: async (n: number) => 'x'.repeat(n) }),
-      defineService({
-        name: 'gated',
-        handler: async (n: number) => {
-          started.gated++;
-          await gate;
-          return n;
-        },
-      }),
-      defineService({
-        name: 'gated.later',
-        handler: async (n: number) => {
-          started.later++;
-          await laterGate;
-          return n;
-        },
-      }),
+      gatedService('gated', gate, () => started.gated++),
+      gatedService('gated.later', laterGate, () => started.later++),
       defineService({ name: 'big.report', kind: 'workflow', workflowType: 'bigReport' }),
       defineService({
         name: 'fails',
