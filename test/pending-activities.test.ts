@@ -79,7 +79,10 @@ describe.each(CACHE_MODES)('many on-target callbacks with $label', ({ maxCachedW
                 .getHandle(id)
                 .describe()
                 .catch(() => undefined);
-              return described?.raw.pendingActivities?.length ?? 0;
+              const types = (described?.raw.pendingActivities ?? []).map((a) => a.activityType?.name ?? '');
+              // All pending activities count against the limit; the callbacks are the ones this test waits on
+              // (a shard may also have, say, its records being stored at that moment).
+              return { all: types.length, callbacks: types.filter((t) => CALLBACKS.includes(t)).length };
             }),
           );
         // Every callback scheduled and waiting, none refused for want of room.
@@ -92,8 +95,8 @@ describe.each(CACHE_MODES)('many on-target callbacks with $label', ({ maxCachedW
         release();
       }
     });
-    expect(pendingPeak.reduce((sum, n) => sum + n, 0)).toBe(WIDTH * CALLBACKS.length);
-    for (const n of pendingPeak) expect(n).toBeLessThanOrEqual(PENDING_ACTIVITIES_LIMIT);
+    expect(pendingPeak.reduce((sum, n) => sum + n.callbacks, 0)).toBe(WIDTH * CALLBACKS.length);
+    for (const n of pendingPeak) expect(n.all).toBeLessThanOrEqual(PENDING_ACTIVITIES_LIMIT);
     expect(result.counts).toEqual({
       total: WIDTH,
       ok: WIDTH,
