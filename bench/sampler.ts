@@ -1,5 +1,5 @@
 /**
- * One measured run's cost to this process (the worker) and to a server process: CPU seconds used between start and
+ * One measured run's cost to the worker (this process or another) and to a server process: CPU seconds used between start and
  * stop, and peak RSS sampled every 100 ms.
  */
 import { cpuSeconds, rssBytes } from './proc';
@@ -18,13 +18,14 @@ export interface Sampling {
   stop(): RunCost;
 }
 
-export function startSampling(serverPid: number, intervalMs = 100): Sampling {
-  const workerCpuStart = process.cpuUsage();
+/** Samples a server process and the worker: this process, or a worker process of its own (`workerPid`). */
+export function startSampling(serverPid: number, intervalMs = 100, workerPid = process.pid): Sampling {
+  const workerCpuStart = cpuSeconds(workerPid);
   const serverCpuStart = cpuSeconds(serverPid);
-  let workerPeak = process.memoryUsage.rss();
+  let workerPeak = rssBytes(workerPid);
   let serverPeak = rssBytes(serverPid);
   const sample = (): void => {
-    workerPeak = Math.max(workerPeak, process.memoryUsage.rss());
+    workerPeak = Math.max(workerPeak, rssBytes(workerPid));
     serverPeak = Math.max(serverPeak, rssBytes(serverPid));
   };
   const timer = setInterval(sample, intervalMs);
@@ -32,9 +33,8 @@ export function startSampling(serverPid: number, intervalMs = 100): Sampling {
     stop(): RunCost {
       clearInterval(timer);
       sample();
-      const workerCpu = process.cpuUsage(workerCpuStart);
       return {
-        worker: { cpuSeconds: (workerCpu.user + workerCpu.system) / 1e6, peakRssBytes: workerPeak },
+        worker: { cpuSeconds: cpuSeconds(workerPid) - workerCpuStart, peakRssBytes: workerPeak },
         server: { cpuSeconds: cpuSeconds(serverPid) - serverCpuStart, peakRssBytes: serverPeak },
       };
     },

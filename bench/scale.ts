@@ -1,80 +1,106 @@
 /**
- * `npm run bench:scale`: wide fan-outs on the official dev server (in memory), one worker in this process, records
- * in a local result store in a scratch folder. For each width (BENCH_SCALE_WIDTHS, default 10000,100000): targets
+ * `npm run bench:scale`: wide fan-outs on the official dev server (its state in SQLite, as `npm start` keeps it), one
+ * worker in a process of its own (bench/scale-worker.ts), this process the client, records in a local result store in
+ * a scratch folder. For each width (BENCH_SCALE_WIDTHS, default 5000,10000,100000): targets
  * answering 1 KB (BENCH_RESPONSE_BYTES) with one on-target callback and one final callback, maxConcurrency 1,000.
- * Prints wall time, targets/s, the largest history of any execution (fan-out and shards), the largest payload in
- * any of them, and peak RSS of worker and server; its last line is one JSON object for the widest run.
+ * Prints wall time, targets/s (and its ratio to the first width's), the largest history of any execution (fan-out
+ * and shards), the largest payload in any of them, and peak RSS of worker and server; its last line is one JSON
+ * object for the widest run.
  * A benchmark: it asserts nothing.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import type { temporal } from '@temporalio/proto';
+import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
 import type { FanoutResult } from '../src/contracts';
-import { bundleFanoutWorkflows } from '../src/local/local-temporal';
 import { startDevServer } from '../src/local/temporal-servers';
-import { Registry, defineCallback, defineService } from '../src/registry';
 import { LocalBlobStore } from '../src/store/local-store';
 import { fanoutDataConverter } from '../src/store/payload-driver';
-import { createFanoutWorker } from '../src/worker/create-worker';
+import { DEFAULT_WORKFLOWS_PATH } from '../src/worker/create-worker';
+import { quietLogger } from '../src/worker/quiet-logger';
 import { planShards, shardWorkflowId } from '../src/workflows/sharding';
 import { largestPayload } from '../test/helpers/histories';
 import { describeMachine } from './machine';
 import { findChildPids } from './proc';
 import { startSampling } from './sampler';
+import { SCALE_FINAL, SCALE_ON_TARGET, SCALE_SERVICE, scaleRegistry } from './scale-registry';
 
-const WIDTHS = (process.env.BENCH_SCALE_WIDTHS ?? '10000,100000').split(',').map(Number);
+const WIDTHS = (process.env.BENCH_SCALE_WIDTHS ?? '5000,10000,100000').split(',').map(Number);
 const RESPONSE_BYTES = Number(process.env.BENCH_RESPONSE_BYTES ?? 1024);
+/** `file` (default): the dev server keeps its state in SQLite with WAL, as `npm start` does; `memory`: in memory. */
+const SERVER_STATE = process.env.BENCH_SCALE_SERVER ?? 'file';
+/** Node options of the worker process, e.g. `--max-old-space-size=…`. */
+const WORKER_NODE_OPTIONS = (process.env.BENCH_WORKER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
 const MAX_CONCURRENCY = 1000;
 const MIB = 2 ** 20;
 
+/** Workflow tasks of one history: how many, the longest from started to completed, how many timed out. */
+function workflowTaskStats(history: temporal.api.history.v1.IHistory) {
+  const stats = { count: 0, slowestMs: 0, timedOut: 0 };
+  const startedAt = new Map<string, number>();
+  const millis = (e: temporal.api.history.v1.IHistoryEvent) =>
+    Number(e.eventTime!.seconds) * 1000 + Math.round((e.eventTime!.nanos ?? 0) / 1e6);
+  for (const e of history.events ?? []) {
+    if (e.workflowTaskStartedEventAttributes) startedAt.set(String(e.eventId), millis(e));
+    const completed = e.workflowTaskCompletedEventAttributes;
+    if (completed) {
+      stats.count++;
+      const started = startedAt.get(String(completed.startedEventId));
+      if (started !== undefined) stats.slowestMs = Math.max(stats.slowestMs, millis(e) - started);
+    }
+    if (e.workflowTaskTimedOutEventAttributes) stats.timedOut++;
+  }
+  return stats;
+}
+
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-bench-scale-'));
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-bench-scale-'));
+  const storeDir = path.join(scratch, 'store');
   const store = new LocalBlobStore(storeDir);
-  const env = await startDevServer({ dataConverter: fanoutDataConverter(store) });
-  const [serverPid] = findChildPids(process.pid, /temporal/);
-  const response = 'x'.repeat(RESPONSE_BYTES);
-  let callbacks = 0;
-  const registry = new Registry(
-    [defineService({ name: 'scale.target', handler: async () => response })],
-    [
-      defineCallback({ name: 'scale.each', handler: async () => void callbacks++ }),
-      // Streams the records: a final callback over 100,000 records need not hold them all.
-      defineCallback({
-        name: 'scale.final',
-        records: 'stream',
-        handler: async (_payload, ctx) => {
-          let n = 0;
-          for await (const record of ctx.records!()) if (record.ok) n++;
-          console.log(`  final callback streamed ${n} ok records`);
-        },
-      }),
-    ],
-  );
-  const worker = await createFanoutWorker({
-    connection: env.nativeConnection,
-    registry,
-    store,
-    workflowBundle: await bundleFanoutWorkflows(),
-    workerOptions: { maxConcurrentActivityTaskExecutions: MAX_CONCURRENCY, maxConcurrentActivityTaskPolls: 10 },
+  const env = await startDevServer({
+    dataConverter: fanoutDataConverter(store),
+    ...(SERVER_STATE === 'file' ? { dbFilename: path.join(scratch, 'temporal.db') } : {}),
   });
-  const fanout = new FanoutClient({ client: env.client, registry, store });
+  const [serverPid] = findChildPids(process.pid, /temporal/);
+  // Bundled here, loaded by the worker from a file: what a production worker does.
+  const bundlePath = path.join(scratch, 'workflow-bundle.js');
+  const { code } = await bundleWorkflowCode({ workflowsPath: DEFAULT_WORKFLOWS_PATH, logger: quietLogger });
+  fs.writeFileSync(bundlePath, code);
+  const workerProcess = spawn(process.execPath, [...WORKER_NODE_OPTIONS, path.join(__dirname, 'scale-worker.js')], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: {
+      ...process.env,
+      BENCH_TEMPORAL_ADDRESS: env.connection.options.address,
+      BENCH_STORE_DIR: storeDir,
+      BENCH_WORKFLOW_BUNDLE: bundlePath,
+      BENCH_RESPONSE_BYTES: String(RESPONSE_BYTES),
+      BENCH_MAX_CONCURRENCY: String(MAX_CONCURRENCY),
+    },
+  });
+  const workerExited = new Promise<number | null>((resolve) => workerProcess.once('exit', resolve));
+  const workerPid = workerProcess.pid!;
+  const fanout = new FanoutClient({ client: env.client, registry: scaleRegistry(RESPONSE_BYTES), store });
   console.log(JSON.stringify(describeMachine()));
   console.log(
-    `fan-outs of ${RESPONSE_BYTES}-byte responses, one on-target and one final callback, maxConcurrency ${MAX_CONCURRENCY}`,
+    `fan-outs of ${RESPONSE_BYTES}-byte responses, one on-target and one final callback, maxConcurrency ` +
+      `${MAX_CONCURRENCY}; dev server state ${SERVER_STATE === 'file' ? 'in SQLite (WAL)' : 'in memory'}, ` +
+      `worker in a process of its own${WORKER_NODE_OPTIONS.length ? ` (node ${WORKER_NODE_OPTIONS.join(' ')})` : ''}`,
   );
-  let last: Record<string, unknown> = {};
-  await worker.runUntil(async () => {
+  let last: Record<string, number> = {};
+  let first: { width: number; targetsPerSecond: number } | undefined;
+  try {
     for (const width of WIDTHS) {
       const targets = Object.fromEntries(Array.from({ length: width }, (_, i) => [`t${i}`, i]));
-      const targetOptions = Object.fromEntries(Object.keys(targets).map((name) => [name, { service: 'scale.target' }]));
-      const sampling = startSampling(serverPid);
+      const targetOptions = Object.fromEntries(Object.keys(targets).map((name) => [name, { service: SCALE_SERVICE }]));
+      const sampling = startSampling(serverPid, 100, workerPid);
       const started = Date.now();
-      const cid = await fanout.invoke(targets, ['scale.final'], {
+      const cid = await fanout.invoke(targets, [SCALE_FINAL], {
         targetOptions,
-        onTarget: ['scale.each'],
+        onTarget: [SCALE_ON_TARGET],
         maxConcurrency: MAX_CONCURRENCY,
       });
       const outcome = (await env.client.workflow.getHandle(cid).result()) as Pick<FanoutResult, 'counts'>;
@@ -85,9 +111,14 @@ async function main(): Promise<void> {
         shardCount > 1 ? [cid, ...Array.from({ length: shardCount }, (_, i) => shardWorkflowId(cid, i))] : [cid];
       let maxEvents = 0;
       let maxPayload = 0;
+      const tasks = { count: 0, slowestMs: 0, timedOut: 0 };
       for (const id of ids) {
         const history = await env.client.workflow.getHandle(id).fetchHistory();
         maxEvents = Math.max(maxEvents, history.events!.length);
+        const taskStats = workflowTaskStats(history);
+        tasks.count += taskStats.count;
+        tasks.timedOut += taskStats.timedOut;
+        tasks.slowestMs = Math.max(tasks.slowestMs, taskStats.slowestMs);
         maxPayload = Math.max(maxPayload, largestPayload([history]));
       }
       last = {
@@ -103,15 +134,23 @@ async function main(): Promise<void> {
         serverPeakRssMiB: Math.round(cost.server.peakRssBytes / MIB),
         shards: shardCount,
       };
+      const targetsPerSecond = width / wallSeconds;
+      first ??= { width, targetsPerSecond };
+      if (first.width !== width) last.rateOfNarrowest = Number((targetsPerSecond / first.targetsPerSecond).toFixed(2));
       console.log(
         `width ${width}: ${outcome.counts.ok} ok in ${wallSeconds.toFixed(1)} s (${(width / wallSeconds).toFixed(0)} targets/s), ` +
           `${shardCount} execution(s) of targets, largest history ${maxEvents} events, largest payload ${maxPayload} B, ` +
-          `peak RSS worker ${last.workerPeakRssMiB} MiB + server ${last.serverPeakRssMiB} MiB`,
+          `peak RSS worker ${last.workerPeakRssMiB} MiB + server ${last.serverPeakRssMiB} MiB` +
+          (last.rateOfNarrowest ? `; ${last.rateOfNarrowest}× the targets/s of width ${first.width}` : '') +
+          `; ${tasks.count} workflow tasks, slowest ${(tasks.slowestMs / 1000).toFixed(1)} s, ${tasks.timedOut} timed out`,
       );
     }
-  });
-  await env.teardown();
-  fs.rmSync(storeDir, { recursive: true, force: true });
+  } finally {
+    workerProcess.kill('SIGTERM');
+    await workerExited;
+    await env.teardown();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
   console.log(JSON.stringify(last));
 }
 

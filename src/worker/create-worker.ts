@@ -3,7 +3,7 @@
  * any workflow services) come from a workflows module, bundled once or given pre-bundled.
  */
 import path from 'node:path';
-import type { NativeConnection, WorkerOptions, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { NativeConnection, WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { FANOUT_TASK_QUEUE } from '../contracts';
@@ -21,8 +21,11 @@ export interface FanoutWorkerOptions {
   registry: Registry;
   namespace?: string;
   taskQueue?: string;
-  /** A pre-built bundle (tests and benchmarks build it once); otherwise `workflowsPath` is bundled. */
-  workflowBundle?: WorkflowBundleWithSourceMap;
+  /**
+   * A pre-built bundle, in memory or as a file (`{ codePath }`, what a production worker loads: no webpack in the
+   * worker process); otherwise `workflowsPath` is bundled.
+   */
+  workflowBundle?: WorkflowBundleOption;
   /** A module exporting the fan-out workflows and your workflow services; defaults to this package's. */
   workflowsPath?: string;
   /** Where records and large payloads live; the client must use the same. Default: `defaultBlobStore()`. */

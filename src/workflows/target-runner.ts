@@ -51,6 +51,8 @@ export class TargetRunner {
   private readonly callbacksInFlight: Promise<void>[] = [];
   private readonly unsaved: [number, StoredRecord][] = [];
   private readonly callbackIds = new CallbackIds();
+  /** One scope for every on-target callback: they run to the end even when the fan-out is cancelled. */
+  private readonly callbackScope = new CancellationScope({ cancellable: false });
   /** Set while starting new targets is paused (running ones go on). */
   paused = false;
   private concurrency: number;
@@ -205,9 +207,13 @@ export class TargetRunner {
     for (const ref of onTarget) {
       const activityId = this.callbackIds.next(`on-target/${target.name}/${callbackName(ref)}`);
       this.callbacksInFlight.push(
-        runCallback(ref, input, { cid, channel, target: target.name, activityId, redrive }, defaults).then((result) =>
-          this.recordCallback(result),
-        ),
+        runCallback(
+          ref,
+          input,
+          { cid, channel, target: target.name, activityId, redrive },
+          defaults,
+          this.callbackScope,
+        ).then((result) => this.recordCallback(result)),
       );
     }
   }
