@@ -32,15 +32,24 @@ const WIDTHS = (process.env.BENCH_SCALE_WIDTHS ?? '5000,10000,100000').split(','
 const RESPONSE_BYTES = Number(process.env.BENCH_RESPONSE_BYTES ?? 1024);
 /** `file` (default): the dev server keeps its state in SQLite with WAL, as `npm start` does; `memory`: in memory. */
 const SERVER_STATE = process.env.BENCH_SCALE_SERVER ?? 'file';
-/** Node options of the worker process, e.g. `--max-old-space-size=…`. */
-const WORKER_NODE_OPTIONS = (process.env.BENCH_WORKER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+/**
+ * Node options of the worker process. By default its V8 heaps are capped at 512 MiB each (main thread and workflow
+ * thread: they need far less, and an uncapped V8 on a 24 GiB machine collects garbage lazily, holding hundreds of
+ * MiB it does not use) and glibc keeps two malloc arenas (MALLOC_ARENA_MAX; the default, eight per core, lets the
+ * worker's threads hold memory they freed). Both are usual settings for a Node service in a container.
+ */
+const WORKER_NODE_OPTIONS = (process.env.BENCH_WORKER_NODE_OPTIONS ?? '--max-old-space-size=512')
+  .split(' ')
+  .filter(Boolean);
+const WORKER_MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
 const MAX_CONCURRENCY = 1000;
 const MIB = 2 ** 20;
 
 /** Workflow tasks of one history: how many, the longest from started to completed, how many timed out. */
 function workflowTaskStats(history: temporal.api.history.v1.IHistory) {
-  const stats = { count: 0, slowestMs: 0, timedOut: 0 };
+  const stats = { count: 0, slowestMs: 0, slowestAt: 0, timedOut: 0, slowestBatch: '' };
   const startedAt = new Map<string, number>();
+  let batch = new Map<string, number>();
   const millis = (e: temporal.api.history.v1.IHistoryEvent) =>
     Number(e.eventTime!.seconds) * 1000 + Math.round((e.eventTime!.nanos ?? 0) / 1e6);
   for (const e of history.events ?? []) {
@@ -49,7 +58,16 @@ function workflowTaskStats(history: temporal.api.history.v1.IHistory) {
     if (completed) {
       stats.count++;
       const started = startedAt.get(String(completed.startedEventId));
-      if (started !== undefined) stats.slowestMs = Math.max(stats.slowestMs, millis(e) - started);
+      if (started !== undefined && millis(e) - started > stats.slowestMs)
+        Object.assign(stats, {
+          slowestMs: millis(e) - started,
+          slowestAt: Number(e.eventId),
+          slowestBatch: [...batch].map(([k, v]) => `${k}×${v}`).join(' '),
+        });
+      batch = new Map();
+    } else {
+      const kind = String(e.eventType);
+      batch.set(kind, (batch.get(kind) ?? 0) + 1);
     }
     if (e.workflowTaskTimedOutEventAttributes) stats.timedOut++;
   }
@@ -79,6 +97,7 @@ async function main(): Promise<void> {
       BENCH_WORKFLOW_BUNDLE: bundlePath,
       BENCH_RESPONSE_BYTES: String(RESPONSE_BYTES),
       BENCH_MAX_CONCURRENCY: String(MAX_CONCURRENCY),
+      MALLOC_ARENA_MAX: WORKER_MALLOC_ARENA_MAX,
     },
   });
   const workerExited = new Promise<number | null>((resolve) => workerProcess.once('exit', resolve));
@@ -88,7 +107,7 @@ async function main(): Promise<void> {
   console.log(
     `fan-outs of ${RESPONSE_BYTES}-byte responses, one on-target and one final callback, maxConcurrency ` +
       `${MAX_CONCURRENCY}; dev server state ${SERVER_STATE === 'file' ? 'in SQLite (WAL)' : 'in memory'}, ` +
-      `worker in a process of its own${WORKER_NODE_OPTIONS.length ? ` (node ${WORKER_NODE_OPTIONS.join(' ')})` : ''}`,
+      `worker in a process of its own (node ${WORKER_NODE_OPTIONS.join(' ')}, MALLOC_ARENA_MAX=${WORKER_MALLOC_ARENA_MAX})`,
   );
   let last: Record<string, number> = {};
   let first: { width: number; targetsPerSecond: number } | undefined;
@@ -111,14 +130,18 @@ async function main(): Promise<void> {
         shardCount > 1 ? [cid, ...Array.from({ length: shardCount }, (_, i) => shardWorkflowId(cid, i))] : [cid];
       let maxEvents = 0;
       let maxPayload = 0;
-      const tasks = { count: 0, slowestMs: 0, timedOut: 0 };
+      const tasks = { count: 0, slowestMs: 0, timedOut: 0, slowestIn: '' };
       for (const id of ids) {
         const history = await env.client.workflow.getHandle(id).fetchHistory();
         maxEvents = Math.max(maxEvents, history.events!.length);
         const taskStats = workflowTaskStats(history);
         tasks.count += taskStats.count;
         tasks.timedOut += taskStats.timedOut;
-        tasks.slowestMs = Math.max(tasks.slowestMs, taskStats.slowestMs);
+        if (taskStats.slowestMs > tasks.slowestMs)
+          Object.assign(tasks, {
+            slowestMs: taskStats.slowestMs,
+            slowestIn: `${id} event ${taskStats.slowestAt}, after ${taskStats.slowestBatch}`,
+          });
         maxPayload = Math.max(maxPayload, largestPayload([history]));
       }
       last = {
@@ -142,7 +165,7 @@ async function main(): Promise<void> {
           `${shardCount} execution(s) of targets, largest history ${maxEvents} events, largest payload ${maxPayload} B, ` +
           `peak RSS worker ${last.workerPeakRssMiB} MiB + server ${last.serverPeakRssMiB} MiB` +
           (last.rateOfNarrowest ? `; ${last.rateOfNarrowest}× the targets/s of width ${first.width}` : '') +
-          `; ${tasks.count} workflow tasks, slowest ${(tasks.slowestMs / 1000).toFixed(1)} s, ${tasks.timedOut} timed out`,
+          `; ${tasks.count} workflow tasks, slowest ${(tasks.slowestMs / 1000).toFixed(1)} s (${tasks.slowestIn}), ${tasks.timedOut} timed out`,
       );
     }
   } finally {

@@ -352,6 +352,16 @@ describe('LocalBlobStore specifics', () => {
     await writeFile(join(dir, 'a', 'b', '..x'), 'x'); // dots are fine in a key segment, just not '.' or '..'
     expect((await store.list('a/')).keys).toEqual(['a/b/..x', 'a/b/c']);
   });
+
+  it('writes again into a folder removed since it made it (it remembers folders it made)', async () => {
+    const store = new LocalBlobStore(dir);
+    expect(await store.putIfAbsent('gone/r/1', bytes('one'))).toBe(true);
+    await rm(join(dir, 'gone'), { recursive: true });
+    expect(await store.putIfAbsent('gone/r/2', bytes('two'))).toBe(true);
+    await store.put('gone/r/3', bytes('three'));
+    expect((await store.list('gone/')).keys).toEqual(['gone/r/2', 'gone/r/3']);
+    expect(text(await store.get('gone/r/2'))).toBe('two');
+  });
 });
 
 describe('storeFromEnv', () => {

@@ -11,10 +11,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { link, mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BlobStore, ListPage } from './blob-store';
+
+/** Folders this store remembers having made, so that each write need not ask for its folder again. */
+const KNOWN_FOLDERS = 1000;
 
 /** The most keys one `list` call returns, and the default. */
 export const MAX_LIST_LIMIT = 1000;
@@ -60,6 +63,7 @@ function errorCode(error: unknown): string | undefined {
 export class LocalBlobStore implements BlobStore {
   readonly dir: string;
   readonly description: string;
+  private readonly knownFolders = new Set<string>();
 
   /**
    * `fsync: true` flushes every blob to disk before it is renamed into place: safe against the machine losing
@@ -105,20 +109,38 @@ export class LocalBlobStore implements BlobStore {
   ): Promise<void> {
     checkKey(key);
     const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true });
     const temp = `${target}#${randomBytes(6).toString('hex')}`;
     try {
-      const handle = await open(temp, 'wx');
       try {
-        await handle.writeFile(body);
-        if (this.options.fsync) await handle.sync();
-      } finally {
-        await handle.close();
+        await this.writeTemp(temp, body);
+      } catch (error) {
+        // The folder was removed since this store made it: make it again, and write again.
+        if (errorCode(error) !== 'ENOENT' || !this.knownFolders.delete(dirname(temp))) throw error;
+        await this.writeTemp(temp, body);
       }
       await place(temp, target);
     } catch (error) {
       await unlink(temp).catch(() => undefined);
       throw error;
+    }
+  }
+
+  private async writeTemp(temp: string, body: Uint8Array): Promise<void> {
+    if (!this.knownFolders.has(dirname(temp))) {
+      await mkdir(dirname(temp), { recursive: true });
+      if (this.knownFolders.size >= KNOWN_FOLDERS) this.knownFolders.clear();
+      this.knownFolders.add(dirname(temp));
+    }
+    if (!this.options.fsync) {
+      await writeFile(temp, body, { flag: 'wx' });
+      return;
+    }
+    const handle = await open(temp, 'wx');
+    try {
+      await handle.writeFile(body);
+      await handle.sync();
+    } finally {
+      await handle.close();
     }
   }
 
