@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { temporal } from '@temporalio/proto';
+import { temporal } from '@temporalio/proto';
 import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
 import type { FanoutResult } from '../src/contracts';
@@ -47,7 +47,7 @@ const MIB = 2 ** 20;
 
 /** Workflow tasks of one history: how many, the longest from started to completed, how many timed out. */
 function workflowTaskStats(history: temporal.api.history.v1.IHistory) {
-  const stats = { count: 0, slowestMs: 0, slowestAt: 0, timedOut: 0, slowestBatch: '' };
+  const stats = { count: 0, slowestMs: 0, slowestAt: 0, timedOut: 0, forceClosed: 0, slowestBatch: '' };
   const startedAt = new Map<string, number>();
   let batch = new Map<string, number>();
   const millis = (e: temporal.api.history.v1.IHistoryEvent) =>
@@ -70,6 +70,13 @@ function workflowTaskStats(history: temporal.api.history.v1.IHistory) {
       batch.set(kind, (batch.get(kind) ?? 0) + 1);
     }
     if (e.workflowTaskTimedOutEventAttributes) stats.timedOut++;
+    // Closed by the server because over 100 events were buffered while the worker held the task: the worker's work
+    // is thrown away, and the run replayed (history.maximumBufferedEventsBatch).
+    if (
+      e.workflowTaskFailedEventAttributes?.cause ===
+      temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND
+    )
+      stats.forceClosed++;
   }
   return stats;
 }
@@ -130,13 +137,14 @@ async function main(): Promise<void> {
         shardCount > 1 ? [cid, ...Array.from({ length: shardCount }, (_, i) => shardWorkflowId(cid, i))] : [cid];
       let maxEvents = 0;
       let maxPayload = 0;
-      const tasks = { count: 0, slowestMs: 0, timedOut: 0, slowestIn: '' };
+      const tasks = { count: 0, slowestMs: 0, timedOut: 0, forceClosed: 0, slowestIn: '' };
       for (const id of ids) {
         const history = await env.client.workflow.getHandle(id).fetchHistory();
         maxEvents = Math.max(maxEvents, history.events!.length);
         const taskStats = workflowTaskStats(history);
         tasks.count += taskStats.count;
         tasks.timedOut += taskStats.timedOut;
+        tasks.forceClosed += taskStats.forceClosed;
         if (taskStats.slowestMs > tasks.slowestMs)
           Object.assign(tasks, {
             slowestMs: taskStats.slowestMs,
@@ -165,7 +173,7 @@ async function main(): Promise<void> {
           `${shardCount} execution(s) of targets, largest history ${maxEvents} events, largest payload ${maxPayload} B, ` +
           `peak RSS worker ${last.workerPeakRssMiB} MiB + server ${last.serverPeakRssMiB} MiB` +
           (last.rateOfNarrowest ? `; ${last.rateOfNarrowest}× the targets/s of width ${first.width}` : '') +
-          `; ${tasks.count} workflow tasks, slowest ${(tasks.slowestMs / 1000).toFixed(1)} s (${tasks.slowestIn}), ${tasks.timedOut} timed out`,
+          `; ${tasks.count} workflow tasks, slowest ${(tasks.slowestMs / 1000).toFixed(1)} s (${tasks.slowestIn}), ${tasks.timedOut} timed out, ${tasks.forceClosed} force-closed`,
       );
     }
   } finally {

@@ -28,7 +28,8 @@ const ONLY = new Set(process.argv.slice(3));
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  // These fan-outs are small: nothing is offloaded, so the histories replay without the store.
+  // These fan-outs are small but for the sharded one, whose input is kept in the store as a claim: its payloads are
+  // copied beside the histories (test/histories/store), where the replay test finds them.
   const store = new LocalBlobStore(fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-histories-')));
   const env = await startTimeSkippingServer({
     log: (line) => console.log(line),
@@ -123,6 +124,12 @@ async function main(): Promise<void> {
         },
       },
     );
+    // Sharded, its concurrency spread over both shards at once (the shards-spread-in-flight marker).
+    const wide = Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`u${i}`, { user_id: `u${i}` }]));
+    cids['fanout-sharded'] = await fanout.invoke(wide, ['collect'], {
+      maxConcurrency: 400,
+      targetOptions: Object.fromEntries(Object.keys(wide).map((name) => [name, { service: 'crm.get-user' }])),
+    });
     for (let i = 0; i < 200 && (await fanout.progress(cids['fanout-cancelled'])).ok < 1; i++)
       await new Promise((r) => setTimeout(r, 25));
     await fanout.cancel(cids['fanout-cancelled']);
@@ -138,6 +145,8 @@ async function main(): Promise<void> {
     );
     console.log(`saved ${name}${LABEL}: ${history.events?.length} events`);
   }
+  const payloads = path.join(store.dir, 'payloads');
+  if (fs.existsSync(payloads)) fs.cpSync(payloads, path.join(OUT, 'store', 'payloads'), { recursive: true });
   await env.teardown();
 }
 

@@ -215,4 +215,22 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/CMD \["node", "dist\/src\/worker\/main\.js"\]/);
     expect(dockerfile).toMatch(/^USER node$/m);
   });
+
+  it('copies only what exists, and all that the build compiles (with the test helpers a benchmark imports)', () => {
+    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1].split(' '));
+    for (const source of sources) expect(fs.existsSync(path.join(root, source)), source).toBe(true);
+    const { include } = JSON.parse(fs.readFileSync(path.join(root, 'tsconfig.build.json'), 'utf8')) as {
+      include: string[];
+    };
+    for (const folder of include) expect(sources).toContain(folder);
+    const importsTestHelpers = fs
+      .readdirSync(path.join(root, 'bench'))
+      .some((file) => fs.readFileSync(path.join(root, 'bench', file), 'utf8').includes("from '../test/helpers/"));
+    expect(importsTestHelpers).toBe(sources.includes('test/helpers'));
+  });
+
+  it('bundles the workflows at build time and points the worker at the bundle', () => {
+    expect(dockerfile).toMatch(/RUN npm run build && node dist\/scripts\/bundle-workflows\.js/);
+    expect(dockerfile).toMatch(/^ENV WORKFLOW_BUNDLE=\/app\/dist\/workflow-bundle\.js$/m);
+  });
 });

@@ -27,7 +27,8 @@ describe('saved histories replay without nondeterminism', () => {
     // Each pattern as recorded before targets were cancelled with TRY_CANCEL, and after (`-try-cancel`); and a
     // fan-out whose server and worker were killed mid-run, its catalog check split over two workflow tasks; a
     // fan-out stopped by its failure policy, with a deadline; fan-outs keeping their counts in the memo as they run;
-    // a fan-out paused before its first target and raised past the targets it had left to start.
+    // a fan-out paused before its first target and raised past the targets it had left to start; a sharded fan-out
+    // whose concurrency is spread over its shards.
     const patterns = ['fanout-cancelled', 'fanout-child', 'fanout-failures', 'fanout-seed', 'invoke-retry', 'parallel'];
     expect(files.sort()).toEqual(
       [
@@ -38,6 +39,7 @@ describe('saved histories replay without nondeterminism', () => {
         'fanout-seed-counts-memo',
         'fanout-cancelled-counts-memo',
         'fanout-control-runner-patches',
+        'fanout-sharded-spread',
       ]
         .map((n) => `${n}.json`)
         .sort(),

@@ -8,6 +8,7 @@ import {
   COMMANDS_PER_TASK,
   HISTORY_EVENT_BUDGET,
   PENDING_ACTIVITIES_LIMIT,
+  SHARD_IN_FLIGHT,
   SHARD_SIZE_LIMIT,
   planShards,
 } from '../src/workflows/sharding';
@@ -35,8 +36,8 @@ describe('planShards', () => {
     for (const n of [0, 1, 2, 3])
       for (const width of [1, 500, 999, 1000, 1001, 5000, MAX_TARGETS])
         for (const maxConcurrency of [1, 500, 1000, 1500, MAX_CONCURRENCY_LIMIT])
-          expect(planShards(width, n, maxConcurrency)).toEqual(
-            planShards(width, n, maxConcurrency, { withinPendingActivitiesLimit: false }),
+          expect(planShards(width, n, maxConcurrency, { spreadOverShards: false })).toEqual(
+            planShards(width, n, maxConcurrency, { withinPendingActivitiesLimit: false, spreadOverShards: false }),
           );
   });
 
@@ -48,17 +49,33 @@ describe('planShards', () => {
     expect(now).toMatchObject({ shardSize: 487, shardCount: 2 });
   });
 
-  it('runs shards side by side only as far as maxConcurrency needs', () => {
+  it('runs shards side by side only as far as maxConcurrency needs, SHARD_IN_FLIGHT targets each', () => {
     expect(planShards(20_000, 1, 500)).toMatchObject({
       shardSize: 1000,
-      shardsAtOnce: 1,
-      concurrencyPerExecution: 500,
-    });
-    expect(planShards(20_000, 1, 2_000)).toMatchObject({
-      executionCap: 800,
+      inFlightPerShard: SHARD_IN_FLIGHT,
       shardsAtOnce: 3,
-      concurrencyPerExecution: 666,
+      concurrencyPerExecution: 166,
     });
-    expect(planShards(20_000, 0, 10_000)).toMatchObject({ shardsAtOnce: 10, concurrencyPerExecution: 1000 });
+    expect(planShards(20_000, 1, 1_000)).toMatchObject({ shardsAtOnce: 5, concurrencyPerExecution: 200 });
+    expect(planShards(20_000, 1, 150)).toMatchObject({ shardsAtOnce: 1, concurrencyPerExecution: 150 });
+    // More concurrency than shards of SHARD_IN_FLIGHT can hold: every shard at once, each running more.
+    expect(planShards(20_000, 0, 10_000)).toMatchObject({ shardsAtOnce: 20, concurrencyPerExecution: 500 });
+    expect(planShards(2_001, 0, 1_200)).toMatchObject({ shardCount: 3, shardsAtOnce: 3, concurrencyPerExecution: 400 });
+  });
+
+  it('spreads only sharded fan-outs, and reaches their maxConcurrency as before whenever the shards can hold it', () => {
+    for (const n of [0, 1, 3, 10])
+      for (const width of [1, 999, 1000, 1001, 5000, 20_000, MAX_TARGETS])
+        for (const maxConcurrency of [1, 199, 200, 500, 1000, 1500, MAX_CONCURRENCY_LIMIT]) {
+          const spread = planShards(width, n, maxConcurrency);
+          const before = planShards(width, n, maxConcurrency, { spreadOverShards: false });
+          if (spread.shardCount === 1) expect(spread).toEqual(before);
+          expect(spread.inFlightPerShard).toBeLessThanOrEqual(spread.executionCap);
+          expect(spread.shardsAtOnce).toBeGreaterThanOrEqual(before.shardsAtOnce);
+          const total = (plan: typeof spread) => plan.shardsAtOnce * plan.concurrencyPerExecution;
+          expect(total(spread)).toBeLessThanOrEqual(maxConcurrency);
+          // Integer shares may leave a few slots unused: at most one less per shard than even shares would give.
+          expect(total(spread)).toBeGreaterThanOrEqual(total(before) - spread.shardsAtOnce);
+        }
   });
 });

@@ -13,7 +13,7 @@ import { InvalidRequestError } from '../src/client';
 import type { CallbackContext, FanoutOutcome, FanoutResult, FinalPayload } from '../src/contracts';
 import { MAX_TARGETS } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
-import { planShards } from '../src/workflows/sharding';
+import { SHARD_IN_FLIGHT, planShards } from '../src/workflows/sharding';
 import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
 import { fanoutHistories, largestPayload } from './helpers/histories';
 import type { FanoutTestEnv } from './helpers/temporal-env';
@@ -176,7 +176,8 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
     });
     expect(progress).toMatchObject({ state: 'running', total: 2500, running: 300, pending: 2200, settled: 0 });
     expect(progress.targets).toBeUndefined(); // over 1,000 targets: counts only
-    expect(progress.runningShards).toHaveLength(1);
+    // 300 in flight spread over two shards of 150 (SHARD_IN_FLIGHT each at most).
+    expect(progress.runningShards).toHaveLength(2);
     expect(result.state).toBe('cancelled');
     expect(result.counts).toMatchObject({ total: 2500, ok: 0, failed: 0, cancelled: 2500, callbacksFailed: 0 });
     expect(result.counts.callbacks).toBe(2501);
@@ -241,21 +242,21 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
 
   it('concurrency above one execution: raised, more shards run side by side; lowered, they share it', async () => {
     const { reg, release, releaseLater, started } = registry();
-    // 2,001 targets without on-target callbacks: shards of 1,000, 1,000 and 1; one at a time at 500. The first 600
-    // of each of the first two shards wait for one gate, the rest for a later one. The worker has a slot for every
+    // 2,000 targets without on-target callbacks: two shards of 1,000; at 200 (one shard's SHARD_IN_FLIGHT) one runs.
+    // The first 600 of each shard wait for one gate, the rest for a later one. The worker has a slot for every
     // target it could be given, so what has started is what the fan-out let start.
-    const targets = Object.fromEntries(Array.from({ length: 2001 }, (_, i) => [`g${i}`, i]));
+    const targets = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`g${i}`, i]));
     const targetOptions = Object.fromEntries(
-      Array.from({ length: 2001 }, (_, i) => [`g${i}`, { service: i % 1000 < 600 ? 'gated' : 'gated.later' }]),
+      Array.from({ length: 2000 }, (_, i) => [`g${i}`, { service: i % 1000 < 600 ? 'gated' : 'gated.later' }]),
     );
     const slots = { workerOptions: { maxConcurrentActivityTaskExecutions: 3_000 } };
     const { result, shards } = await withFanoutWorker({ ...harness('wider'), ...slots }, reg, async (fanout) => {
       try {
-        const cid = await fanout.invoke(targets, ['final'], { targetOptions, maxConcurrency: 500 });
+        const cid = await fanout.invoke(targets, ['final'], { targetOptions, maxConcurrency: SHARD_IN_FLIGHT });
         const shardIds = (n: number) => Array.from({ length: n }, (_, i) => `${cid}//shard-${i + 1}`);
-        await waitFor(async () => started.gated === 500, 60_000);
+        await waitFor(async () => started.gated === SHARD_IN_FLIGHT, 60_000);
         expect((await fanout.progress(cid)).runningShards).toEqual(shardIds(1));
-        // 1,200 is more than one execution holds: a second shard starts, and each runs 600.
+        // Raised to 1,200: the second shard starts, and each runs 600.
         await fanout.setMaxConcurrency(cid, 1200);
         await waitFor(async () => started.gated === 1200, 60_000);
         expect((await fanout.progress(cid)).runningShards).toEqual(shardIds(2));
@@ -276,8 +277,8 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
       }
     });
     expect(result.state).toBe('completed');
-    expect(result.counts).toMatchObject({ total: 2001, ok: 2001, failed: 0, cancelled: 0 });
-    expect(shards).toBe(3);
+    expect(result.counts).toMatchObject({ total: 2000, ok: 2000, failed: 0, cancelled: 0 });
+    expect(shards).toBe(2);
   }, 300_000);
 });
 

@@ -1,6 +1,7 @@
 /**
  * The production worker: serves the example services, the logging callback and the built-in delivery callbacks
- * against the Temporal named by TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY (see connection.ts).
+ * against the Temporal named by TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY (see connection.ts), with
+ * the workflows from WORKFLOW_BUNDLE when set (see workflow-bundle.ts).
  *   node dist/src/worker/main.js
  */
 import { NativeConnection } from '@temporalio/worker';
@@ -9,6 +10,7 @@ import { createDeliveryCallbacks, createDeliveryDeps, deliveryConfigFromEnv } fr
 import { exampleRegistry } from '../services';
 import { temporalSettings } from './connection';
 import { createFanoutWorker } from './create-worker';
+import { workflowBundleFromEnv } from './workflow-bundle';
 
 async function main(): Promise<void> {
   const settings = temporalSettings();
@@ -20,6 +22,8 @@ async function main(): Promise<void> {
     connection,
     namespace: settings.namespace,
     registry: exampleRegistry({ extraCallbacks: delivery }),
+    // WORKFLOW_BUNDLE: the bundle built ahead of time (the Docker image has one); else bundled here at start.
+    workflowBundle: workflowBundleFromEnv(),
   });
   console.log(`fan-out worker polling ${FANOUT_TASK_QUEUE} on ${settings.address} (namespace ${settings.namespace})`);
   await worker.run();

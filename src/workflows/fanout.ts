@@ -56,7 +56,7 @@ import {
   targetFailedSignal,
 } from './definitions';
 import { countsLine, detailsTable, utc } from './records';
-import type { ShardPlan } from './sharding';
+import type { PlanOptions, ShardPlan } from './sharding';
 import { planShards, shardWorkflowId } from './sharding';
 import { CallbackIds, checkNames, runCallback, targetCancellationType } from './steps';
 import { TargetRunner } from './target-runner';
@@ -113,7 +113,7 @@ class FanoutRun {
 
   constructor(private readonly input: FanoutWorkflowInput) {
     this.reqTsUtc = utc(workflowInfo().runStartTime.getTime());
-    this.plan = this.planWithinPendingActivitiesLimit();
+    this.plan = this.planWithinLimits();
     this.tolerated = toleratedFailures(input.failurePolicy, input.targets.length);
     this.maxConcurrency = input.maxConcurrency;
     this.perExecution = this.plan.concurrencyPerExecution;
@@ -121,16 +121,21 @@ class FanoutRun {
   }
 
   /**
-   * The plan, its shards small enough that their pending activities stay within the server's limit. Fan-outs
-   * started before that bound replay with the plan they had; the marker is written only where the two differ (four
-   * or more on-target callbacks), so every other history replays unchanged.
+   * The plan as this code makes it: shards small enough that their pending activities stay within the server's
+   * limit, and a sharded fan-out's concurrency spread over shards of SHARD_IN_FLIGHT targets in flight. Fan-outs
+   * started before either replay with the plan they had: each marker is written only where the plan it brings
+   * differs from the one before (four or more on-target callbacks; a sharded fan-out whose concurrency can be
+   * spread), so every other history replays unchanged.
    */
-  private planWithinPendingActivitiesLimit(): ShardPlan {
+  private planWithinLimits(): ShardPlan {
     const { targets, onTarget, maxConcurrency } = this.input;
-    const plan = planShards(targets.length, onTarget.length, maxConcurrency);
-    const before = planShards(targets.length, onTarget.length, maxConcurrency, { withinPendingActivitiesLimit: false });
-    const same = (Object.keys(plan) as (keyof ShardPlan)[]).every((key) => plan[key] === before[key]);
-    return same || patched('shards-within-pending-activities-limit') ? plan : before;
+    const plan = (options: PlanOptions) => planShards(targets.length, onTarget.length, maxConcurrency, options);
+    const same = (a: ShardPlan, b: ShardPlan) => (Object.keys(a) as (keyof ShardPlan)[]).every((k) => a[k] === b[k]);
+    const first = plan({ withinPendingActivitiesLimit: false, spreadOverShards: false });
+    const pendingBound = plan({ spreadOverShards: false });
+    if (!same(pendingBound, first) && !patched('shards-within-pending-activities-limit')) return first;
+    const spread = plan({});
+    return same(spread, pendingBound) || !patched('shards-spread-in-flight') ? pendingBound : spread;
   }
 
   async run(): Promise<FanoutOutcome> {
@@ -257,7 +262,7 @@ class FanoutRun {
       // Before the runner exists (names still being checked), it starts with these settings: see run().
       this.runner?.control({ concurrency: this.perExecution, paused: this.paused });
     } else if (this.shardLanesFollowConcurrency) {
-      this.shardsWanted = Math.min(this.plan.shardCount, Math.ceil(this.maxConcurrency / cap));
+      this.shardsWanted = Math.min(this.plan.shardCount, Math.ceil(this.maxConcurrency / this.plan.inFlightPerShard));
       await this.rebalanceShards();
       // Once the shards have started (before, runShards starts as many lanes as wanted).
       const started = this.shardStates.length > 0;

@@ -40,7 +40,8 @@ export function fanoutTestFile(
 
 export interface FanoutHarness {
   env: FanoutTestEnv;
-  workflowBundle: WorkflowBundleWithSourceMap;
+  /** The file's bundle; undefined when `workerOptions.workflowBundle` names another (a file built ahead of time). */
+  workflowBundle: WorkflowBundleWithSourceMap | undefined;
   taskQueue?: string;
   maxCachedWorkflows?: number;
   /** Anything else the worker needs (more activity slots, say). */

@@ -1,0 +1,37 @@
+/**
+ * The fan-out workflows bundled ahead of time, as a production worker should load them: webpack runs once at build
+ * time (`npm run bundle:workflows`, the Dockerfile does), not in every worker process at start, where it costs
+ * seconds and a few hundred MiB that the process keeps. A worker given WORKFLOW_BUNDLE loads that file.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { WorkflowBundleOption } from '@temporalio/worker';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { DEFAULT_WORKFLOWS_PATH } from './create-worker';
+import { quietLogger } from './quiet-logger';
+
+/** Where `npm run bundle:workflows` writes the bundle: dist/workflow-bundle.js. */
+export const PREBUILT_WORKFLOW_BUNDLE = path.join(__dirname, '..', '..', 'workflow-bundle.js');
+
+/** Bundles the workflows module into one file that a worker loads with `{ codePath }`. */
+export async function writeWorkflowBundle(
+  file = PREBUILT_WORKFLOW_BUNDLE,
+  workflowsPath = DEFAULT_WORKFLOWS_PATH,
+): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, code);
+  return file;
+}
+
+/**
+ * The bundle named by WORKFLOW_BUNDLE, or none (the worker then bundles at start). Named explicitly rather than
+ * found on disk: a bundle left from an older build must never be picked up by accident.
+ */
+export function workflowBundleFromEnv(env: NodeJS.ProcessEnv = process.env): WorkflowBundleOption | undefined {
+  const codePath = env.WORKFLOW_BUNDLE;
+  if (!codePath) return undefined;
+  if (!fs.existsSync(codePath))
+    throw new Error(`WORKFLOW_BUNDLE=${codePath}: no such file (build it with npm run bundle:workflows)`);
+  return { codePath };
+}

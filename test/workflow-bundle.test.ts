@@ -1,0 +1,59 @@
+/**
+ * A worker started from a workflow bundle built ahead of time (`npm run bundle:workflows`, WORKFLOW_BUNDLE), as the
+ * Docker image runs: the bundle file is written, a real worker loads it with `{ codePath }` and runs a fan-out.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FanoutResult } from '../src/contracts';
+import { Registry, defineCallback, defineService } from '../src/registry';
+import { workflowBundleFromEnv, writeWorkflowBundle } from '../src/worker/workflow-bundle';
+import { withFanoutWorker } from './helpers/fanout-env';
+import type { FanoutTestEnv } from './helpers/temporal-env';
+import { createTimeSkippingEnv } from './helpers/temporal-env';
+
+let env: FanoutTestEnv;
+let dir: string;
+let bundleFile: string;
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'workflow-bundle-'));
+  [env, bundleFile] = await Promise.all([createTimeSkippingEnv(), writeWorkflowBundle(path.join(dir, 'bundle.js'))]);
+}, 120_000);
+afterAll(async () => {
+  await env?.teardown();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a worker on a workflow bundle built ahead of time', () => {
+  it('loads the file named by WORKFLOW_BUNDLE and runs a fan-out with it', async () => {
+    const workflowBundle = workflowBundleFromEnv({ WORKFLOW_BUNDLE: bundleFile });
+    expect(workflowBundle).toEqual({ codePath: bundleFile });
+    expect(fs.statSync(bundleFile).size).toBeGreaterThan(10_000);
+    const registry = new Registry(
+      [defineService({ name: 'echo', handler: async (request: unknown) => request })],
+      [defineCallback({ name: 'done', handler: async () => undefined })],
+    );
+    const result = await withFanoutWorker(
+      { env, workflowBundle: undefined, workerOptions: { workflowBundle }, taskQueue: 'prebuilt-bundle' },
+      registry,
+      async (fanout) => {
+        const cid = await fanout.invoke({ a: 1, b: 2, c: 3 }, ['done'], {
+          targetOptions: { a: { service: 'echo' }, b: { service: 'echo' }, c: { service: 'echo' } },
+        });
+        return fanout.result<FanoutResult>(cid);
+      },
+    );
+    expect(result.counts).toMatchObject({ total: 3, ok: 3, failed: 0, callbacks: 1, callbacksFailed: 0 });
+    expect(result.targets).toEqual({ a: 'ok', b: 'ok', c: 'ok' });
+    const responses = Object.entries(result.payload.data).map(([name, record]) => [name, record.response]);
+    expect(Object.fromEntries(responses)).toEqual({ a: 1, b: 2, c: 3 });
+  });
+
+  it('bundles at start when WORKFLOW_BUNDLE is unset, and refuses one that names no file', () => {
+    expect(workflowBundleFromEnv({})).toBeUndefined();
+    expect(() => workflowBundleFromEnv({ WORKFLOW_BUNDLE: path.join(dir, 'missing.js') })).toThrow(
+      /WORKFLOW_BUNDLE=.*missing\.js: no such file/,
+    );
+  });
+});
