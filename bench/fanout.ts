@@ -17,7 +17,7 @@ import { FanoutClient } from '../src/client';
 import type { FanoutResult } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { createFanoutWorker } from '../src/worker/create-worker';
-import { bundleFanoutWorkflows } from '../src/local/local-temporal';
+import { bundleFanoutWorkflows } from '../src/worker/workflow-bundle';
 import { startDevServer } from '../src/local/temporal-servers';
 import { startBullmqFlow } from './bullmq-flow';
 import { bundleFloorWorkflows, createFloorWorker, runFloor } from './floor';

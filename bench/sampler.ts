@@ -1,6 +1,6 @@
 /**
- * One measured run's cost to the worker (this process or another) and to a server process: CPU seconds used between start and
- * stop, and peak RSS sampled every 100 ms.
+ * One measured run's cost to the worker (this process or another) and to a server process: CPU seconds used between
+ * start and stop, and peak RSS sampled every 100 ms.
  */
 import { cpuSeconds, rssBytes } from './proc';
 

@@ -13,14 +13,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
-import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
 import type { FanoutResult } from '../src/contracts';
 import { startDevServer } from '../src/local/temporal-servers';
 import { LocalBlobStore } from '../src/store/local-store';
 import { fanoutDataConverter } from '../src/store/payload-driver';
-import { DEFAULT_WORKFLOWS_PATH } from '../src/worker/create-worker';
-import { quietLogger } from '../src/worker/quiet-logger';
+import { writeWorkflowBundle } from '../src/worker/workflow-bundle';
 import { planShards, shardWorkflowId } from '../src/workflows/sharding';
 import { largestPayload } from '../test/helpers/histories';
 import { describeMachine } from './machine';
@@ -92,9 +91,7 @@ async function main(): Promise<void> {
   });
   const [serverPid] = findChildPids(process.pid, /temporal/);
   // Bundled here, loaded by the worker from a file: what a production worker does.
-  const bundlePath = path.join(scratch, 'workflow-bundle.js');
-  const { code } = await bundleWorkflowCode({ workflowsPath: DEFAULT_WORKFLOWS_PATH, logger: quietLogger });
-  fs.writeFileSync(bundlePath, code);
+  const bundlePath = await writeWorkflowBundle(path.join(scratch, 'workflow-bundle.js'));
   const workerProcess = spawn(process.execPath, [...WORKER_NODE_OPTIONS, path.join(__dirname, 'scale-worker.js')], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: {

@@ -16,7 +16,7 @@ import { FanoutClient } from '../src/client';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { creditScoringServices } from '../src/services';
 import { createFanoutWorker } from '../src/worker/create-worker';
-import { bundleFanoutWorkflows } from '../src/local/local-temporal';
+import { bundleFanoutWorkflows } from '../src/worker/workflow-bundle';
 import { startTimeSkippingServer } from '../src/local/temporal-servers';
 import { LocalBlobStore } from '../src/store/local-store';
 import { fanoutDataConverter } from '../src/store/payload-driver';

@@ -7,11 +7,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { Registry } from '../registry';
-import { createFanoutWorker, DEFAULT_WORKFLOWS_PATH } from '../worker/create-worker';
-import { quietLogger } from '../worker/quiet-logger';
+import { createFanoutWorker } from '../worker/create-worker';
+import { bundleFanoutWorkflows } from '../worker/workflow-bundle';
 import { localDataDir } from './paths';
 import { startDevServer } from './temporal-servers';
 
@@ -24,13 +22,6 @@ export interface LocalTemporal {
   workflowUrl(workflowId: string): string;
   /** Stops the worker (letting running activities finish), then the server. */
   shutdown(): Promise<void>;
-}
-
-/** The fan-out workflows bundled once, quietly: webpack's statistics are of no interest to someone starting a demo. */
-export async function bundleFanoutWorkflows(
-  workflowsPath = DEFAULT_WORKFLOWS_PATH,
-): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, logger: quietLogger });
 }
 
 /** A port nobody listens on right now (the UI's default, port + 1000, may be taken). */

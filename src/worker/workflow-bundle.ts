@@ -1,11 +1,12 @@
 /**
- * The fan-out workflows bundled ahead of time, as a production worker should load them: webpack runs once at build
- * time (`npm run bundle:workflows`, the Dockerfile does), not in every worker process at start, where it costs
- * seconds and a few hundred MiB that the process keeps. A worker given WORKFLOW_BUNDLE loads that file.
+ * Bundling the fan-out workflows: in memory for tests, demos and benchmarks, or ahead of time into a file, as a
+ * production worker should load them: webpack runs once at build time (`npm run bundle:workflows`, the Dockerfile
+ * does), not in every worker process at start, where it costs seconds and memory the process keeps. A worker given
+ * WORKFLOW_BUNDLE loads that file.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { WorkflowBundleOption } from '@temporalio/worker';
+import type { WorkflowBundleOption, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { DEFAULT_WORKFLOWS_PATH } from './create-worker';
 import { quietLogger } from './quiet-logger';
@@ -13,12 +14,19 @@ import { quietLogger } from './quiet-logger';
 /** Where `npm run bundle:workflows` writes the bundle: dist/workflow-bundle.js. */
 export const PREBUILT_WORKFLOW_BUNDLE = path.join(__dirname, '..', '..', 'workflow-bundle.js');
 
+/** The fan-out workflows bundled once, quietly: webpack's statistics are of no interest to someone starting a demo. */
+export async function bundleFanoutWorkflows(
+  workflowsPath = DEFAULT_WORKFLOWS_PATH,
+): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+}
+
 /** Bundles the workflows module into one file that a worker loads with `{ codePath }`. */
 export async function writeWorkflowBundle(
   file = PREBUILT_WORKFLOW_BUNDLE,
   workflowsPath = DEFAULT_WORKFLOWS_PATH,
 ): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  const { code } = await bundleFanoutWorkflows(workflowsPath);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, code);
   return file;

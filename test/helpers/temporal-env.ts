@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
-import { bundleFanoutWorkflows } from '../../src/local/local-temporal';
+import { bundleFanoutWorkflows } from '../../src/worker/workflow-bundle';
 import type { DevServerOptions } from '../../src/local/temporal-servers';
 import { startDevServer, startTimeSkippingServer } from '../../src/local/temporal-servers';
 import type { BlobStore } from '../../src/store/blob-store';
