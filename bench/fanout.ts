@@ -7,8 +7,10 @@
  *   D  BullMQ FlowProducer on a private Redis (one parent, N children, the parent reads the children's values);
  *   E  this project's fan-out with local targets (`targetOptions.local`), otherwise as A.
  * Per run: wall time, CPU ms per target of this process (the worker) and of the server process (Temporal's dev
- * server for A-C and E, redis-server for D), peak RSS of each, history events per target. Prints a table of medians
- * per width and the medians of the pair ratios A/B, A/C, A/D, E/C, E/D; its last line is one JSON object.
+ * server for A-C and E, redis-server for D), peak RSS of each, history events per target (over every execution: a
+ * sharded fan-out's shards too) and workflow tasks force-closed. Prints a table of medians per width and the medians
+ * of the pair ratios A/B, A/C, A/D, E/C, E/D; its last line is one JSON object. A run that passes RUN_DEADLINE_MS is
+ * stopped and the bench fails.
  *   npm run bench        BENCH_WIDTHS=100,1000,5000 (default)  BENCH_ROUNDS=3 (default)
  */
 import os from 'node:os';
@@ -19,6 +21,7 @@ import { Registry, defineCallback, defineService } from '../src/registry';
 import { createFanoutWorker } from '../src/worker/create-worker';
 import { bundleFanoutWorkflows } from '../src/worker/workflow-bundle';
 import { startDevServer } from '../src/local/temporal-servers';
+import { planShards, shardWorkflowId } from '../src/workflows/sharding';
 import { startBullmqFlow } from './bullmq-flow';
 import { bundleFloorWorkflows, createFloorWorker, runFloor } from './floor';
 import { describeMachine } from './machine';
@@ -28,7 +31,8 @@ import type { RunFigures } from './sampler';
 import { measureRun } from './sampler';
 import { median, medianPairRatio } from './stats';
 import { fixed, formatTable } from './table';
-import { BENCH_WORKER_OPTIONS, TARGET_MS, target, windowFor } from './workload';
+import { workflowTaskStats } from './workflow-tasks';
+import { BENCH_WORKER_OPTIONS, RUN_DEADLINE_MS, TARGET_MS, target, windowFor } from './workload';
 
 const WIDTHS = (process.env.BENCH_WIDTHS ?? '100,1000,5000').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -52,7 +56,10 @@ const RATIOS = [
 ] as const;
 
 interface Run extends RunFigures {
+  /** Over every execution of the run (a sharded fan-out's shards too). */
   eventsPerTarget?: number;
+  /** Workflow tasks the server closed while the worker held them (more than 100 events buffered meanwhile). */
+  forceClosedTasks?: number;
 }
 
 type Medians = { [K in keyof Run]: number | undefined };
@@ -67,6 +74,7 @@ function medians(runs: Run[]): Medians {
     workerPeakRssMiB: of('workerPeakRssMiB'),
     serverPeakRssMiB: of('serverPeakRssMiB'),
     eventsPerTarget: of('eventsPerTarget'),
+    forceClosedTasks: of('forceClosedTasks'),
   };
 }
 
@@ -96,8 +104,23 @@ async function main(): Promise<void> {
   const floorWorker = await createFloorWorker(env.nativeConnection, await bundleFloorWorkflows());
   const fanout = new FanoutClient({ client: env.client, registry });
 
-  const eventsPerTarget = async (workflowId: string, width: number): Promise<number> =>
-    ((await env.client.workflow.getHandle(workflowId).fetchHistory()).events?.length ?? 0) / width;
+  const historyFigures = async (
+    workflowIds: string[],
+    width: number,
+  ): Promise<Pick<Run, 'eventsPerTarget' | 'forceClosedTasks'>> => {
+    let events = 0;
+    let forceClosedTasks = 0;
+    for (const id of workflowIds) {
+      const history = await env.client.workflow.getHandle(id).fetchHistory();
+      events += history.events?.length ?? 0;
+      forceClosedTasks += workflowTaskStats(history).forceClosed;
+    }
+    return { eventsPerTarget: events / width, forceClosedTasks };
+  };
+  const fanoutExecutions = (cid: string, width: number): string[] => {
+    const { shardCount } = planShards(width, 0, windowFor(width));
+    return shardCount > 1 ? [cid, ...Array.from({ length: shardCount }, (_, i) => shardWorkflowId(cid, i))] : [cid];
+  };
 
   const runOnce = async (contender: Contender, width: number): Promise<Run> => {
     const window = windowFor(width);
@@ -110,23 +133,27 @@ async function main(): Promise<void> {
         const targetOptions = Object.fromEntries(names.map((name) => [name, { service: 'bench.target', local }]));
         const { figures, value: cid } = await measureRun(temporalPid, width, async () => {
           const cid = await fanout.invoke(targets, ['bench.noop'], { targetOptions, maxConcurrency: window });
-          const result = await fanout.result<FanoutResult>(cid);
+          const result = await withinDeadline(fanout.result<FanoutResult>(cid), `${contender} at ${width}`, () =>
+            env.client.workflow.getHandle(cid).terminate('the bench run passed its deadline'),
+          );
           const ok = Object.values(result.targets).filter((status) => status === 'ok').length;
           if (ok !== width) throw new Error(`fan-out ${width}: only ${ok} targets ok`);
           return cid;
         });
-        return { ...figures, eventsPerTarget: await eventsPerTarget(cid, width) };
+        return { ...figures, ...(await historyFigures(fanoutExecutions(cid, width), width)) };
       }
       case 'B':
       case 'C': {
         const kind = contender === 'B' ? 'plain' : 'local';
         const { figures, value: workflowId } = await measureRun(temporalPid, width, () =>
-          runFloor(env.client, kind, width, window),
+          runFloor(env.client, kind, width, window, RUN_DEADLINE_MS),
         );
-        return { ...figures, eventsPerTarget: await eventsPerTarget(workflowId, width) };
+        return { ...figures, ...(await historyFigures([workflowId], width)) };
       }
       case 'D':
-        return (await measureRun(redis.pid, width, () => bullmq.run(width))).figures;
+        return (
+          await measureRun(redis.pid, width, () => withinDeadline(bullmq.run(width), `D at ${width}`, async () => {}))
+        ).figures;
     }
   };
 
@@ -151,7 +178,8 @@ async function main(): Promise<void> {
               runs[contender].push(run);
               console.log(
                 `  width ${width} round ${round} ${contender}: ${run.wallSeconds.toFixed(2)} s, ` +
-                  `CPU ${run.workerCpuMsPerTarget.toFixed(2)} + ${run.serverCpuMsPerTarget.toFixed(2)} ms/target`,
+                  `CPU ${run.workerCpuMsPerTarget.toFixed(2)} + ${run.serverCpuMsPerTarget.toFixed(2)} ms/target` +
+                  (run.forceClosedTasks ? `, ${run.forceClosedTasks} workflow tasks force-closed` : ''),
               );
             }
           }
@@ -206,6 +234,23 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(summary));
 }
 
+/** The run's value, or an error naming the run once RUN_DEADLINE_MS passed (after `stop` stopped it). */
+async function withinDeadline<T>(run: Promise<T>, name: string, stop: () => Promise<unknown>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      void stop().finally(() =>
+        reject(new Error(`${name} did not finish within ${RUN_DEADLINE_MS / 60_000} minutes; stopped`)),
+      );
+    }, RUN_DEADLINE_MS);
+  });
+  try {
+    return await Promise.race([run, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function printWidth(width: number, runs: Record<Contender, Run[]>): void {
   const a = median(runs.A.map((run) => run.wallSeconds));
   const rows = ORDER.map((contender) => {
@@ -219,6 +264,7 @@ function printWidth(width: number, runs: Record<Contender, Run[]>): void {
       fixed(m.workerPeakRssMiB, 0),
       fixed(m.serverPeakRssMiB, 0),
       fixed(m.eventsPerTarget, 2),
+      fixed(m.forceClosedTasks, 0),
     ];
   });
   console.log(
@@ -235,6 +281,7 @@ function printWidth(width: number, runs: Record<Contender, Run[]>): void {
         'worker peak RSS MiB',
         'server peak RSS MiB',
         'events/target',
+        'force-closed tasks',
       ],
       rows,
     ),

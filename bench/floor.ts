@@ -42,13 +42,23 @@ export async function createFloorWorker(
   });
 }
 
-/** Starts one floor workflow and waits for its result; returns its workflow id (for its history). */
-export async function runFloor(client: Client, kind: FloorKind, width: number, window: number): Promise<string> {
+/**
+ * Starts one floor workflow and waits for its result; returns its workflow id (for its history). The server times
+ * it out after `timeoutMs`, failing the wait.
+ */
+export async function runFloor(
+  client: Client,
+  kind: FloorKind,
+  width: number,
+  window: number,
+  timeoutMs: number,
+): Promise<string> {
   const workflowId = `bench-floor-${kind}-${width}-${randomUUID()}`;
   const count = await client.workflow.execute(WORKFLOW_TYPES[kind], {
     taskQueue: FLOOR_TASK_QUEUE,
     workflowId,
     args: [width, window],
+    workflowExecutionTimeout: timeoutMs,
   });
   if (count !== width) throw new Error(`floor ${kind} ${width}: ${String(count)} targets done`);
   return workflowId;

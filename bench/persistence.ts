@@ -20,7 +20,7 @@ import type { RunFigures } from './sampler';
 import { measureRun } from './sampler';
 import { median, medianPairRatio } from './stats';
 import { fixed, formatTable } from './table';
-import { TARGET_MS, windowFor } from './workload';
+import { RUN_DEADLINE_MS, TARGET_MS, windowFor } from './workload';
 
 const WIDTH = Number(process.env.BENCH_WIDTH ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -81,8 +81,11 @@ async function main(): Promise<void> {
         `${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}; load average ${machine.loadAverage.join(' ')}`,
     );
     const once = async (server: Server, width: number): Promise<RunFigures> =>
-      (await measureRun(server.pid, width, () => runFloor(server.env.client, 'plain', width, windowFor(width))))
-        .figures;
+      (
+        await measureRun(server.pid, width, () =>
+          runFloor(server.env.client, 'plain', width, windowFor(width), RUN_DEADLINE_MS),
+        )
+      ).figures;
     await whileRunning(
       servers.map((server) => server.worker),
       async () => {

@@ -12,7 +12,6 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { temporal } from '@temporalio/proto';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
 import type { FanoutResult } from '../src/contracts';
@@ -25,6 +24,7 @@ import { largestPayload } from '../test/helpers/histories';
 import { describeMachine } from './machine';
 import { findChildPids } from './proc';
 import { startSampling } from './sampler';
+import { workflowTaskStats } from './workflow-tasks';
 import { SCALE_FINAL, SCALE_ON_TARGET, SCALE_SERVICE, scaleRegistry } from './scale-registry';
 
 const WIDTHS = (process.env.BENCH_SCALE_WIDTHS ?? '5000,10000,100000').split(',').map(Number);
@@ -43,42 +43,6 @@ const WORKER_NODE_OPTIONS = (process.env.BENCH_WORKER_NODE_OPTIONS ?? '--max-old
 const WORKER_MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
 const MAX_CONCURRENCY = 1000;
 const MIB = 2 ** 20;
-
-/** Workflow tasks of one history: how many, the longest from started to completed, how many timed out. */
-function workflowTaskStats(history: temporal.api.history.v1.IHistory) {
-  const stats = { count: 0, slowestMs: 0, slowestAt: 0, timedOut: 0, forceClosed: 0, slowestBatch: '' };
-  const startedAt = new Map<string, number>();
-  let batch = new Map<string, number>();
-  const millis = (e: temporal.api.history.v1.IHistoryEvent) =>
-    Number(e.eventTime!.seconds) * 1000 + Math.round((e.eventTime!.nanos ?? 0) / 1e6);
-  for (const e of history.events ?? []) {
-    if (e.workflowTaskStartedEventAttributes) startedAt.set(String(e.eventId), millis(e));
-    const completed = e.workflowTaskCompletedEventAttributes;
-    if (completed) {
-      stats.count++;
-      const started = startedAt.get(String(completed.startedEventId));
-      if (started !== undefined && millis(e) - started > stats.slowestMs)
-        Object.assign(stats, {
-          slowestMs: millis(e) - started,
-          slowestAt: Number(e.eventId),
-          slowestBatch: [...batch].map(([k, v]) => `${k}×${v}`).join(' '),
-        });
-      batch = new Map();
-    } else {
-      const kind = String(e.eventType);
-      batch.set(kind, (batch.get(kind) ?? 0) + 1);
-    }
-    if (e.workflowTaskTimedOutEventAttributes) stats.timedOut++;
-    // Closed by the server because over 100 events were buffered while the worker held the task: the worker's work
-    // is thrown away, and the run replayed (history.maximumBufferedEventsBatch).
-    if (
-      e.workflowTaskFailedEventAttributes?.cause ===
-      temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND
-    )
-      stats.forceClosed++;
-  }
-  return stats;
-}
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
