@@ -11,7 +11,8 @@
  * sharded fan-out's shards too) and workflow tasks force-closed. Prints a table of medians per width and the medians
  * of the pair ratios A/B, A/C, A/D, E/C, E/D; its last line is one JSON object. A run that passes RUN_DEADLINE_MS is
  * stopped and the bench fails.
- *   npm run bench        BENCH_WIDTHS=100,1000,5000 (default)  BENCH_ROUNDS=3 (default)
+ *   npm run bench        BENCH_WIDTHS=100,1000,5000 (default)  BENCH_ROUNDS=3 (default)  BENCH_CONTENDERS=A,B,C,D,E
+ *                        BENCH_WORKER_OPTIONS='{"maxConcurrentActivityTaskPolls":5}' (both Temporal workers)
  */
 import os from 'node:os';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -46,14 +47,19 @@ const CONTENDERS = {
   E: 'E fan-out, local targets (this project)',
 } as const;
 type Contender = keyof typeof CONTENDERS;
-const ORDER = Object.keys(CONTENDERS) as Contender[];
-const RATIOS = [
-  ['A', 'B'],
-  ['A', 'C'],
-  ['A', 'D'],
-  ['E', 'C'],
-  ['E', 'D'],
-] as const;
+const ORDER = (process.env.BENCH_CONTENDERS ?? 'A,B,C,D,E').split(',').map((name) => {
+  if (!Object.hasOwn(CONTENDERS, name)) throw new Error(`BENCH_CONTENDERS: no contender ${name}; they are A to E`);
+  return name as Contender;
+});
+const RATIOS = (
+  [
+    ['A', 'B'],
+    ['A', 'C'],
+    ['A', 'D'],
+    ['E', 'C'],
+    ['E', 'D'],
+  ] as const
+).filter(([one, other]) => ORDER.includes(one) && ORDER.includes(other));
 
 interface Run extends RunFigures {
   /** Over every execution of the run (a sharded fan-out's shards too). */
@@ -161,7 +167,7 @@ async function main(): Promise<void> {
     `${TARGET_MS} ms targets, window min(width, 1000), ${ROUNDS} rounds alternating ${ORDER.join(' ')}; ` +
       `one dev server in memory (${machine.temporalCli}), ${machine.redis ?? 'redis-server'}, BullMQ ${machine.bullmq}; ` +
       `${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}; ` +
-      `load average ${machine.loadAverage.join(' ')}`,
+      `load average ${machine.loadAverage.join(' ')}; worker options ${JSON.stringify(BENCH_WORKER_OPTIONS)}`,
   );
   const figures: Record<number, Record<Contender, Run[]>> = {};
   try {
@@ -198,6 +204,7 @@ async function main(): Promise<void> {
     ...machine,
     targetMs: TARGET_MS,
     rounds: ROUNDS,
+    workerOptions: BENCH_WORKER_OPTIONS,
     loadAverageAtEnd: os.loadavg().map((load) => Math.round(load * 100) / 100),
     widths: Object.fromEntries(
       Object.entries(figures).map(([width, runs]) => [

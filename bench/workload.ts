@@ -24,9 +24,13 @@ export function windowFor(width: number): number {
   return Math.min(width, WINDOW);
 }
 
-/** The same for the fan-out worker and the floor worker, so that A, B and C differ only in their workflows. */
+/**
+ * The same for the fan-out worker and the floor worker, so that A, B and C differ only in their workflows.
+ * `BENCH_WORKER_OPTIONS` (JSON) overrides or adds options, to measure what a worker setting costs.
+ */
 export const BENCH_WORKER_OPTIONS: Partial<WorkerOptions> = {
   maxConcurrentActivityTaskExecutions: WINDOW,
   maxConcurrentLocalActivityExecutions: WINDOW,
   maxConcurrentActivityTaskPolls: 10,
+  ...(JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as Partial<WorkerOptions>),
 };

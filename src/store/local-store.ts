@@ -24,6 +24,10 @@ import type { BlobStore, ListPage } from './blob-store';
 /** Folders this store remembers having made, so that each write need not ask for its folder again. */
 const KNOWN_FOLDERS = 1000;
 
+/** Temporary files' names: random once per process, then counted (a random name per write cost measurable CPU). */
+const TEMP_PREFIX = randomBytes(6).toString('hex');
+let tempCount = 0;
+
 /** The most keys one `list` call returns, and the default. */
 export const MAX_LIST_LIMIT = 1000;
 
@@ -110,7 +114,7 @@ export class LocalBlobStore implements BlobStore {
   private async writeThen(key: string, body: Uint8Array, place: (temp: string, target: string) => void): Promise<void> {
     checkKey(key);
     const target = this.path(key);
-    const temp = `${target}#${randomBytes(6).toString('hex')}`;
+    const temp = `${target}#${TEMP_PREFIX}${++tempCount}`;
     try {
       try {
         await this.writeTemp(temp, body);
