@@ -26,11 +26,13 @@ export function windowFor(width: number): number {
 
 /**
  * The same for the fan-out worker and the floor worker, so that A, B and C differ only in their workflows.
- * `BENCH_WORKER_OPTIONS` (JSON) overrides or adds options, to measure what a worker setting costs.
+ * `BENCH_WORKER_OPTIONS` (JSON) overrides or adds options, to measure what a worker setting costs; null removes one.
  */
-export const BENCH_WORKER_OPTIONS: Partial<WorkerOptions> = {
-  maxConcurrentActivityTaskExecutions: WINDOW,
-  maxConcurrentLocalActivityExecutions: WINDOW,
-  maxConcurrentActivityTaskPolls: 10,
-  ...(JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as Partial<WorkerOptions>),
-};
+export const BENCH_WORKER_OPTIONS: Partial<WorkerOptions> = Object.fromEntries(
+  Object.entries({
+    maxConcurrentActivityTaskExecutions: WINDOW,
+    maxConcurrentLocalActivityExecutions: WINDOW,
+    maxConcurrentActivityTaskPolls: 10,
+    ...(JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as Record<string, unknown>),
+  }).filter(([, value]) => value !== null),
+);
