@@ -22,7 +22,6 @@ import { Registry, defineCallback, defineService } from '../src/registry';
 import { createFanoutWorker } from '../src/worker/create-worker';
 import { bundleFanoutWorkflows } from '../src/worker/workflow-bundle';
 import { startDevServer } from '../src/local/temporal-servers';
-import { planShards, shardWorkflowId } from '../src/workflows/sharding';
 import { startBullmqFlow } from './bullmq-flow';
 import { bundleFloorWorkflows, createFloorWorker, runFloor } from './floor';
 import { describeMachine } from './machine';
@@ -32,7 +31,7 @@ import type { RunFigures } from './sampler';
 import { measureRun } from './sampler';
 import { median, medianPairRatio } from './stats';
 import { fixed, formatTable } from './table';
-import { workflowTaskStats } from './workflow-tasks';
+import { fanoutExecutionIds, workflowTaskStats } from './workflow-tasks';
 import { BENCH_WORKER_OPTIONS, RUN_DEADLINE_MS, TARGET_MS, target, windowFor } from './workload';
 
 const WIDTHS = (process.env.BENCH_WIDTHS ?? '100,1000,5000').split(',').map(Number);
@@ -123,10 +122,6 @@ async function main(): Promise<void> {
     }
     return { eventsPerTarget: events / width, forceClosedTasks };
   };
-  const fanoutExecutions = (cid: string, width: number): string[] => {
-    const { shardCount } = planShards(width, 0, windowFor(width));
-    return shardCount > 1 ? [cid, ...Array.from({ length: shardCount }, (_, i) => shardWorkflowId(cid, i))] : [cid];
-  };
 
   const runOnce = async (contender: Contender, width: number): Promise<Run> => {
     const window = windowFor(width);
@@ -146,7 +141,7 @@ async function main(): Promise<void> {
           if (ok !== width) throw new Error(`fan-out ${width}: only ${ok} targets ok`);
           return cid;
         });
-        return { ...figures, ...(await historyFigures(fanoutExecutions(cid, width), width)) };
+        return { ...figures, ...(await historyFigures(fanoutExecutionIds(cid, width, 0, window), width)) };
       }
       case 'B':
       case 'C': {
@@ -246,9 +241,10 @@ async function withinDeadline<T>(run: Promise<T>, name: string, stop: () => Prom
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      void stop().finally(() =>
-        reject(new Error(`${name} did not finish within ${RUN_DEADLINE_MS / 60_000} minutes; stopped`)),
-      );
+      // Failing to stop it must not go unhandled: the run's own error is the one to report.
+      void stop()
+        .catch(() => undefined)
+        .then(() => reject(new Error(`${name} did not finish within ${RUN_DEADLINE_MS / 60_000} minutes; stopped`)));
     }, RUN_DEADLINE_MS);
   });
   try {

@@ -19,12 +19,12 @@ import { startDevServer } from '../src/local/temporal-servers';
 import { LocalBlobStore } from '../src/store/local-store';
 import { fanoutDataConverter } from '../src/store/payload-driver';
 import { writeWorkflowBundle } from '../src/worker/workflow-bundle';
-import { planShards, shardWorkflowId } from '../src/workflows/sharding';
+import { planShards } from '../src/workflows/sharding';
 import { largestPayload } from '../test/helpers/histories';
 import { describeMachine } from './machine';
 import { findChildPids } from './proc';
 import { startSampling } from './sampler';
-import { workflowTaskStats } from './workflow-tasks';
+import { fanoutExecutionIds, workflowTaskStats } from './workflow-tasks';
 import { SCALE_FINAL, SCALE_ON_TARGET, SCALE_SERVICE, scaleRegistry } from './scale-registry';
 
 const WIDTHS = (process.env.BENCH_SCALE_WIDTHS ?? '5000,10000,100000').split(',').map(Number);
@@ -94,8 +94,7 @@ async function main(): Promise<void> {
       const wallSeconds = (Date.now() - started) / 1000;
       const cost = sampling.stop();
       const { shardCount } = planShards(width, 1, MAX_CONCURRENCY);
-      const ids =
-        shardCount > 1 ? [cid, ...Array.from({ length: shardCount }, (_, i) => shardWorkflowId(cid, i))] : [cid];
+      const ids = fanoutExecutionIds(cid, width, 1, MAX_CONCURRENCY);
       let maxEvents = 0;
       let maxPayload = 0;
       const tasks = { count: 0, slowestMs: 0, timedOut: 0, forceClosed: 0, slowestIn: '' };

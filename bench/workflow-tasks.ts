@@ -1,8 +1,16 @@
 /**
- * What one execution's history says of its workflow tasks: how many completed, the slowest (and the events it
- * carried), how many timed out and how many the server force-closed. Shared by the benchmarks.
+ * A fan-out's executions, and what one execution's history says of its workflow tasks: how many completed, the
+ * slowest (and the events it carried), how many timed out and how many the server force-closed. Shared by the
+ * benchmarks.
  */
 import { temporal } from '@temporalio/proto';
+import { planShards, shardWorkflowId } from '../src/workflows/sharding';
+
+/** The fan-out's own workflow ID and, when it is sharded, its shards', as planned for this width and concurrency. */
+export function fanoutExecutionIds(cid: string, width: number, onTarget: number, maxConcurrency: number): string[] {
+  const { shardCount } = planShards(width, onTarget, maxConcurrency);
+  return shardCount > 1 ? [cid, ...Array.from({ length: shardCount }, (_, i) => shardWorkflowId(cid, i))] : [cid];
+}
 
 /** Workflow tasks of one history: how many, the longest from started to completed, how many timed out. */
 export function workflowTaskStats(history: temporal.api.history.v1.IHistory) {
