@@ -20,12 +20,22 @@ export default tseslint.config(
     },
   },
   {
-    // Workflow code runs in the deterministic sandbox: no Node built-ins, ever.
+    // Workflow code runs in the deterministic sandbox: no Node built-ins, ever. Nor zod: the sandbox evaluates a
+    // workflow's modules for every execution, so workflows take only types from contracts (values from constants).
     files: ['src/workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
-        { paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not use Node built-ins.' })) },
+        {
+          paths: [
+            ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not use Node built-ins.' })),
+            ...['zod', '../contracts'].map((name) => ({
+              name,
+              allowTypeImports: true,
+              message: 'Workflows import types only from here (it loads zod): take values from ../constants.',
+            })),
+          ],
+        },
       ],
     },
   },

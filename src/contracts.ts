@@ -2,21 +2,14 @@
  * The contracts both sides share: zod schemas for what callers send and what callbacks receive, the TS types
  * inferred from them, and the names the worker, client, HTTP API and Web UI agree on. The payload shapes are
  * Zato's (see the seed documents): a per-target record, and a final payload keyed by target.
- * Imported by workflow code too, so it stays free of Node built-ins and I/O.
+ * Workflow code imports only its types: the values workflows need (names, limits) live in `constants`, re-exported
+ * here, so the workflow sandbox never loads zod.
  */
 import { z } from 'zod';
-import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
+import { MAX_CALLBACKS, MAX_CONCURRENCY_LIMIT, MAX_TARGETS } from './constants';
 
-export const FANOUT_TASK_QUEUE = 'fanout';
-
-/** Search attributes the fan-out workflows set; registered on the server (docker-compose.yml, tests). */
-export const SEARCH_ATTRIBUTES = {
-  source: 'FanoutSource',
-  state: 'FanoutState',
-} as const;
-export const FanoutSourceKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.source, SearchAttributeType.KEYWORD);
-export const FanoutStateKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.state, SearchAttributeType.KEYWORD);
+export * from './constants';
 
 /** A service or callback name as registered on the worker (Zato style: dotted, e.g. "crm.get-user"). */
 export const ServiceName = z
@@ -68,10 +61,6 @@ export const CallbackRef = z.union([
 ]);
 export type CallbackRef = z.infer<typeof CallbackRef>;
 
-export function callbackName(ref: CallbackRef): string {
-  return typeof ref === 'string' ? ref : ref.name;
-}
-
 /** How to run one target, overriding the fan-out's defaults. */
 export const TargetOptions = z.strictObject({
   service: ServiceName.optional().describe('Service to invoke; defaults to the target name'),
@@ -92,15 +81,6 @@ export const Defaults = z.strictObject({
 });
 export type Defaults = z.infer<typeof Defaults>;
 
-/**
- * Targets in flight at most across a whole fan-out. One execution holds at most 1,000 (fewer with several on-target
- * callbacks: see workflows/sharding); above that, shards run side by side, each within Temporal's per-execution limits.
- */
-export const MAX_CONCURRENCY_LIMIT = 10_000;
-export const DEFAULT_MAX_CONCURRENCY = 500;
-/** Wider fan-outs run as shards (child workflows) of at most SHARD_SIZE_LIMIT targets each: see workflows/sharding. */
-export const MAX_TARGETS = 100_000;
-
 const Targets = z
   .record(TargetName, z.unknown())
   .refine((targets) => Object.keys(targets).length > 0, 'at least one target')
@@ -120,14 +100,6 @@ export const FailurePolicy = z.union([
   z.strictObject({ toleratedFailurePercent: z.number().min(0).max(100) }),
 ]);
 export type FailurePolicy = z.infer<typeof FailurePolicy>;
-
-/** Failed targets a policy lets pass, for `total` targets; Infinity for all-settled. */
-export function toleratedFailures(policy: FailurePolicy | undefined, total: number): number {
-  if (policy === undefined || policy === 'all-settled') return Infinity;
-  if (policy === 'fail-fast') return 0;
-  if ('toleratedFailures' in policy) return policy.toleratedFailures;
-  return Math.floor((total * policy.toleratedFailurePercent) / 100);
-}
 
 /** A running fan-out's run-time settings, as the control updates return them. */
 export const FanoutControl = z.object({ maxConcurrency: z.number(), paused: z.boolean() });
@@ -154,8 +126,6 @@ const Common = {
   defaults: Defaults.optional(),
 };
 
-/** Callbacks per list at most (final, on-target, invoke/retry's): each may run beside the targets at once. */
-export const MAX_CALLBACKS = 50;
 /** A list of callbacks, as every pattern and the HTTP API take it. */
 export const CallbackList = z.array(CallbackRef).max(MAX_CALLBACKS, `at most ${MAX_CALLBACKS} callbacks`);
 
@@ -271,8 +241,6 @@ export const FanoutProgress = z.object({
 });
 export type FanoutProgress = z.infer<typeof FanoutProgress>;
 
-export const PROGRESS_TARGETS_LIMIT = 1000;
-
 export const CallbackOutcome = z.object({
   callback: z.string(),
   channel: z.enum(CHANNELS),
@@ -312,9 +280,6 @@ export interface FanoutOutcome {
   /** Set when this run is a redrive: its number. Counts cover the whole fan-out. */
   redrive?: number;
 }
-
-/** Outcomes listed in a FanoutOutcome; the counts always cover all of them. */
-export const MAX_OUTCOMES_KEPT = 1000;
 
 export const FanoutResult = z.object({
   cid: z.string(),
@@ -451,12 +416,6 @@ export interface InvokeRetryWorkflowInput {
   interval: Duration;
   callbacks: CallbackRef[];
 }
-
-/** The worker's own local activity that returns its catalog, so workflows can refuse unknown names at start. */
-export const DESCRIBE_CATALOG = 'fanout.describeCatalog';
-
-/** The worker's own activity that stores records the workflow built (failed, cancelled, child-workflow targets). */
-export const SAVE_RECORDS = 'fanout.saveRecords';
 
 /** The names and kinds a worker serves: lets the client and the workflow refuse unknown names up front. */
 export interface Catalog {

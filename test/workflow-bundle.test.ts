@@ -50,6 +50,14 @@ describe('a worker on a workflow bundle built ahead of time', () => {
     expect(Object.fromEntries(responses)).toEqual({ a: 1, b: 2, c: 3 });
   });
 
+  it('leaves zod out: the sandbox evaluates the workflow modules again for every execution it runs', () => {
+    const code = fs.readFileSync(bundleFile, 'utf8');
+    // Module paths as webpack names them (.ts under vitest, .js from dist); booleans keep a failure's message short.
+    expect(/src\/workflows\/fanout\.[jt]s/.test(code)).toBe(true);
+    expect(/src\/constants\.[jt]s/.test(code)).toBe(true);
+    expect(/node_modules\/zod\//.test(code)).toBe(false);
+  });
+
   it('bundles at start when WORKFLOW_BUNDLE is unset, and refuses one that names no file', () => {
     expect(workflowBundleFromEnv({})).toBeUndefined();
     expect(() => workflowBundleFromEnv({ WORKFLOW_BUNDLE: path.join(dir, 'missing.js') })).toThrow(

@@ -44,7 +44,7 @@ import {
   PROGRESS_TARGETS_LIMIT,
   callbackName,
   toleratedFailures,
-} from '../contracts';
+} from '../constants';
 import {
   pauseUpdate,
   progressQuery,

@@ -14,7 +14,7 @@ import type {
   TargetRecord,
   TargetState,
 } from '../contracts';
-import { FanoutStateKey, callbackName } from '../contracts';
+import { FanoutStateKey, callbackName } from '../constants';
 import { progressQuery } from './definitions';
 import { targetRecord, utc } from './records';
 import { CallbackIds, checkNames, runCallback, runTarget, saveRecords, targetCancellationType } from './steps';

@@ -13,7 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { FanoutProgress, ShardResult, ShardWorkflowInput } from '../contracts';
-import { PROGRESS_TARGETS_LIMIT } from '../contracts';
+import { PROGRESS_TARGETS_LIMIT } from '../constants';
 import { progressQuery, shardControlSignal, shardSettledSignal, targetFailedSignal } from './definitions';
 import { detailsTable } from './records';
 import { targetCancellationType } from './steps';

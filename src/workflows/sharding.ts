@@ -10,7 +10,7 @@
  *    on-target callback still running (a slow receiver can keep all of them running), so a shard of S targets with
  *    n on-target callbacks may have n × S pending at once, beside its final callbacks and one records save.
  */
-import { MAX_CALLBACKS } from '../contracts';
+import { MAX_CALLBACKS } from '../constants';
 
 export const HISTORY_EVENT_BUDGET = 9_000;
 export const SHARD_SIZE_LIMIT = 1_000;

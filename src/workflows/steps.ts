@@ -31,7 +31,7 @@ import type {
   TargetOutcome,
   TargetRecord,
 } from '../contracts';
-import { DESCRIBE_CATALOG, SAVE_RECORDS, callbackName } from '../contracts';
+import { DESCRIBE_CATALOG, SAVE_RECORDS, callbackName } from '../constants';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type DynamicActivities = Record<string, (...args: any[]) => Promise<any>>;

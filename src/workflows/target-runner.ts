@@ -17,7 +17,7 @@ import type {
   TargetRecord,
   TargetState,
 } from '../contracts';
-import { MAX_OUTCOMES_KEPT, callbackName } from '../contracts';
+import { MAX_OUTCOMES_KEPT, callbackName } from '../constants';
 import type { StateCounts } from './records';
 import { targetRecord } from './records';
 import type { TargetSuccess } from './steps';

@@ -1,0 +1,57 @@
+/**
+ * The names, limits and small rules that the worker, the client, the HTTP API and the workflows agree on, without
+ * zod. Workflows take their values from here and only types from `contracts`: the workflow sandbox evaluates a
+ * workflow's modules afresh for every execution it runs, and loading zod and building the schemas there cost about
+ * 12 ms of CPU per fan-out (and per shard) at start. `contracts` re-exports all of it for the other sides.
+ */
+import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
+
+export const FANOUT_TASK_QUEUE = 'fanout';
+
+/** Search attributes the fan-out workflows set; registered on the server (docker-compose.yml, tests). */
+export const SEARCH_ATTRIBUTES = {
+  source: 'FanoutSource',
+  state: 'FanoutState',
+} as const;
+export const FanoutSourceKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.source, SearchAttributeType.KEYWORD);
+export const FanoutStateKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.state, SearchAttributeType.KEYWORD);
+
+/**
+ * Targets in flight at most across a whole fan-out. One execution holds at most 1,000 (fewer with several on-target
+ * callbacks: see workflows/sharding); above that, shards run side by side, each within Temporal's per-execution limits.
+ */
+export const MAX_CONCURRENCY_LIMIT = 10_000;
+export const DEFAULT_MAX_CONCURRENCY = 500;
+/** Wider fan-outs run as shards (child workflows) of at most SHARD_SIZE_LIMIT targets each: see workflows/sharding. */
+export const MAX_TARGETS = 100_000;
+
+/** Callbacks per list at most (final, on-target, invoke/retry's): each may run beside the targets at once. */
+export const MAX_CALLBACKS = 50;
+
+/** Targets whose states the progress query lists one by one; wider fan-outs report counts only. */
+export const PROGRESS_TARGETS_LIMIT = 1000;
+
+/** Outcomes listed in a FanoutOutcome; the counts always cover all of them. */
+export const MAX_OUTCOMES_KEPT = 1000;
+
+/** The worker's own local activity that returns its catalog, so workflows can refuse unknown names at start. */
+export const DESCRIBE_CATALOG = 'fanout.describeCatalog';
+
+/** The worker's own activity that stores records the workflow built (failed, cancelled, child-workflow targets). */
+export const SAVE_RECORDS = 'fanout.saveRecords';
+
+/** A callback's name, whether it is given by name alone or with options (`CallbackRef`). */
+export function callbackName(ref: string | { name: string }): string {
+  return typeof ref === 'string' ? ref : ref.name;
+}
+
+/** Failed targets a policy (`FailurePolicy`) lets pass, for `total` targets; Infinity for all-settled. */
+export function toleratedFailures(
+  policy: 'all-settled' | 'fail-fast' | { toleratedFailures: number } | { toleratedFailurePercent: number } | undefined,
+  total: number,
+): number {
+  if (policy === undefined || policy === 'all-settled') return Infinity;
+  if (policy === 'fail-fast') return 0;
+  if ('toleratedFailures' in policy) return policy.toleratedFailures;
+  return Math.floor((total * policy.toleratedFailurePercent) / 100);
+}
