@@ -1,7 +1,8 @@
 /**
  * Fan-outs past one execution's limits, on the official dev server through the real SDK: 20,000 targets with an
  * on-target callback (sharded), 2,000 targets × 4 KB, a 1.5 MiB response, a 3 MiB child-workflow response,
- * progress and cancel of a sharded fan-out, fail-fast across shards, concurrency and pause passed on to shards.
+ * progress and cancel of a sharded fan-out, fail-fast across shards, redrive of a sharded fan-out, concurrency and
+ * pause passed on to shards.
  * Every history stays under 10,240 events and every payload in it under 2 MiB: records live in the result store,
  * large payloads are claims on it.
  */
@@ -13,7 +14,7 @@ import { InvalidRequestError } from '../src/client';
 import type { CallbackContext, FanoutOutcome, FanoutResult, FinalPayload } from '../src/contracts';
 import { MAX_TARGETS } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
-import { SHARD_IN_FLIGHT, planShards } from '../src/workflows/sharding';
+import { SHARD_IN_FLIGHT, planShards, shardWorkflowId } from '../src/workflows/sharding';
 import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
 import { fanoutHistories, largestPayload } from './helpers/histories';
 import type { FanoutTestEnv } from './helpers/temporal-env';
@@ -46,6 +47,7 @@ function registry() {
   const laterGate = new Promise<void>((resolve) => (releaseLater = resolve));
   /** How many of the gated targets' activities have started, counted by the worker that runs them. */
   const started = { gated: 0, later: 0 };
+  let backendUp = false;
   const reg = new Registry(
     [
       defineService({ name: 'echo', handler: async (request: unknown) => request }),
@@ -53,6 +55,13 @@ function registry() {
       gatedService('gated', gate, () => started.gated++),
       gatedService('gated.later', laterGate, () => started.later++),
       defineService({ name: 'big.report', kind: 'workflow', workflowType: 'bigReport' }),
+      defineService({
+        name: 'down.until.up',
+        handler: async (n: number) => {
+          if (!backendUp) throw ApplicationFailure.nonRetryable('backend down', 'BackendDown');
+          return n;
+        },
+      }),
       defineService({
         name: 'fails',
         handler: async () => {
@@ -74,7 +83,8 @@ function registry() {
       }),
     ],
   );
-  return { reg, onTarget, finals, finalContexts, release, releaseLater, started };
+  const bringUp = () => void (backendUp = true);
+  return { reg, onTarget, finals, finalContexts, release, releaseLater, started, bringUp };
 }
 
 describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows }) => {
@@ -216,6 +226,40 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
     expect(result.targets.e1000).toBe('cancelled');
     expect(Object.keys(result.payload.data)).toHaveLength(1001);
     expect(finalContexts.map((ctx) => ctx.stopped)).toEqual([stopped]);
+  }, 300_000);
+
+  it('redrive of a sharded fan-out: the failed targets of every shard run again at their positions, the rest kept', async () => {
+    const { reg, finalContexts, bringUp } = registry();
+    // 1,001 targets: two shards; one failing target at the head of each.
+    const targets: Record<string, unknown> = {};
+    const targetOptions: Record<string, { service: string }> = {};
+    for (let i = 0; i <= 1000; i++) {
+      const failing = i === 0 || i === 1000;
+      targets[failing ? `down${i}` : `e${i}`] = i;
+      targetOptions[failing ? `down${i}` : `e${i}`] = { service: failing ? 'down.until.up' : 'echo' };
+    }
+    const { first, redriven, second } = await withFanoutWorker(harness('redrive'), reg, async (fanout) => {
+      const cid = await fanout.invoke(targets, ['final'], { targetOptions, maxConcurrency: 1000 });
+      const first = await fanout.result<FanoutResult>(cid);
+      const secondShard = await env.client.workflow.getHandle(shardWorkflowId(cid, 1)).describe();
+      expect(secondShard.status.name).toBe('COMPLETED');
+      bringUp();
+      const redriven = await fanout.redrive(cid);
+      return { first, redriven, second: await fanout.result<FanoutResult>(cid) };
+    });
+    expect(planShards(1001, 0, 1000).shardCount).toBe(2);
+    expect(first.counts).toMatchObject({ total: 1001, ok: 999, failed: 2, cancelled: 0 });
+    expect([first.targets.down0, first.targets.down1000]).toEqual(['failed', 'failed']);
+    expect(redriven).toMatchObject({ redrive: 1, targets: 2 });
+    expect(second.redrive).toBe(1);
+    expect(second.counts).toMatchObject({ total: 1001, ok: 1001, failed: 0, cancelled: 0 });
+    expect(Object.keys(second.payload.data)).toHaveLength(1001);
+    // Each redriven record landed at its own position: its response is its request, the position in the fan-out.
+    expect(second.payload.data.down0).toMatchObject({ ok: true, response: 0, exception: null });
+    expect(second.payload.data.down1000).toMatchObject({ ok: true, response: 1000, exception: null });
+    expect(second.payload.data.e999).toEqual(first.payload.data.e999); // kept, not run again
+    expect(Object.keys(second.payload.data).indexOf('down1000')).toBe(1000);
+    expect(finalContexts.map((ctx) => ctx.redrive)).toEqual([undefined, 1]);
   }, 300_000);
 
   it('a sharded fan-out passes concurrency changes and pause on to its running shard', async () => {
