@@ -271,7 +271,7 @@ function printWidth(width: number, runs: Record<Contender, Run[]>): void {
     ];
   });
   console.log(
-    `\nwidth ${width}: medians of ${runs.A.length} rounds (server = Temporal dev server for A-C and E, Redis for D)`,
+    `\nwidth ${width}: medians of ${runs[ORDER[0]].length} rounds (server = Temporal dev server for A-C and E, Redis for D)`,
   );
   console.log(
     formatTable(
