@@ -2,8 +2,9 @@
  * Side-by-side fan-out benchmark (issue 19), alternating in one run on ONE official Temporal dev server in memory,
  * for each width of 50 ms targets and a window of min(width, 1,000):
  *   A  this project's fan-out (FanoutClient.invoke, one no-op final callback, no target callbacks);
- *   B  the bare-Temporal floor: a minimal workflow running the same targets as plain activities, then one more;
- *   C  the same floor with local activities;
+ *   B  the bare-Temporal floor: a minimal workflow running the same targets as plain activities, then one more
+ *      (the final callback's share);
+ *   C  the same floor with local activities as targets (the last activity plain, as the fan-out's callbacks are);
  *   D  BullMQ FlowProducer on a private Redis (one parent, N children, the parent reads the children's values);
  *   E  this project's fan-out with local targets (`targetOptions.local`), otherwise as A.
  * Per run: wall time, CPU ms per target of this process (the worker) and of the server process (Temporal's dev

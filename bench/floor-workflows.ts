@@ -1,6 +1,7 @@
 /**
  * The bare-Temporal floor (workflow code, bundled on its own): N targets through a window of lanes, then one more
- * activity (a final callback's share), nothing else: no search attributes, no metadata, no records.
+ * plain activity (a final callback's share: the fan-out's callbacks are plain activities, whatever its targets are),
+ * nothing else: no search attributes, no metadata, no records.
  */
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 
@@ -12,6 +13,7 @@ export interface FloorActivities {
 const plain = proxyActivities<FloorActivities>({ startToCloseTimeout: '1 minute' });
 const local = proxyLocalActivities<FloorActivities>({ startToCloseTimeout: '1 minute' });
 
+/** Targets as `activities` (plain or local); then the final callback's share, a plain activity as callbacks are. */
 async function floor(activities: FloorActivities, width: number, window: number): Promise<number> {
   const values = new Array<number>(width);
   let next = 0;
@@ -22,7 +24,7 @@ async function floor(activities: FloorActivities, width: number, window: number)
     }
   };
   await Promise.all(Array.from({ length: Math.min(width, window) }, lane));
-  await activities.final(values.length);
+  await plain.final(values.length);
   return values.length;
 }
 
