@@ -6,9 +6,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { inspect } from 'node:util';
+import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { bundleFanoutWorkflows } from '../../src/worker/workflow-bundle';
 import type { DevServerOptions } from '../../src/local/temporal-servers';
 import { startDevServer, startTimeSkippingServer } from '../../src/local/temporal-servers';
@@ -20,6 +22,21 @@ export const CACHE_MODES = [
   { label: 'default cache', maxCachedWorkflows: undefined },
   { label: 'maxCachedWorkflows: 0', maxCachedWorkflows: 0 },
 ] as const;
+
+/**
+ * Installs this test process's Temporal runtime (call it at the top of a test file, before anything starts a worker)
+ * with a logger that leaves out the worker's "Activity failed" warning for failures of type `failureType`, which the
+ * file causes on purpose by the thousand; every other entry is written to stderr as usual.
+ */
+export function installRuntimeQuietOn(failureType: string): void {
+  Runtime.install({
+    logger: new DefaultLogger('WARN', ({ level, message, meta }) => {
+      const error = meta?.error;
+      if (message === 'Activity failed' && error instanceof ApplicationFailure && error.type === failureType) return;
+      process.stderr.write(`[${level}] ${message}${meta === undefined ? '' : ` ${inspect(meta)}`}\n`);
+    }),
+  });
+}
 
 /** A result store of its own for one test environment: a new folder under the OS temp dir. */
 export function tempStore(): LocalBlobStore {
