@@ -1,7 +1,8 @@
 /**
  * The one way tests reach Temporal: the official time-skipping test server (for tests that skip time) or the
  * official CLI dev server (for everything that needs visibility, the Web UI or real time), both with the fan-out
- * search attributes; the cache settings every workflow test runs under; bundling and replay.
+ * search attributes; the cache settings every workflow test runs under; bundling and replay; a runtime logger that
+ * leaves out the warnings of failures a test causes on purpose.
  */
 import fs from 'node:fs';
 import os from 'node:os';
