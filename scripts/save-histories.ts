@@ -14,7 +14,7 @@ import { temporal } from '@temporalio/proto';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
 import { Registry, defineCallback, defineService } from '../src/registry';
-import { creditScoringServices } from '../src/services';
+import { EXAMPLE_WORKFLOWS_PATH, creditScoringServices } from '../src/services';
 import { createFanoutWorker } from '../src/worker/create-worker';
 import { bundleFanoutWorkflows } from '../src/worker/workflow-bundle';
 import { startTimeSkippingServer } from '../src/local/temporal-servers';
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     log: (line) => console.log(line),
     dataConverter: fanoutDataConverter(store),
   });
-  const workflowBundle = await bundleFanoutWorkflows();
+  const workflowBundle = await bundleFanoutWorkflows(EXAMPLE_WORKFLOWS_PATH);
   const registry = new Registry(
     [
       ...creditScoringServices({ latencyMs: { crm: 10, erp: 30, scoring: 20 } }),

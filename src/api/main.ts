@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { FanoutClient } from '../client';
 import { AddressPolicy, createDeliveryCallbacks, createDeliveryDeps, deliveryConfigFromEnv } from '../delivery';
-import { exampleRegistry } from '../services';
+import { EXAMPLE_WORKFLOWS_PATH, exampleRegistry } from '../services';
 import { temporalSettings } from '../worker/connection';
 import { apiKeysFromEnv } from './auth';
 import type { LocalTemporal } from '../local/local-temporal';
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     });
     console.log(`Temporal: ${settings.address} (namespace ${settings.namespace})`);
   } else {
-    local = await startLocalTemporal(registry);
+    local = await startLocalTemporal(registry, { workflowsPath: EXAMPLE_WORKFLOWS_PATH });
     client = local.client;
     console.log(`Temporal: dev server at ${local.address}, with a fan-out worker in this process`);
     console.log(`Temporal Web UI: ${local.uiUrl}`);

@@ -11,7 +11,7 @@ import { FanoutClient } from '../client';
 import type { FanoutResult } from '../contracts';
 import { startLocalTemporal } from '../local/local-temporal';
 import { localDataDir } from '../local/paths';
-import { exampleRegistry } from '../services';
+import { EXAMPLE_WORKFLOWS_PATH, exampleRegistry } from '../services';
 import { temporalSettings } from '../worker/connection';
 import { createFanoutWorker } from '../worker/create-worker';
 
@@ -27,7 +27,7 @@ async function connect(
   registry: ReturnType<typeof exampleRegistry>,
 ): Promise<{ client: Client; where: string; pageOf?: (cid: string) => string; close: () => Promise<void> }> {
   if (!process.env.TEMPORAL_ADDRESS) {
-    const local = await startLocalTemporal(registry);
+    const local = await startLocalTemporal(registry, { workflowsPath: EXAMPLE_WORKFLOWS_PATH });
     return {
       client: local.client,
       where: `Temporal dev server at ${local.address} (Web UI ${local.uiUrl}, data in ${localDataDir()})`,

@@ -10,7 +10,7 @@ import { startLocalTemporal } from '../local/local-temporal';
 import { buildApi } from '../api/server';
 import { FanoutClient } from '../client';
 import { AddressPolicy, createDeliveryCallbacks, createDeliveryDeps } from '../delivery';
-import { exampleRegistry } from '../services';
+import { EXAMPLE_WORKFLOWS_PATH, exampleRegistry } from '../services';
 import { findRabbitMq, listenForReplies } from './amqp-listener';
 import type { VerifiedWebhook } from './webhook-receiver';
 import { startWebhookReceiver } from './webhook-receiver';
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     amqpConnections: amqpUrl ? { default: amqpUrl } : {},
   });
   const registry = exampleRegistry({ write: () => undefined, extraCallbacks: createDeliveryCallbacks(delivery) });
-  const temporal = await startLocalTemporal(registry);
+  const temporal = await startLocalTemporal(registry, { workflowsPath: EXAMPLE_WORKFLOWS_PATH });
   const api = await buildApi({
     fanoutClient: new FanoutClient({ client: temporal.client, registry }),
     apiKeys: [API_KEY],

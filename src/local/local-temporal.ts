@@ -42,7 +42,11 @@ export function workflowPageUrl(uiUrl: string, workflowId: string, namespace = '
 
 export async function startLocalTemporal(
   registry: Registry,
-  options: { log?: (line: string) => void } = {},
+  options: {
+    log?: (line: string) => void;
+    /** The worker's workflows module; default: the fan-out workflows alone. */
+    workflowsPath?: string;
+  } = {},
 ): Promise<LocalTemporal> {
   const dataDir = localDataDir();
   fs.mkdirSync(dataDir, { recursive: true });
@@ -53,7 +57,7 @@ export async function startLocalTemporal(
     uiPort,
     log: options.log ?? ((line) => console.log(line)),
   });
-  const workflowBundle = await bundleFanoutWorkflows();
+  const workflowBundle = await bundleFanoutWorkflows(options.workflowsPath);
   const worker = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle });
   const running = worker.run();
   running.catch((error: unknown) => {

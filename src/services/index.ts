@@ -1,4 +1,5 @@
-/** The example registry: the seed's credit-scoring services and the logging callback. */
+/** The example registry: the seed's credit-scoring services and the logging callback, and its workflows module. */
+import path from 'node:path';
 import type { CallbackDefinition } from '../registry';
 import { Registry } from '../registry';
 import type { CreditScoringOptions } from './credit-scoring';
@@ -8,6 +9,9 @@ import { logCallback } from './log-callback';
 
 export { creditScoringServices } from './credit-scoring';
 export { logCallback } from './log-callback';
+
+/** The example worker's workflows module (a folder path: webpack finds workflows.ts from source or .js when built). */
+export const EXAMPLE_WORKFLOWS_PATH = path.join(__dirname, 'workflows');
 
 export function exampleRegistry(
   options: CreditScoringOptions & LogCallbackOptions & { extraCallbacks?: CallbackDefinition[] } = {},

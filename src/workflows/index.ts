@@ -1,9 +1,9 @@
 /**
- * The fan-out worker's workflows. Workflow services (targets that run as child workflows) must be exported from
- * the worker's workflows module too: the example ones are here; add your own in a module that re-exports these.
+ * The fan-out workflows, to register on a worker. A worker that also runs workflow services (targets that run as
+ * child workflows) serves a workflows module of its own that re-exports these beside them:
+ *   export * from 'temporal-fanout/workflows';
+ *   export { myReport } from './my-report';
  */
 export { fanout, parallelExecution } from './fanout';
 export { fanoutShard } from './shard';
 export { invokeRetry } from './invoke-retry';
-export { bigReport, buildCreditReport } from './example-services';
-export { progressQuery } from './definitions';

@@ -61,7 +61,10 @@ export async function createDevServerEnv(
   return Object.assign(await startDevServer({ ...options, dataConverter: fanoutDataConverter(store) }), { store });
 }
 
-export async function bundle(workflowsPath?: string): Promise<WorkflowBundleWithSourceMap> {
+/** The tests' workflows module: the fan-out workflows, the example workflow service and test-only ones. */
+export const TEST_WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows');
+
+export async function bundle(workflowsPath = TEST_WORKFLOWS_PATH): Promise<WorkflowBundleWithSourceMap> {
   return bundleFanoutWorkflows(workflowsPath);
 }
 

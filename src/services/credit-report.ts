@@ -1,4 +1,7 @@
-/** An example workflow service: a long report (hours), the kind of target that should be a child workflow. */
+/**
+ * An example workflow service (workflow code: it runs in the workflow sandbox): a long report (hours), the kind of
+ * target that should be a child workflow.
+ */
 import { ApplicationFailure, sleep, workflowInfo } from '@temporalio/workflow';
 
 export interface CreditReportRequest {
@@ -17,9 +20,4 @@ export async function buildCreditReport(
   if (attempt <= (request.busyAttempts ?? 0))
     throw ApplicationFailure.create({ message: `reporting database busy (attempt ${attempt})`, type: 'Busy' });
   return { user_id: request.user_id, report: `credit report for ${request.user_id}`, took_hours: hours };
-}
-
-/** A workflow service with a large answer (n characters), for tests of responses over the payload limit. */
-export async function bigReport(n: number): Promise<string> {
-  return 'x'.repeat(n);
 }
