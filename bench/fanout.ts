@@ -18,7 +18,6 @@
 import os from 'node:os';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
-import type { FanoutResult } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { createFanoutWorker } from '../src/worker/create-worker';
 import { bundleFanoutWorkflows } from '../src/worker/workflow-bundle';
@@ -105,7 +104,7 @@ async function main(): Promise<void> {
     connection: env.nativeConnection,
     registry,
     workflowBundle: await bundleFanoutWorkflows(),
-    workerOptions: BENCH_WORKER_OPTIONS,
+    ...BENCH_WORKER_OPTIONS,
   });
   const floorWorker = await createFloorWorker(env.nativeConnection, await bundleFloorWorkflows());
   const fanout = new FanoutClient({ client: env.client, registry });
@@ -135,7 +134,7 @@ async function main(): Promise<void> {
         const targetOptions = Object.fromEntries(names.map((name) => [name, { service: 'bench.target', local }]));
         const { figures, value: cid } = await measureRun(temporalPid, width, async () => {
           const cid = await fanout.invoke(targets, ['bench.noop'], { targetOptions, maxConcurrency: window });
-          const result = await withinDeadline(fanout.result<FanoutResult>(cid), `${contender} at ${width}`, () =>
+          const result = await withinDeadline(fanout.result(cid), `${contender} at ${width}`, () =>
             env.client.workflow.getHandle(cid).terminate('the bench run passed its deadline'),
           );
           const ok = Object.values(result.targets).filter((status) => status === 'ok').length;

@@ -24,10 +24,8 @@ async function main(): Promise<void> {
     registry: scaleRegistry(Number(required('BENCH_RESPONSE_BYTES'))),
     store: new LocalBlobStore(required('BENCH_STORE_DIR')),
     workflowBundle: { codePath: required('BENCH_WORKFLOW_BUNDLE') },
-    workerOptions: {
-      maxConcurrentActivityTaskExecutions: Number(required('BENCH_MAX_CONCURRENCY')),
-      maxConcurrentActivityTaskPolls: 10,
-    },
+    maxConcurrentActivityTaskExecutions: Number(required('BENCH_MAX_CONCURRENCY')),
+    maxConcurrentActivityTaskPolls: 10,
   });
   if (process.env.BENCH_SCALE_MEMLOG) {
     setInterval(() => {

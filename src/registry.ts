@@ -3,7 +3,7 @@
  * its catalog (names, kinds, request schemas) to refuse unknown names and invalid requests before a fan-out starts.
  */
 import type { ZodType } from 'zod';
-import type { CallbackContext, Catalog } from './contracts';
+import type { CallbackContext, Catalog, FinalPayload, TargetRecord } from './contracts';
 import { ServiceName } from './contracts';
 
 /** Names the worker reserves for its own activities. */
@@ -36,9 +36,25 @@ export interface WorkflowService<Req = unknown> {
 
 export type ServiceDefinition = ActivityService<never, unknown> | WorkflowService<never>;
 
-export interface CallbackDefinition {
+/** What a callback is for, and so what its handler receives. */
+export type CallbackKind =
+  /** An on-target callback: Zato's per-target record, as each target settles (also invoke/retry's callbacks). */
+  | 'on-target'
+  /** A final callback: Zato's final payload, every record keyed by target. */
+  | 'final';
+
+/** The payload a callback of the given kind receives; either one when the callback does not say. */
+export type CallbackPayload<K extends CallbackKind | undefined> = K extends 'on-target'
+  ? TargetRecord
+  : K extends 'final'
+    ? FinalPayload
+    : TargetRecord | FinalPayload;
+
+export interface CallbackDefinition<K extends CallbackKind | undefined = CallbackKind | undefined> {
   name: string;
-  handler: (payload: unknown, ctx: CallbackContext) => Promise<unknown>;
+  /** What it is for: a request naming it in the other role is refused before anything starts. Unset: either. */
+  kind?: K;
+  handler: (payload: CallbackPayload<K>, ctx: CallbackContext) => Promise<unknown>;
   description?: string;
   /**
    * As a final callback: 'assembled' (the default) gives Zato's payload with every record in `data`; 'stream'
@@ -46,7 +62,16 @@ export interface CallbackDefinition {
    * too wide to hold in memory at once.
    */
   records?: 'assembled' | 'stream';
+  /**
+   * Checks the options a request gives this callback before the fan-out starts, and returns what is wrong with them
+   * (empty when nothing is): a request that could never be delivered is refused, not accepted and failed later.
+   */
+  checkOptions?: (options: Record<string, unknown> | undefined) => string[];
 }
+
+/** A callback of any kind, as the registry holds it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- handlers differ in payload type by kind
+export type AnyCallbackDefinition = CallbackDefinition<any>;
 
 export function defineService<Req, Res>(
   service: Omit<ActivityService<Req, Res>, 'kind'> & { kind?: 'activity' },
@@ -56,17 +81,47 @@ export function defineService(service: object): object {
   return { kind: 'activity', ...service };
 }
 
-export function defineCallback(callback: CallbackDefinition): CallbackDefinition {
+/**
+ * A callback: `kind: 'on-target'` gets each target's record, `kind: 'final'` the final payload; without a kind,
+ * either (narrow it with `'data' in payload`).
+ */
+export function defineCallback<K extends CallbackKind | undefined = undefined>(
+  callback: CallbackDefinition<K>,
+): CallbackDefinition<K> {
   return callback;
 }
 
 export class RegistryError extends Error {}
 
-export class Registry {
-  readonly services = new Map<string, ServiceDefinition>();
-  readonly callbacks = new Map<string, CallbackDefinition>();
+/**
+ * Marks a Registry across copies of this package: an app whose dependencies hold two copies (a linked package, a
+ * test runner loading it twice) must still recognise its registry, where `instanceof` would say no.
+ */
+const REGISTRY_BRAND = Symbol.for('temporal-fanout.Registry');
+/** Bumped when the shape a Registry shows other copies changes. */
+const REGISTRY_FORMAT = 1;
 
-  constructor(services: readonly unknown[], callbacks: readonly CallbackDefinition[]) {
+export class Registry {
+  readonly [REGISTRY_BRAND] = REGISTRY_FORMAT;
+  readonly services = new Map<string, ServiceDefinition>();
+  readonly callbacks = new Map<string, AnyCallbackDefinition>();
+
+  /**
+   * Whether `value` is a Registry, of this copy of the package or another. One of another format is refused with a
+   * RegistryError saying so, rather than half used.
+   */
+  static is(value: unknown): value is Registry {
+    if (value instanceof Registry) return true;
+    if (typeof value !== 'object' || value === null || !(REGISTRY_BRAND in value)) return false;
+    const format = (value as { [REGISTRY_BRAND]: unknown })[REGISTRY_BRAND];
+    if (format !== REGISTRY_FORMAT)
+      throw new RegistryError(
+        `this Registry comes from another copy of temporal-fanout (registry format ${String(format)}, this copy reads ${REGISTRY_FORMAT}): install one version of the package`,
+      );
+    return true;
+  }
+
+  constructor(services: readonly unknown[], callbacks: readonly AnyCallbackDefinition[]) {
     for (const service of services as ServiceDefinition[])
       this.add('service', service.name, () => this.services.set(service.name, service));
     for (const callback of callbacks)

@@ -12,7 +12,6 @@ import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { FanoutClient } from '../src/client';
-import type { FanoutResult } from '../src/contracts';
 import { SEARCH_ATTRIBUTES } from '../src/contracts';
 import { createDeliveryCallbacks, createDeliveryDeps } from '../src/delivery';
 import { freePort } from '../src/local/local-temporal';
@@ -102,7 +101,7 @@ it('a running fan-out survives SIGKILL of the dev server and the worker, and com
   server = start(cli.path, serverArgs);
   worker = start(process.execPath, [WORKER_ENTRY], workerEnv);
 
-  const result = await fanout.result<FanoutResult>(cid);
+  const result = await fanout.result(cid);
   expect(result.state).toBe('completed');
   expect(Object.keys(result.payload.data)).toHaveLength(120);
   expect(Object.values(result.payload.data).every((record) => record.ok)).toBe(true);

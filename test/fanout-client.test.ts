@@ -19,7 +19,7 @@ import {
   PayloadTooLargeError,
   UnknownServiceError,
 } from '../src/client';
-import type { CallbackContext, FanoutResult, FinalPayload, InvokeRetryResult, TargetRecord } from '../src/contracts';
+import type { CallbackContext, FinalPayload, TargetRecord } from '../src/contracts';
 import { FanoutSourceKey, FanoutStateKey } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { creditScoringServices } from '../src/services';
@@ -154,9 +154,10 @@ describe.each(CACHE_MODES)('patterns with $label', ({ maxCachedWorkflows }) => {
     const { reg } = registry();
     const cid = `dup-${randomUUID()}`;
     const result = await withFanoutWorker(harness(), reg, async (fanout) => {
-      expect(await fanout.invoke({ slow: {} }, ['collect'], { cid })).toBe(cid);
+      const started = await fanout.invoke({ slow: {} }, ['collect'], { cid });
+      expect(started).toBe(cid);
       await expect(fanout.invoke({ echo: 1 }, ['collect'], { cid })).rejects.toBeInstanceOf(DuplicateCidError);
-      const first = await fanout.result<FanoutResult>(cid);
+      const first = await fanout.result(started);
       await expect(fanout.invoke({ echo: 1 }, ['collect'], { cid })).rejects.toBeInstanceOf(DuplicateCidError); // never reused
       return first;
     });
@@ -195,7 +196,7 @@ describe.each(CACHE_MODES)('patterns with $label', ({ maxCachedWorkflows }) => {
       const cid = await fanout.parallel({ a: 1, b: 2 }, ['collect'], {
         targetOptions: { a: { service: 'echo' }, b: { service: 'echo' } },
       });
-      return fanout.result<FanoutResult>(cid);
+      return fanout.result(cid);
     });
     expect(result.payload.on_final).toEqual([]);
     expect(calls.map((c) => c.ctx.channel)).toEqual(['PARALLEL_EXEC_ON_TARGET', 'PARALLEL_EXEC_ON_TARGET']);
@@ -213,7 +214,7 @@ describe.each(CACHE_MODES)('patterns with $label', ({ maxCachedWorkflows }) => {
         interval: '10 minutes',
         callbacks: ['collect'],
       });
-      const result = await fanout.result<InvokeRetryResult>(cid);
+      const result = await fanout.result(cid);
       return { ...result, progress: await fanout.progress(cid) };
     });
     expect(result.record).toMatchObject({ ok: true, response: { tries: 3 }, target: 'fails.until' });
@@ -241,7 +242,7 @@ describe.each(CACHE_MODES)('patterns with $label', ({ maxCachedWorkflows }) => {
         interval: '1 minute',
         callbacks: ['collect'],
       });
-      return fanout.result<InvokeRetryResult>(cid);
+      return fanout.result(cid);
     });
     expect(result.record.ok).toBe(false);
     expect(result.record.exception).toMatch(/try 3 fails/);
@@ -322,7 +323,7 @@ describe.each(CACHE_MODES)('3,000 targets with $label', ({ maxCachedWorkflows })
       reg,
       async (fanout) => {
         const cid = await fanout.invoke(targets, ['collect'], { targetOptions, maxConcurrency: 200 });
-        const result = await fanout.result<FanoutResult>(cid);
+        const result = await fanout.result(cid);
         const ids = [cid, ...[1, 2, 3].map((n) => `${cid}//shard-${n}`)];
         const histories = await Promise.all(ids.map((id) => env.client.workflow.getHandle(id).fetchHistory()));
         return { result, histories };

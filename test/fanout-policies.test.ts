@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { CallbackContext, FanoutResult } from '../src/contracts';
+import type { CallbackContext } from '../src/contracts';
 import { MAX_CONCURRENCY_LIMIT, toleratedFailures } from '../src/contracts';
 import { FanoutClient, FanoutControlError, FanoutRunningError } from '../src/client';
 import { Registry, defineCallback, defineService } from '../src/registry';
@@ -102,7 +102,7 @@ describe.each(CACHE_MODES)('failure policies and deadlines with $label', ({ maxC
           },
         },
       );
-      const result = await fanout.result<FanoutResult>(cid);
+      const result = await fanout.result(cid);
       return { result, progress: await fanout.progress(cid) };
     });
     const stopped = { reason: 'failure-policy', message: '1 of 4 targets failed; fail-fast' };
@@ -145,7 +145,7 @@ describe.each(CACHE_MODES)('failure policies and deadlines with $label', ({ maxC
           },
         },
       );
-      return fanout.result<FanoutResult>(cid);
+      return fanout.result(cid);
     });
     expect(result.counts.failed).toBe(2);
     if (stops) {
@@ -188,7 +188,7 @@ describe.each(CACHE_MODES)('failure policies and deadlines with $label', ({ maxC
           crm: { service: 'crm.get-user' },
         },
       });
-      return fanout.result<FanoutResult>(cid);
+      return fanout.result(cid);
     });
     const stopped = { reason: 'deadline', message: 'the deadline of 1 hour passed' };
     expect(result).toMatchObject({ state: 'cancelled', stopped, targets: { doomed: 'cancelled', crm: 'ok' } });
@@ -204,7 +204,7 @@ describe.each(CACHE_MODES)('failure policies and deadlines with $label', ({ maxC
         deadline: '2 days',
         targetOptions: { report: reportOptions },
       });
-      return fanout.result<FanoutResult>(cid);
+      return fanout.result(cid);
     });
     expect(result.state).toBe('completed');
     expect(result.stopped).toBeUndefined();
@@ -231,7 +231,7 @@ describe.each(CACHE_MODES)('failure policies and deadlines with $label', ({ maxC
       expect(await fanout.progress(cid)).toMatchObject({ running: 0, pending: 5, paused: true, maxConcurrency: 5 });
       expect(started()).toBe(5);
       expect(await fanout.resume(cid)).toEqual({ maxConcurrency: 5, paused: false });
-      const result = await fanout.result<FanoutResult>(cid);
+      const result = await fanout.result(cid);
       expect(result.state).toBe('completed');
       expect(result.counts.ok).toBe(10);
       expect(started()).toBe(10);
@@ -257,7 +257,7 @@ describe.each(CACHE_MODES)('failure policies and deadlines with $label', ({ maxC
         await fanout.resume(cid);
         await waitFor(async () => (await fanout.progress(cid)).running === 3, 20_000);
         release();
-        const result = await fanout.result<FanoutResult>(cid);
+        const result = await fanout.result(cid);
         expect(result.counts).toMatchObject({ total: 3, ok: 3 });
       } finally {
         release();
@@ -275,12 +275,12 @@ describe.each(CACHE_MODES)('failure policies and deadlines with $label', ({ maxC
           c: { service: 'down.until.up', retry: { maximumAttempts: 1 } },
         },
       });
-      const first = await fanout.result<FanoutResult>(cid);
+      const first = await fanout.result(cid);
       expect(first.targets).toEqual({ kept: 'ok', b: 'failed', c: 'failed' });
 
       bringUp();
       expect(await fanout.redrive(cid)).toEqual({ cid, redrive: 1, targets: 2 });
-      const second = await fanout.result<FanoutResult>(cid);
+      const second = await fanout.result(cid);
       expect(second.state).toBe('completed');
       expect(second.redrive).toBe(1);
       expect(second.counts).toMatchObject({ total: 3, ok: 3, failed: 0, cancelled: 0 });

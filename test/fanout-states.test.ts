@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
 import { FanoutClient, FanoutFailedError, InvalidRequestError, UnknownServiceError } from '../src/client';
-import type { CallbackContext, Catalog, InvokeRetryResult } from '../src/contracts';
+import type { CallbackContext, Catalog } from '../src/contracts';
 import { FanoutStateKey } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import type { FanoutTestEnv } from './helpers/temporal-env';
@@ -160,7 +160,7 @@ describe('FanoutState and progress in every ending', () => {
       });
       await waitFor(async () => attempts.length >= 1);
       await client.cancel(cid);
-      const error = await client.result<InvokeRetryResult>(cid).catch((e: unknown) => e);
+      const error = await client.result(cid).catch((e: unknown) => e);
       return { cid, error, status: await client.status(cid), progress: await client.progress(cid) };
     });
     expect(outcome.status).toBe('CANCELLED');

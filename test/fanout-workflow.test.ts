@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import type { CallbackContext, FanoutResult, FinalPayload, TargetRecord } from '../src/contracts';
+import type { CallbackContext, FinalPayload, TargetRecord } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { creditScoringServices } from '../src/services';
 import type { FanoutTestEnv } from './helpers/temporal-env';
@@ -93,7 +93,7 @@ describe.each(CACHE_MODES)('fan-out with $label', ({ maxCachedWorkflows }) => {
         { onTarget: ['my.target.cb'], source: 'fanout1.my-service' },
       );
       expect(typeof cid).toBe('string');
-      return fanout.result<FanoutResult>(cid);
+      return fanout.result(cid);
     });
     expect(result.state).toBe('completed');
     const payload = result.payload;
@@ -159,7 +159,7 @@ describe.each(CACHE_MODES)('fan-out with $label', ({ maxCachedWorkflows }) => {
           },
         },
       );
-      return fanout.result<FanoutResult>(cid);
+      return fanout.result(cid);
     });
     expect(result.payload.data['score-a'].response).toEqual({ uid: 'a', score: 647 });
     expect(result.payload.data['score-b'].response).toEqual({ uid: 'bb', score: 654 });
@@ -184,7 +184,7 @@ describe.each(CACHE_MODES)('fan-out with $label', ({ maxCachedWorkflows }) => {
           },
         },
       );
-      return fanout.result<FanoutResult>(cid);
+      return fanout.result(cid);
     });
     const failed = result.payload.data['always.fails'];
     expect(failed.ok).toBe(false);
@@ -209,7 +209,7 @@ describe.each(CACHE_MODES)('fan-out with $label', ({ maxCachedWorkflows }) => {
           targetOptions: { report: { service: 'reports.build-credit-report' } },
         },
       );
-      const result = await fanout.result<FanoutResult>(cid);
+      const result = await fanout.result(cid);
       const child = await env.client.workflow.getHandle(`${cid}/report`).describe();
       return { result, child };
     });
@@ -229,7 +229,7 @@ describe.each(CACHE_MODES)('fan-out with $label', ({ maxCachedWorkflows }) => {
           targetOptions: { report: { service: 'reports.build-credit-report', startToCloseTimeout: '1 hour' } },
         },
       );
-      const result = await fanout.result<FanoutResult>(cid);
+      const result = await fanout.result(cid);
       const child = await env.client.workflow.getHandle(`${cid}/report`).describe();
       return { result, child };
     });
@@ -257,7 +257,7 @@ describe.each(CACHE_MODES)('fan-out with $label', ({ maxCachedWorkflows }) => {
           },
         },
       );
-      return fanout.result<FanoutResult>(cid);
+      return fanout.result(cid);
     });
     expect(result.targets).toEqual({ retried: 'ok', once: 'failed' });
     expect(result.payload.data.retried).toMatchObject({ ok: true, response: { user_id: 'u7', took_hours: 1 } });
@@ -288,7 +288,7 @@ describe.each(CACHE_MODES)('fan-out with $label', ({ maxCachedWorkflows }) => {
         onTarget: ['waits.for.final'],
         defaults: { callbackStartToCloseTimeout: '1 hour', callbackRetry: { maximumAttempts: 2 } },
       });
-      return fanout.result<FanoutResult>(cid);
+      return fanout.result(cid);
     });
     expect(result.state).toBe('completed');
     expect(onTargetRuns).toBe(1);
@@ -305,7 +305,7 @@ describe.each(CACHE_MODES)('fan-out with $label', ({ maxCachedWorkflows }) => {
         onTarget: ['broken.callback'],
         defaults: { callbackRetry: { maximumAttempts: 2, initialInterval: '1s' } },
       });
-      return fanout.result<FanoutResult>(cid);
+      return fanout.result(cid);
     });
     expect(result.state).toBe('completed');
     const broken = result.callbacks.filter((c) => c.callback === 'broken.callback');
@@ -338,7 +338,7 @@ describe.each(CACHE_MODES)('fan-out with $label', ({ maxCachedWorkflows }) => {
         return progress.ok === 1 && progress.running >= 1;
       });
       await fanout.cancel(cid);
-      return fanout.result<FanoutResult>(cid);
+      return fanout.result(cid);
     });
     expect(result.state).toBe('cancelled');
     expect(result.targets).toEqual({ 'crm.get-user': 'ok', report: 'cancelled', report2: 'cancelled' });

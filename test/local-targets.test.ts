@@ -9,7 +9,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { InvalidRequestError } from '../src/client';
-import type { CallbackContext, FanoutResult, TargetRecord } from '../src/contracts';
+import type { CallbackContext, TargetRecord } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { creditScoringServices } from '../src/services';
 import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
@@ -82,7 +82,7 @@ describe.each(CACHE_MODES)('local targets with $label', ({ maxCachedWorkflows })
           },
         },
       );
-      const result = await fanout.result<FanoutResult>(cid);
+      const result = await fanout.result(cid);
       const history = await env.client.workflow.getHandle(cid).fetchHistory();
       return { result, events: history.events ?? [] };
     });
@@ -123,7 +123,7 @@ describe.each(CACHE_MODES)('local targets with $label', ({ maxCachedWorkflows })
           slow: { service: 'gated', local: true, startToCloseTimeout: '1s', retry: { maximumAttempts: 1 } },
         },
       });
-      const result = await fanout.result<FanoutResult>(cid);
+      const result = await fanout.result(cid);
       release(); // the timed-out attempt is still running here: let it end, so the worker can shut down
       return result;
     });
@@ -146,7 +146,7 @@ describe.each(CACHE_MODES)('local targets with $label', ({ maxCachedWorkflows })
       });
       await new Promise((resolve) => setTimeout(resolve, 500));
       await fanout.cancel(cid);
-      const result = await fanout.result<FanoutResult>(cid);
+      const result = await fanout.result(cid);
       release();
       return result;
     });

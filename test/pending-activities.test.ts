@@ -7,7 +7,6 @@
 import { temporal } from '@temporalio/proto';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
-import type { FanoutResult } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { PENDING_ACTIVITIES_LIMIT, planShards, shardWorkflowId } from '../src/workflows/sharding';
 import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
@@ -89,7 +88,7 @@ describe.each(CACHE_MODES)('many on-target callbacks with $label', ({ maxCachedW
         await waitFor(async () => running() === WIDTH * CALLBACKS.length, 120_000);
         const pendingPeak = await pending();
         release();
-        const result = await fanout.result<FanoutResult>(cid);
+        const result = await fanout.result(cid);
         return { result, pendingPeak, all: await fanoutHistories(env.client, cid, plan.shardCount) };
       } finally {
         release();

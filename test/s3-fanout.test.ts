@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { FanoutResult, FinalPayload, TargetRecord } from '../src/contracts';
+import type { FinalPayload, TargetRecord } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import type { BlobStore } from '../src/store/blob-store';
 import { keySegment } from '../src/store/blob-store';
@@ -118,7 +118,7 @@ describe.each(CACHE_MODES)(
       const { shardCount } = planShards(names.length, 1, maxConcurrency);
       const { cid, result, all } = await withFanoutWorker(harness('bytes'), reg, async (fanout) => {
         const cid = await fanout.invoke(targets, ['final'], { targetOptions, onTarget: ['each'], maxConcurrency });
-        const result = await fanout.result<FanoutResult>(cid);
+        const result = await fanout.result(cid);
         return { cid, result, all: await fanoutHistories(env.client, cid, shardCount > 1 ? shardCount : 0) };
       });
 
@@ -178,7 +178,7 @@ describe.each(CACHE_MODES)(
       const targetOptions = Object.fromEntries(names.map((name) => [name, { service: 'bytes' }]));
       const { pages, result } = await withFanoutWorker(harness('pages'), reg, async (fanout) => {
         const cid = await fanout.invoke(targets, ['final'], { targetOptions, maxConcurrency: 100 });
-        const result = await fanout.result<FanoutResult>(cid);
+        const result = await fanout.result(cid);
         const pages: Awaited<ReturnType<typeof fanout.recordsPage>>[] = [];
         let cursor: string | undefined;
         do {

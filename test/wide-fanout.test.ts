@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { InvalidRequestError } from '../src/client';
-import type { CallbackContext, FanoutOutcome, FanoutResult, FinalPayload } from '../src/contracts';
+import type { CallbackContext, FanoutOutcome, FinalPayload } from '../src/contracts';
 import { MAX_TARGETS } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { SHARD_IN_FLIGHT, planShards, shardWorkflowId } from '../src/workflows/sharding';
@@ -108,7 +108,7 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
     const { shardCount } = planShards(width, 1, 1000);
     const { result, all } = await withFanoutWorker(harness('wide'), reg, async (fanout) => {
       const cid = await fanout.invoke(targets, ['final'], { targetOptions, onTarget: ['each'], maxConcurrency: 1000 });
-      const result = await fanout.result<FanoutResult>(cid);
+      const result = await fanout.result(cid);
       return { result, all: await fanoutHistories(env.client, cid, shardCount) };
     });
     expect(shardCount).toBe(width / 1000);
@@ -137,7 +137,7 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
     const targetOptions = Object.fromEntries(Object.keys(targets).map((name) => [name, { service: 'bytes' }]));
     const { result, all } = await withFanoutWorker(harness('bytes'), reg, async (fanout) => {
       const cid = await fanout.invoke(targets, ['final'], { targetOptions, maxConcurrency: 1000 });
-      const result = await fanout.result<FanoutResult>(cid);
+      const result = await fanout.result(cid);
       return { result, all: await fanoutHistories(env.client, cid, 3) };
     });
     expect(result.counts.ok).toBe(2001);
@@ -153,7 +153,7 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
       const cid = await fanout.invoke({ report: 3 * 1024 * 1024, small: 'hi' }, ['final'], {
         targetOptions: { report: { service: 'big.report' }, small: { service: 'echo' } },
       });
-      const result = await fanout.result<FanoutResult>(cid);
+      const result = await fanout.result(cid);
       return {
         result,
         all: [
@@ -184,7 +184,7 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
       // successes must not replace the records of the targets the fan-out cancelled.
       await waitFor(async () => (await fanout.progress(cid)).cancelled >= 300, 60_000);
       release();
-      const result = await fanout.result<FanoutResult>(cid);
+      const result = await fanout.result(cid);
       return { result, progress };
     });
     expect(progress).toMatchObject({ state: 'running', total: 2500, running: 300, pending: 2200, settled: 0 });
@@ -218,7 +218,7 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
         failurePolicy: 'fail-fast',
         maxConcurrency: 50,
       });
-      return fanout.result<FanoutResult>(cid);
+      return fanout.result(cid);
     });
     const stopped = { reason: 'failure-policy', message: '1 of 1001 targets failed; fail-fast' };
     expect(result.state).toBe('cancelled');
@@ -245,12 +245,12 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
     }
     const { first, redriven, second } = await withFanoutWorker(harness('redrive'), reg, async (fanout) => {
       const cid = await fanout.invoke(targets, ['final'], { targetOptions, maxConcurrency: 1000 });
-      const first = await fanout.result<FanoutResult>(cid);
+      const first = await fanout.result(cid);
       const secondShard = await env.client.workflow.getHandle(shardWorkflowId(cid, 1)).describe();
       expect(secondShard.status.name).toBe('COMPLETED');
       bringUp();
       const redriven = await fanout.redrive(cid);
-      return { first, redriven, second: await fanout.result<FanoutResult>(cid) };
+      return { first, redriven, second: await fanout.result(cid) };
     });
     expect(planShards(1001, 0, 1000).shardCount).toBe(2);
     expect(first.counts).toMatchObject({ total: 1001, ok: 1, failed: 1000, cancelled: 0 });
@@ -283,7 +283,7 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(await fanout.progress(cid)).toMatchObject({ settled: 80, running: 0, paused: true });
       await fanout.resume(cid);
-      return fanout.result<FanoutResult>(cid);
+      return fanout.result(cid);
     });
     expect(result.state).toBe('completed');
     expect(result.counts).toMatchObject({ total: 1001, ok: 1001 });
@@ -319,7 +319,7 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
         expect((await fanout.progress(cid)).runningShards).toEqual(shardIds(2));
         releaseLater();
         const outcome = (await env.client.workflow.getHandle(cid).result()) as FanoutOutcome;
-        return { result: await fanout.result<FanoutResult>(cid), shards: outcome.shards };
+        return { result: await fanout.result(cid), shards: outcome.shards };
       } finally {
         release();
         releaseLater();

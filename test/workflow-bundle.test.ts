@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FanoutResult } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { workflowBundleFromEnv, writeWorkflowBundle } from '../src/worker/workflow-bundle';
 import { withFanoutWorker } from './helpers/fanout-env';
@@ -41,7 +40,7 @@ describe('a worker on a workflow bundle built ahead of time', () => {
         const cid = await fanout.invoke({ a: 1, b: 2, c: 3 }, ['done'], {
           targetOptions: { a: { service: 'echo' }, b: { service: 'echo' }, c: { service: 'echo' } },
         });
-        return fanout.result<FanoutResult>(cid);
+        return fanout.result(cid);
       },
     );
     expect(result.counts).toMatchObject({ total: 3, ok: 3, failed: 0, callbacks: 1, callbacksFailed: 0 });

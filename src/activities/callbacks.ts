@@ -6,16 +6,16 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { CallbackContext, CallbackInput, FinalPayload, TargetRecord } from '../contracts';
-import type { CallbackDefinition, Registry } from '../registry';
+import type { AnyCallbackDefinition, Registry } from '../registry';
 import type { RecordStore } from '../store/records';
 
 export type CallbackActivity = (input: CallbackInput, ctx: CallbackContext) => Promise<unknown>;
 
 async function payloadFor(
   input: CallbackInput,
-  callback: CallbackDefinition,
+  callback: AnyCallbackDefinition,
   records: RecordStore,
-): Promise<{ payload: unknown; stream?: () => AsyncIterable<TargetRecord> }> {
+): Promise<{ payload: TargetRecord | FinalPayload; stream?: () => AsyncIterable<TargetRecord> }> {
   if ('record' in input) return { payload: input.record };
   if ('stored' in input) {
     const stored = await records.get(input.stored.cid, input.stored.index);

@@ -29,7 +29,7 @@ import { Cid, FANOUT_TASK_QUEUE, FanoutSourceKey, FanoutStateKey, callbackName }
 import { Registry } from '../registry';
 import type { BlobStore } from '../store/blob-store';
 import { defaultBlobStore } from '../store/default-store';
-import { fanoutDataConverter } from '../store/payload-driver';
+import { withFanoutStorage } from '../store/payload-driver';
 import type { RecordPage } from '../store/records';
 import { RecordStore } from '../store/records';
 import {
@@ -48,7 +48,7 @@ import {
   PayloadTooLargeError,
 } from './errors';
 import { hasLoneSurrogate } from './bounds';
-import type { Schemas } from './plan';
+import type { RegistryChecks } from './plan';
 import { planFanout, planInvokeRetry } from './plan';
 
 /** Temporal's default payload limit: no one target's request may be larger. */
@@ -57,8 +57,18 @@ export const PAYLOAD_LIMIT_BYTES = 2 * 1024 * 1024;
 /** A whole request (all targets) at most this large: the fan-out workflow holds its plan in memory. */
 export const REQUEST_LIMIT_BYTES = 64 * 1024 * 1024;
 
+/** Brands a CID with the pattern that started it, so `result()` knows its shape without a type argument. */
+declare const startedAs: unique symbol;
+/** The CID of a fan-out or parallel execution, as `invoke` / `parallel` return it (a string at run time). */
+export type FanoutCid = string & { readonly [startedAs]: 'fanout' };
+/** The CID of an invoke/retry, as `invokeRetry` returns it (a string at run time). */
+export type InvokeRetryCid = string & { readonly [startedAs]: 'invoke-retry' };
+
 export interface FanoutClientOptions {
-  /** A Temporal client; the fan-out client uses its connection and namespace with the fan-out data converter. */
+  /**
+   * A Temporal client. The fan-out client uses its connection, namespace, data converter and interceptors, adding
+   * the fan-out's External Storage (large payloads as claims on the store) to the data converter.
+   */
   client: Client;
   /** The worker's registry (names, kinds and request schemas), or just its catalog of names and kinds. */
   registry: Registry | Catalog;
@@ -84,26 +94,33 @@ export class FanoutClient {
   private readonly client: Client;
   private readonly taskQueue: string;
   private readonly catalog: Catalog;
-  private readonly schemas?: Schemas;
+  private readonly checks?: RegistryChecks;
   readonly records: RecordStore;
 
   constructor(options: FanoutClientOptions) {
     const store = options.store ?? defaultBlobStore();
     this.records = new RecordStore(store);
     // Large inputs and results travel as claims on the store: the client must read and write them like the worker.
-    // A client made with `fanoutDataConverter` is used as it is (a test environment's keeps its time skipping).
-    this.client = options.client.options.loadedDataConverter.externalStorage
+    // A client that already has External Storage is used as it is (a test environment's keeps its time skipping).
+    const given = options.client.options;
+    this.client = given.loadedDataConverter.externalStorage
       ? options.client
       : new Client({
           connection: options.client.connection,
-          namespace: options.client.options.namespace,
-          dataConverter: fanoutDataConverter(store),
+          namespace: given.namespace,
+          identity: given.identity,
+          interceptors: given.interceptors,
+          workflow: given.workflow,
+          dataConverter: withFanoutStorage(given.dataConverter, store),
         });
     this.taskQueue = options.taskQueue ?? FANOUT_TASK_QUEUE;
-    if (options.registry instanceof Registry) {
+    if (Registry.is(options.registry)) {
       const registry = options.registry;
       this.catalog = registry.catalog();
-      this.schemas = { requestSchema: (name) => registry.services.get(name)?.request };
+      this.checks = {
+        requestSchema: (name) => registry.services.get(name)?.request,
+        callback: (name) => registry.callbacks.get(name),
+      };
     } else {
       this.catalog = options.registry;
     }
@@ -114,7 +131,7 @@ export class FanoutClient {
     targets: Record<string, unknown>,
     finalCallbacks: CallbackRef[],
     options: InvokeOptions = {},
-  ): Promise<string> {
+  ): Promise<FanoutCid> {
     return this.startFanout({ targets, finalCallbacks, ...options });
   }
 
@@ -123,22 +140,25 @@ export class FanoutClient {
     targets: Record<string, unknown>,
     onTarget: CallbackRef[],
     options: Omit<InvokeOptions, 'onTarget'> = {},
-  ): Promise<string> {
+  ): Promise<FanoutCid> {
     return this.startParallel({ targets, onTarget, ...options });
   }
 
   /** Starts a fan-out from a raw request (e.g. an HTTP body), validated against the contract. */
-  async startFanout(request: unknown): Promise<string> {
-    return this.start('fanout', planFanout(this.catalog, this.schemas, request, 'fanout', randomUUID()));
+  async startFanout(request: unknown): Promise<FanoutCid> {
+    const input = planFanout(this.catalog, this.checks, request, 'fanout', randomUUID());
+    return (await this.start('fanout', input)) as FanoutCid;
   }
 
-  async startParallel(request: unknown): Promise<string> {
-    return this.start('parallelExecution', planFanout(this.catalog, this.schemas, request, 'parallel', randomUUID()));
+  async startParallel(request: unknown): Promise<FanoutCid> {
+    const input = planFanout(this.catalog, this.checks, request, 'parallel', randomUUID());
+    return (await this.start('parallelExecution', input)) as FanoutCid;
   }
 
   /** Invoke/retry: one target, `attempts` tries `interval` apart, callbacks on success or final failure. */
-  async invokeRetry(request: InvokeRetryRequest | unknown): Promise<string> {
-    return this.start('invokeRetry', planInvokeRetry(this.catalog, this.schemas, request, randomUUID()));
+  async invokeRetry(request: InvokeRetryRequest | unknown): Promise<InvokeRetryCid> {
+    const input = planInvokeRetry(this.catalog, this.checks, request, randomUUID());
+    return (await this.start('invokeRetry', input)) as InvokeRetryCid;
   }
 
   /** Counts by state (and each target's state up to 1,000 targets); a sharded fan-out's running shards added in. */
@@ -159,9 +179,14 @@ export class FanoutClient {
   /**
    * The final payload (every record, keyed by target, read from the result store), each target's state and the
    * callback outcomes; waits for the end unless `wait: false` (then FanoutRunningError). For very wide fan-outs,
-   * page with `recordsPage(cid)` instead of holding every record at once.
+   * page with `recordsPage(cid)` instead of holding every record at once. Its type follows the CID: a fan-out's
+   * from `invoke` / `parallel`, an invoke/retry's from `invokeRetry`; for a plain string, either (`'record' in r`
+   * tells them apart).
    */
-  async result<T = FanoutResult | InvokeRetryResult>(cid: string, options: { wait?: boolean } = {}): Promise<T> {
+  async result(cid: FanoutCid, options?: { wait?: boolean }): Promise<FanoutResult>;
+  async result(cid: InvokeRetryCid, options?: { wait?: boolean }): Promise<InvokeRetryResult>;
+  async result(cid: string, options?: { wait?: boolean }): Promise<FanoutResult | InvokeRetryResult>;
+  async result(cid: string, options: { wait?: boolean } = {}): Promise<FanoutResult | InvokeRetryResult> {
     const outcome = await this.withHandle(cid, async (handle) => {
       if (options.wait === false && (await handle.describe()).status.name === 'RUNNING')
         throw new FanoutRunningError(cid);
@@ -176,7 +201,7 @@ export class FanoutClient {
     if (!('pattern' in outcome)) {
       const record = outcome.record ?? (await this.records.get(cid, 0))?.record;
       if (!record) throw new Error(`the record of invoke/retry ${cid} is missing from the result store`);
-      return { cid, record, callbacks: outcome.callbacks } satisfies InvokeRetryResult as T;
+      return { cid, record, callbacks: outcome.callbacks } satisfies InvokeRetryResult;
     }
     const data: FanoutResult['payload']['data'] = {};
     const targets: Record<string, TargetState> = {};
@@ -196,7 +221,7 @@ export class FanoutClient {
       counts: outcome.counts,
       ...(outcome.stopped ? { stopped: outcome.stopped } : {}),
       ...(outcome.redrive ? { redrive: outcome.redrive } : {}),
-    } satisfies FanoutResult as T;
+    } satisfies FanoutResult;
   }
 
   /** One page of a fan-out's records, in target order (settled targets only while it runs). */

@@ -1,5 +1,5 @@
 export { FanoutClient, PAYLOAD_LIMIT_BYTES, REQUEST_LIMIT_BYTES } from './fanout-client';
-export type { FanoutClientOptions, InvokeOptions } from './fanout-client';
+export type { FanoutCid, FanoutClientOptions, InvokeOptions, InvokeRetryCid } from './fanout-client';
 export * from './errors';
 export { planFanout, planInvokeRetry } from './plan';
 export { MAX_DEPTH, boundsIssues, hasLoneSurrogate } from './bounds';

@@ -3,6 +3,7 @@
  * to services, checks every name and request against the catalog. Pure: shared by the client and the HTTP API.
  */
 import type { ZodType } from 'zod';
+import type { AnyCallbackDefinition, CallbackKind } from '../registry';
 import type {
   CallbackRef,
   Catalog,
@@ -22,8 +23,10 @@ import { boundsIssues } from './bounds';
 import type { FieldIssue } from './errors';
 import { InvalidRequestError, UnknownServiceError } from './errors';
 
-export interface Schemas {
+/** What a client that has the registry itself (not only its catalog) can check beyond names. */
+export interface RegistryChecks {
   requestSchema(service: string): ZodType | undefined;
+  callback(name: string): Pick<AnyCallbackDefinition, 'kind' | 'checkOptions'> | undefined;
 }
 
 function parse<T>(schema: ZodType<T>, value: unknown): T {
@@ -50,9 +53,38 @@ function checkNames(catalog: Catalog, services: string[], callbacks: CallbackRef
     throw new UnknownServiceError(unknownServices, unknownCallbacks);
 }
 
+/**
+ * Each callback used as what it is for, with options it can deliver with (a webhook secret the worker has, say):
+ * a request that could never be delivered is refused now, not accepted and failed later.
+ */
+function checkCallbacks(
+  checks: RegistryChecks | undefined,
+  refs: CallbackRef[],
+  role: CallbackKind,
+  field: string,
+): void {
+  if (!checks) return;
+  const issues: FieldIssue[] = [];
+  refs.forEach((ref, index) => {
+    const callback = checks.callback(callbackName(ref));
+    if (!callback) return;
+    if (callback.kind && callback.kind !== role)
+      issues.push(
+        issue(
+          [field, index],
+          `${callbackName(ref)} is a${callback.kind === 'final' ? ' final' : 'n on-target'} callback`,
+        ),
+      );
+    const options = typeof ref === 'string' ? undefined : ref.options;
+    for (const message of callback.checkOptions?.(options) ?? [])
+      issues.push(issue([field, index, 'options'], message));
+  });
+  if (issues.length) throw new InvalidRequestError(issues);
+}
+
 function planTargets(
   catalog: Catalog,
-  schemas: Schemas | undefined,
+  checks: RegistryChecks | undefined,
   targets: Record<string, unknown>,
   options: Record<string, TargetOptions> = {},
 ): PlannedTarget[] {
@@ -64,7 +96,7 @@ function planTargets(
     const targetOptions = own(options, name) ?? {};
     const service = targetOptions.service ?? name;
     const entry = own(catalog.services, service);
-    const schema = schemas?.requestSchema(service);
+    const schema = checks?.requestSchema(service);
     const problem = schema?.safeParse(request);
     if (problem && !problem.success) {
       for (const i of problem.error.issues)
@@ -89,7 +121,7 @@ function planTargets(
 
 export function planFanout(
   catalog: Catalog,
-  schemas: Schemas | undefined,
+  checks: RegistryChecks | undefined,
   raw: unknown,
   pattern: 'fanout' | 'parallel',
   cid: string,
@@ -99,11 +131,13 @@ export function planFanout(
   const onTarget = request.onTarget ?? [];
   const services = Object.keys(request.targets).map((name) => own(request.targetOptions, name)?.service ?? name);
   checkNames(catalog, services, [...finalCallbacks, ...onTarget]);
+  checkCallbacks(checks, onTarget, 'on-target', 'onTarget');
+  checkCallbacks(checks, finalCallbacks, 'final', 'finalCallbacks');
   return {
     cid: request.cid ?? cid,
     source: request.source ?? 'unknown',
     pattern,
-    targets: planTargets(catalog, schemas, request.targets, request.targetOptions),
+    targets: planTargets(catalog, checks, request.targets, request.targetOptions),
     onTarget,
     onFinal: finalCallbacks,
     maxConcurrency: request.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
@@ -115,7 +149,7 @@ export function planFanout(
 
 export function planInvokeRetry(
   catalog: Catalog,
-  schemas: Schemas | undefined,
+  checks: RegistryChecks | undefined,
   raw: unknown,
   cid: string,
 ): InvokeRetryWorkflowInput {
@@ -125,9 +159,10 @@ export function planInvokeRetry(
   if (own(catalog.services, service)?.kind !== 'activity') {
     throw new InvalidRequestError([issue(['service'], 'invoke/retry runs activity services only')]);
   }
+  checkCallbacks(checks, request.callbacks, 'on-target', 'callbacks');
   const [target] = planTargets(
     catalog,
-    schemas,
+    checks,
     { [request.target]: request.request },
     {
       [request.target]: {

@@ -32,8 +32,13 @@ export class AmqpPublisher {
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
+  /** Whether a connection of this name is configured. */
+  has(connectionName: string): boolean {
+    return Object.hasOwn(this.options.connections, connectionName);
+  }
+
   async publish(connectionName: string, message: AmqpMessage): Promise<void> {
-    if (!Object.hasOwn(this.options.connections, connectionName)) {
+    if (!this.has(connectionName)) {
       throw ApplicationFailure.nonRetryable(`No AMQP connection named "${connectionName}" is configured`, 'AmqpConfig');
     }
     let channel: ConfirmChannel | undefined;

@@ -7,7 +7,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import type { CallbackContext } from '../contracts';
-import type { CallbackDefinition } from '../registry';
+import type { AnyCallbackDefinition } from '../registry';
 import { defineCallback } from '../registry';
 import { AddressPolicy } from './address-policy';
 import { AmqpPublisher } from './amqp';
@@ -42,11 +42,19 @@ export function createDeliveryDeps(config: DeliveryConfig): DeliveryDeps {
   };
 }
 
-export function createDeliveryCallbacks(deps: DeliveryDeps): CallbackDefinition[] {
+export function createDeliveryCallbacks(deps: DeliveryDeps): AnyCallbackDefinition[] {
   return [
     defineCallback({
       name: WEBHOOK_CALLBACK,
       description: 'POSTs the payload to options.url, signed per Standard Webhooks',
+      checkOptions: (options) =>
+        optionProblems(WebhookDeliveryOptions, options, ({ secret = 'default' }) =>
+          Object.hasOwn(deps.webhook.secrets, secret) && deps.webhook.secrets[secret].length
+            ? []
+            : [
+                `no webhook secret named "${secret}" is configured (WEBHOOK_SECRET${secret === 'default' ? '' : `_${secret.toUpperCase()}`})`,
+              ],
+        ),
       async handler(payload, ctx) {
         const options = parseOptions(WebhookDeliveryOptions, ctx);
         const body = deliveryBody(payload, ctx, deps.limits ?? DEFAULT_DELIVERY_LIMITS);
@@ -56,6 +64,14 @@ export function createDeliveryCallbacks(deps: DeliveryDeps): CallbackDefinition[
     defineCallback({
       name: AMQP_CALLBACK,
       description: 'Publishes the payload to options.exchange with options.routingKey, with publisher confirms',
+      checkOptions: (options) =>
+        optionProblems(AmqpDeliveryOptions, options, ({ connection = 'default' }) =>
+          deps.amqp.has(connection)
+            ? []
+            : [
+                `no AMQP connection named "${connection}" is configured (AMQP_URL${connection === 'default' ? '' : `_${connection.toUpperCase()}`})`,
+              ],
+        ),
       async handler(payload, ctx) {
         const options = parseOptions(AmqpDeliveryOptions, ctx);
         const messageId = deliveryMessageId(deliveryKey(ctx));
@@ -76,6 +92,13 @@ export function createDeliveryCallbacks(deps: DeliveryDeps): CallbackDefinition[
       },
     }),
   ];
+}
+
+/** What is wrong with a request's options: their shape first, then what they name that is not configured here. */
+function optionProblems<T>(schema: z.ZodType<T>, options: unknown, configured: (options: T) => string[]): string[] {
+  const parsed = schema.safeParse(options);
+  if (!parsed.success) return parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`);
+  return configured(parsed.data);
 }
 
 /** Bad options will not get better on retry. */

@@ -8,7 +8,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { FanoutClient } from '../client';
-import type { FanoutResult } from '../contracts';
 import { startLocalTemporal } from '../local/local-temporal';
 import { localDataDir } from '../local/paths';
 import { EXAMPLE_WORKFLOWS_PATH, exampleRegistry } from '../services';
@@ -70,7 +69,7 @@ async function main(): Promise<void> {
   );
   console.log(`\nCID: ${cid}   (returned at once; the targets run in the background)`);
 
-  const result = await fanout.result<FanoutResult>(cid);
+  const result = await fanout.result(cid);
   const failed = result.callbacks.filter((c) => !c.ok);
   console.log(
     `\nfan-out ${cid} ${result.state}: ${Object.keys(result.payload.data).length} targets, ${result.callbacks.length} callbacks, ${failed.length} failed`,

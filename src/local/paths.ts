@@ -1,19 +1,16 @@
-/** Where the project keeps local things: its root, the gitignored data folder (dev server state, result store). */
-import fs from 'node:fs';
+/**
+ * Where local things go: the data folder (dev server state, the default result store) and the tools folder (the
+ * provisioned Temporal binaries). Both live under the working directory, never inside the installed package:
+ * `node_modules` is no place for state, and a project's data should be where its user runs it.
+ */
 import path from 'node:path';
 
-/** The project's root: the nearest folder above this file with a package.json (works from src/ and dist/src/). */
-export function projectRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-  return dir;
+/** FANOUT_DATA_DIR, or .data/ under the working directory. */
+export function localDataDir(): string {
+  return path.resolve(process.env.FANOUT_DATA_DIR || '.data');
 }
 
-/** LOCAL_DATA_DIR, or .data/ in the project. */
-export function localDataDir(): string {
-  return process.env.LOCAL_DATA_DIR ?? path.join(projectRoot(), '.data');
+/** TEMPORAL_TOOLS_DIR, or .tools/ under the working directory. */
+export function localToolsDir(): string {
+  return path.resolve(process.env.TEMPORAL_TOOLS_DIR || '.tools');
 }

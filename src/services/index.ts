@@ -1,6 +1,6 @@
 /** The example registry: the seed's credit-scoring services and the logging callback, and its workflows module. */
 import path from 'node:path';
-import type { CallbackDefinition } from '../registry';
+import type { AnyCallbackDefinition } from '../registry';
 import { Registry } from '../registry';
 import type { CreditScoringOptions } from './credit-scoring';
 import { creditScoringServices } from './credit-scoring';
@@ -14,7 +14,7 @@ export { logCallback } from './log-callback';
 export const EXAMPLE_WORKFLOWS_PATH = path.join(__dirname, 'workflows');
 
 export function exampleRegistry(
-  options: CreditScoringOptions & LogCallbackOptions & { extraCallbacks?: CallbackDefinition[] } = {},
+  options: CreditScoringOptions & LogCallbackOptions & { extraCallbacks?: AnyCallbackDefinition[] } = {},
 ): Registry {
   return new Registry(creditScoringServices(options), [logCallback(options), ...(options.extraCallbacks ?? [])]);
 }

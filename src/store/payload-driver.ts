@@ -43,7 +43,20 @@ export class BlobStorageDriver implements StorageDriver {
 
 /** The data converter client and worker share: the default converters, large payloads kept in `blobs`. */
 export function fanoutDataConverter(blobs: BlobStore): DataConverter {
+  return withFanoutStorage(undefined, blobs);
+}
+
+/**
+ * An app's own data converter (payload and failure converters, codecs) with the fan-out's External Storage added.
+ * One that has External Storage of its own is refused: payloads can be kept in one place only.
+ */
+export function withFanoutStorage(dataConverter: DataConverter | undefined, blobs: BlobStore): DataConverter {
+  if (dataConverter?.externalStorage)
+    throw new Error(
+      'the data converter already has externalStorage: the fan-out keeps large payloads in its own store; leave externalStorage out',
+    );
   return {
+    ...dataConverter,
     externalStorage: new ExternalStorage({
       drivers: [new BlobStorageDriver(blobs)],
       payloadSizeThreshold: EXTERNAL_PAYLOAD_THRESHOLD_BYTES,

@@ -1,50 +1,85 @@
 /**
- * Wires a fan-out worker: the registry's services and callbacks become activities, the fan-out workflows (and
- * any workflow services) come from a workflows module, bundled once or given pre-bundled.
+ * Wires a fan-out worker: the registry's services and callbacks become activities beside the app's own, the
+ * fan-out workflows come from a workflows module (the app's own, re-exporting them, or this package's), and the
+ * app's data converter gains the fan-out's External Storage. Anything else is the SDK's WorkerOptions, as given.
  */
-import path from 'node:path';
+import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection, WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { FANOUT_TASK_QUEUE } from '../contracts';
-import type { Registry } from '../registry';
+import { Registry, RegistryError } from '../registry';
 import type { BlobStore } from '../store/blob-store';
 import { defaultBlobStore } from '../store/default-store';
-import { fanoutDataConverter } from '../store/payload-driver';
+import { withFanoutStorage } from '../store/payload-driver';
 import { RecordStore } from '../store/records';
+import { checkWorkflowBundle } from './bundle-check';
+import { FANOUT_WORKFLOWS_PATH, bundleFanoutWorkflows } from './workflow-bundle';
 
-/** A folder path: webpack finds index.ts from source (tests) or index.js when compiled. */
-export const DEFAULT_WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows');
-
-export interface FanoutWorkerOptions {
+export interface FanoutWorkerOptions extends Omit<
+  WorkerOptions,
+  'connection' | 'taskQueue' | 'activities' | 'workflowsPath' | 'workflowBundle' | 'dataConverter'
+> {
   connection: NativeConnection;
   registry: Registry;
-  namespace?: string;
+  /** Default: FANOUT_TASK_QUEUE. Clients must start fan-outs on the same one. */
   taskQueue?: string;
+  /** The app's own activities, served beside the fan-out's; a name both use is refused. */
+  activities?: object;
   /**
-   * A pre-built bundle, in memory or as a file (`{ codePath }`, what a production worker loads: no webpack in the
-   * worker process); otherwise `workflowsPath` is bundled.
+   * The app's workflows module, which must `export * from 'temporal-fanout/workflows'` beside its own workflows
+   * (workflow services among them). Default: the fan-out workflows alone.
    */
-  workflowBundle?: WorkflowBundleOption;
-  /** A module exporting the fan-out workflows and your workflow services; defaults to this package's. */
   workflowsPath?: string;
+  /** A bundle built ahead of time (`writeWorkflowBundle`), in memory or as `{ codePath }`: no webpack at start. */
+  workflowBundle?: WorkflowBundleOption;
+  /** The app's data converter (payload, failure converters, codecs); the fan-out adds its External Storage. */
+  dataConverter?: DataConverter;
   /** Where records and large payloads live; the client must use the same. Default: `defaultBlobStore()`. */
   store?: BlobStore;
-  /** Anything else for Worker.create (cache size, concurrency, interceptors). */
-  workerOptions?: Partial<WorkerOptions>;
 }
 
 export async function createFanoutWorker(options: FanoutWorkerOptions): Promise<Worker> {
-  const store = options.store ?? defaultBlobStore();
+  const {
+    registry,
+    taskQueue,
+    activities,
+    workflowsPath,
+    workflowBundle,
+    dataConverter,
+    store = defaultBlobStore(),
+    ...workerOptions
+  } = options;
+  if (!Registry.is(registry)) throw new RegistryError('registry: expected a Registry of temporal-fanout');
+  const fanoutActivities = createActivities({ registry, records: new RecordStore(store) });
+  // Bundled here rather than by Worker.create, with the options it would use, so the bundle can be checked first.
+  const bundle =
+    workflowBundle ??
+    (await bundleFanoutWorkflows(workflowsPath ?? FANOUT_WORKFLOWS_PATH, {
+      workflowInterceptorModules: workerOptions.interceptors?.workflowModules,
+      payloadConverterPath: dataConverter?.payloadConverterPath,
+      failureConverterPath: dataConverter?.failureConverterPath,
+      ...workerOptions.bundlerOptions,
+      plugins: workerOptions.plugins,
+    }));
+  if (workflowBundle) checkWorkflowBundle(workflowBundle);
+  // What went into the bundle stays out of Worker.create, which would warn that it ignores it.
+  const { bundlerOptions: _bundlerOptions, interceptors, ...rest } = workerOptions;
   return Worker.create({
-    connection: options.connection,
-    namespace: options.namespace ?? 'default',
-    taskQueue: options.taskQueue ?? FANOUT_TASK_QUEUE,
-    activities: createActivities({ registry: options.registry, records: new RecordStore(store) }),
-    dataConverter: fanoutDataConverter(store),
-    ...(options.workflowBundle
-      ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: options.workflowsPath ?? DEFAULT_WORKFLOWS_PATH }),
-    ...options.workerOptions,
+    ...rest,
+    ...(interceptors ? { interceptors: { ...interceptors, workflowModules: undefined } } : {}),
+    taskQueue: taskQueue ?? FANOUT_TASK_QUEUE,
+    activities: mergeActivities(activities ?? {}, fanoutActivities),
+    dataConverter: withFanoutStorage(dataConverter, store),
+    workflowBundle: bundle,
   });
+}
+
+function mergeActivities(own: object, fanout: Record<string, unknown>): Record<string, unknown> {
+  const clashes = Object.keys(own).filter((name) => Object.hasOwn(fanout, name));
+  if (clashes.length)
+    throw new RegistryError(
+      `activities named like the registry's services, callbacks or the fan-out's own: ${clashes.join(', ')}`,
+    );
+  return Object.assign(Object.create(null) as Record<string, unknown>, own, fanout);
 }

@@ -6,25 +6,34 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { WorkflowBundleOption, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { BundleOptions, WorkflowBundleOption, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { DEFAULT_WORKFLOWS_PATH } from './create-worker';
+import { checkWorkflowBundle } from './bundle-check';
 import { quietLogger } from './quiet-logger';
+
+/** This package's workflows module, the fan-out workflows alone (a folder: webpack finds index.ts or index.js). */
+export const FANOUT_WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows');
 
 /** Where `npm run bundle:workflows` writes the bundle: dist/workflow-bundle.js. */
 export const PREBUILT_WORKFLOW_BUNDLE = path.join(__dirname, '..', '..', 'workflow-bundle.js');
 
-/** The fan-out workflows bundled once, quietly: webpack's statistics are of no interest to someone starting a demo. */
+/**
+ * A workflows module bundled quietly (webpack's statistics are of no interest to someone starting a worker) and
+ * checked: one copy of the workflow SDK, the fan-out workflows in it.
+ */
 export async function bundleFanoutWorkflows(
-  workflowsPath = DEFAULT_WORKFLOWS_PATH,
+  workflowsPath = FANOUT_WORKFLOWS_PATH,
+  options: Omit<BundleOptions, 'workflowsPath'> = {},
 ): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  const bundle = await bundleWorkflowCode({ logger: quietLogger, ...options, workflowsPath });
+  checkWorkflowBundle(bundle);
+  return bundle;
 }
 
 /** Bundles the workflows module into one file that a worker loads with `{ codePath }`. */
 export async function writeWorkflowBundle(
   file = PREBUILT_WORKFLOW_BUNDLE,
-  workflowsPath = DEFAULT_WORKFLOWS_PATH,
+  workflowsPath = FANOUT_WORKFLOWS_PATH,
 ): Promise<string> {
   const { code } = await bundleFanoutWorkflows(workflowsPath);
   fs.mkdirSync(path.dirname(file), { recursive: true });

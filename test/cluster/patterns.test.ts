@@ -13,7 +13,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
 import { FanoutClient } from '../../src/client';
-import type { CallbackContext, FanoutResult, FinalPayload, InvokeRetryResult, TargetRecord } from '../../src/contracts';
+import type { CallbackContext, FinalPayload, TargetRecord } from '../../src/contracts';
 import { FanoutSourceKey, FanoutStateKey } from '../../src/contracts';
 import { Registry, defineCallback, defineService } from '../../src/registry';
 import { creditScoringServices } from '../../src/services';
@@ -104,7 +104,7 @@ describe('on a Temporal cluster (4 services, PostgreSQL)', () => {
       ['collect'],
       { onTarget: ['collect'], source: 'demo.get-user-credit-scoring' },
     );
-    const result = await fanout.result<FanoutResult>(cid);
+    const result = await fanout.result(cid);
     expect(result.state).toBe('completed');
     expect(Object.keys(result.payload.data)).toEqual(['crm.get-user', 'erp.get-user-information', 'scoring.get-score']);
     expect(Object.values(result.payload.data).every((r) => r.ok && r.cid === cid)).toBe(true);
@@ -128,7 +128,7 @@ describe('on a Temporal cluster (4 services, PostgreSQL)', () => {
       maxConcurrency: 500,
       source: 'cluster-wide',
     });
-    const result = await fanout.result<FanoutResult>(cid);
+    const result = await fanout.result(cid);
     const seconds = (Date.now() - started) / 1000;
     console.log(`2,500-target fan-out on the cluster: ${seconds.toFixed(1)} s`);
 
@@ -174,7 +174,7 @@ describe('on a Temporal cluster (4 services, PostgreSQL)', () => {
     const targets = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`p${i}`, i]));
     const targetOptions = Object.fromEntries(Object.keys(targets).map((name) => [name, { service: 'echo' }]));
     const cid = await fanout.parallel(targets, ['collect'], { targetOptions });
-    const result = await fanout.result<FanoutResult>(cid);
+    const result = await fanout.result(cid);
     expect(result.payload.on_final).toEqual([]);
     const seen = callsFor(cid);
     expect(seen.map((c) => c.ctx.channel)).toEqual(Array(5).fill('PARALLEL_EXEC_ON_TARGET'));
@@ -189,7 +189,7 @@ describe('on a Temporal cluster (4 services, PostgreSQL)', () => {
       interval: '1 second',
       callbacks: ['collect'],
     });
-    const result = await fanout.result<InvokeRetryResult>(cid);
+    const result = await fanout.result(cid);
     expect(result.record).toMatchObject({ ok: true, response: { tries: 3 }, target: 'fails.until', cid });
     // Two one-second intervals between the three tries.
     expect(Date.parse(result.record.resp_ts_utc) - Date.parse(result.record.req_ts_utc)).toBeGreaterThanOrEqual(1_900);
@@ -205,7 +205,7 @@ describe('on a Temporal cluster (4 services, PostgreSQL)', () => {
       interval: '500 ms',
       callbacks: ['collect'],
     });
-    const result = await fanout.result<InvokeRetryResult>(cid);
+    const result = await fanout.result(cid);
     expect(result.record.ok).toBe(false);
     expect(result.record.exception).toMatch(/try 2 fails/);
     expect(callsFor(cid).map((c) => c.ctx.channel)).toEqual(['INVOKE_RETRY_ON_FAILURE']);

@@ -15,7 +15,8 @@ export function quietActivityEnv(attempt = 1): MockActivityEnvironment {
 export function deliveryHandler(deps: DeliveryDeps, name: 'delivery.webhook' | 'delivery.amqp') {
   const callback = createDeliveryCallbacks(deps).find((c) => c.name === name);
   if (!callback) throw new Error(`${name} is not among the delivery callbacks`);
-  return callback.handler;
+  // Tests hand it payloads of their own making, partial ones included.
+  return (payload: unknown, ctx: CallbackContext) => callback.handler(payload as never, ctx);
 }
 
 /** The context a delivery callback receives on the final channel, with per-fan-out options. */

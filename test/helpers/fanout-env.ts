@@ -3,11 +3,12 @@
  * the workflows use, the workflow bundle built once per test file, and a helper that runs code while a real
  * fan-out worker polls.
  */
-import type { WorkerOptions, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll } from 'vitest';
 import { FanoutClient } from '../../src/client';
 import { FANOUT_TASK_QUEUE } from '../../src/contracts';
 import type { Registry } from '../../src/registry';
+import type { FanoutWorkerOptions } from '../../src/worker/create-worker';
 import { createFanoutWorker } from '../../src/worker/create-worker';
 import type { FanoutTestEnv } from './temporal-env';
 import { bundle, createTimeSkippingEnv } from './temporal-env';
@@ -45,7 +46,7 @@ export interface FanoutHarness {
   taskQueue?: string;
   maxCachedWorkflows?: number;
   /** Anything else the worker needs (more activity slots, say). */
-  workerOptions?: Partial<WorkerOptions>;
+  workerOptions?: Partial<FanoutWorkerOptions>;
 }
 
 /** Runs `fn` with a FanoutClient while a real worker serving `registry` polls the task queue. */
@@ -62,10 +63,8 @@ export async function withFanoutWorker<T>(
     registry,
     taskQueue,
     workflowBundle: harness.workflowBundle,
-    workerOptions: {
-      ...harness.workerOptions,
-      ...(harness.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: harness.maxCachedWorkflows } : {}),
-    },
+    ...harness.workerOptions,
+    ...(harness.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: harness.maxCachedWorkflows } : {}),
   });
   const client = new FanoutClient({ client: harness.env.client, registry, taskQueue, store });
   return worker.runUntil(fn(client));
