@@ -1,24 +1,29 @@
-# The fan-out worker (default) and HTTP API images. Build: docker build -t temporal-fanout .
+# The fan-out worker (default) and HTTP API images, serving the example services. For your own services, build
+# FROM this image with your registry and workflows modules, and set FANOUT_REGISTRY / FANOUT_WORKFLOWS.
+# Build: docker build -t temporal-fanout .
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bench ./bench
 COPY scripts ./scripts
-# bench:scale reads histories with the tests' helper
-COPY test/helpers ./test/helpers
-RUN npm run build && node dist/scripts/bundle-workflows.js
+RUN npm run build && node dist/src/cli/main.js bundle --examples --out dist/workflow-bundle.js
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN (npm ci --omit=dev --no-audit --no-fund || npm install --omit=dev --no-audit --no-fund) && npm cache clean --force
+# The library's peer dependencies are the image's dependencies: the SDK, zod, and the optional ones it serves with.
+RUN npm install --omit=dev --no-audit --no-fund --no-save @temporalio/activity@1.24.0 @temporalio/client@1.24.0 \
+      @temporalio/common@1.24.0 @temporalio/envconfig@1.24.0 @temporalio/proto@1.24.0 @temporalio/worker@1.24.0 \
+      @temporalio/workflow@1.24.0 @temporalio/testing@1.24.0 zod@4 @aws-sdk/client-s3@3 amqplib@2 fastify@5 \
+      standardwebhooks@1 \
+    && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # Workflows bundled at build time: the worker starts without webpack.
 ENV WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
 USER node
-# The worker; the API runs from the same image with: node dist/src/api/main.js
-CMD ["node", "dist/src/worker/main.js"]
+# The worker; the API runs from the same image with: node dist/src/cli/main.js api --examples
+CMD ["node", "dist/src/cli/main.js", "worker", "--examples"]

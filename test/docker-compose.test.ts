@@ -35,7 +35,7 @@ const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'ut
 const clusterScript = fs.readFileSync(path.join(root, 'scripts/temporal-cluster.sh'), 'utf8');
 const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
 
-/** dist/src/worker/main.js ← src/worker/main.ts */
+/** dist/src/cli/main.js ← src/cli/main.ts */
 function sourceOf(entry: string): string {
   return path.join(root, entry.replace(/^dist\//, '').replace(/\.js$/, '.ts'));
 }
@@ -91,23 +91,28 @@ describe('docker-compose.yml', () => {
     expect(worker.build).toBe('.');
     expect(worker.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
     expect(worker.depends_on).toHaveProperty('temporal');
-    const entry = worker.command![1];
+    const [, entry, ...args] = worker.command!;
     expect(fs.existsSync(sourceOf(entry))).toBe(true);
-    expect(entry).toBe('dist/src/worker/main.js');
+    expect(entry).toBe('dist/src/cli/main.js');
+    expect(args).toEqual(['worker', '--examples']);
   });
 
   it('runs the HTTP API from the same image, on a published port, against the same Temporal', () => {
     expect(api.build).toBe('.');
     expect(fs.existsSync(sourceOf(api.command![1]))).toBe(true);
+    expect(api.command!.slice(2)).toEqual(['api', '--examples']);
+    // It refuses callbacks the worker could not deliver, so it reads the worker's delivery settings.
+    for (const key of ['WEBHOOK_SECRET', 'AMQP_URL'])
+      expect(api.environment?.[key], key).toBe(worker.environment?.[key]);
     expect(api.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
     expect(api.ports).toEqual([`${api.environment?.API_PORT}:${api.environment?.API_PORT}`]);
   });
 
   it('the worker serves the task queue the client starts fan-outs on', () => {
-    const main = fs.readFileSync(path.join(root, 'src/worker/main.ts'), 'utf8');
+    expect(worker.command).not.toContain('--task-queue'); // no override: the default below applies
+    expect(worker.environment).not.toHaveProperty('FANOUT_TASK_QUEUE');
     const create = fs.readFileSync(path.join(root, 'src/worker/create-worker.ts'), 'utf8');
-    expect(main).not.toMatch(/taskQueue:/); // no override: the default below applies
-    expect(create).toMatch(/taskQueue: options\.taskQueue \?\? FANOUT_TASK_QUEUE/);
+    expect(create).toMatch(/taskQueue: taskQueue \?\? FANOUT_TASK_QUEUE/);
   });
 });
 
@@ -212,25 +217,24 @@ describe('docker-compose.yml, profile `cluster`: the production topology of scri
 describe('Dockerfile', () => {
   it('builds the project and runs the worker entry by default, as a non-root user', () => {
     expect(dockerfile).toMatch(/RUN npm run build/);
-    expect(dockerfile).toMatch(/CMD \["node", "dist\/src\/worker\/main\.js"\]/);
+    expect(dockerfile).toMatch(/CMD \["node", "dist\/src\/cli\/main\.js", "worker", "--examples"\]/);
     expect(dockerfile).toMatch(/^USER node$/m);
   });
 
-  it('copies only what exists, and all that the build compiles (with the test helpers a benchmark imports)', () => {
+  it('copies only what exists, and all that the build compiles, and no tests', () => {
     const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1].split(' '));
     for (const source of sources) expect(fs.existsSync(path.join(root, source)), source).toBe(true);
     const { include } = JSON.parse(fs.readFileSync(path.join(root, 'tsconfig.build.json'), 'utf8')) as {
       include: string[];
     };
     for (const folder of include) expect(sources).toContain(folder);
-    const importsTestHelpers = fs
-      .readdirSync(path.join(root, 'bench'))
-      .some((file) => fs.readFileSync(path.join(root, 'bench', file), 'utf8').includes("from '../test/helpers/"));
-    expect(importsTestHelpers).toBe(sources.includes('test/helpers'));
+    expect(sources.filter((source) => source.startsWith('test'))).toEqual([]);
   });
 
   it('bundles the workflows at build time and points the worker at the bundle', () => {
-    expect(dockerfile).toMatch(/RUN npm run build && node dist\/scripts\/bundle-workflows\.js/);
+    expect(dockerfile).toMatch(
+      /RUN npm run build && node dist\/src\/cli\/main\.js bundle --examples --out dist\/workflow-bundle\.js/,
+    );
     expect(dockerfile).toMatch(/^ENV WORKFLOW_BUNDLE=\/app\/dist\/workflow-bundle\.js$/m);
   });
 });

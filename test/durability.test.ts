@@ -2,7 +2,7 @@
  * Durability on the official dev server with a database file: a fan-out is running when the server process and the
  * worker process are both killed with SIGKILL; both start again on the same file, and the fan-out completes with
  * every target's record, its final webhook delivered (at least once, always with the same delivery id).
- * Runs the production worker entry (dist/src/worker/main.js, built by `npm test`) as its own process.
+ * Runs the production worker entry (dist/src/cli/main.js, built by `npm test`) as its own process.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -22,7 +22,7 @@ import { waitFor } from './helpers/wait';
 import { WebhookReceiver } from './helpers/webhook-receiver';
 
 const SECRET = 'whsec_' + Buffer.from('durability-test-secret-0123456789').toString('base64');
-const WORKER_ENTRY = path.resolve(__dirname, '../dist/src/worker/main.js');
+const WORKER_ENTRY = path.resolve(__dirname, '../dist/src/cli/main.js');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-durability-'));
 const running = new Set<ChildProcess>();
 
@@ -75,11 +75,16 @@ it('a running fan-out survives SIGKILL of the dev server and the worker, and com
     connection = await Connection.connect({ address, connectTimeout: 500 }).catch(() => undefined);
     return connection !== undefined;
   }, 30_000);
-  let worker = start(process.execPath, [WORKER_ENTRY], workerEnv);
+  let worker = start(process.execPath, [WORKER_ENTRY, 'worker', '--examples'], workerEnv);
   const registry = exampleRegistry({
     write: () => undefined,
     extraCallbacks: createDeliveryCallbacks(
-      createDeliveryDeps({ webhookSecrets: {}, webhookAllowList: [], webhookTimeoutMs: 1000, amqpConnections: {} }),
+      createDeliveryDeps({
+        webhookSecrets: { default: [SECRET] },
+        webhookAllowList: [],
+        webhookTimeoutMs: 1000,
+        amqpConnections: {},
+      }),
     ),
   });
   const fanout = new FanoutClient({ client: new Client({ connection: connection! }), registry });
@@ -99,7 +104,7 @@ it('a running fan-out survives SIGKILL of the dev server and the worker, and com
   await Promise.all([kill(server), kill(worker)]);
   const settledBefore = receiver.accepted.length;
   server = start(cli.path, serverArgs);
-  worker = start(process.execPath, [WORKER_ENTRY], workerEnv);
+  worker = start(process.execPath, [WORKER_ENTRY, 'worker', '--examples'], workerEnv);
 
   const result = await fanout.result(cid);
   expect(result.state).toBe('completed');

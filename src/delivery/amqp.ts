@@ -5,8 +5,9 @@
  * unclear outcome may publish twice, with the same message_id for consumers to deduplicate.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { connect } from 'amqplib';
+import type * as Amqplib from 'amqplib';
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
+import { requirePeer } from '../optional-peer';
 
 export interface AmqpMessage {
   exchange: string;
@@ -69,6 +70,7 @@ export class AmqpPublisher {
   private connection(name: string): Promise<ChannelModel> {
     let connection = this.open.get(name);
     if (!connection) {
+      const { connect } = requirePeer<typeof Amqplib>('amqplib', 'AMQP delivery');
       const connecting = connect(this.options.connections[name], { timeout: this.timeoutMs });
       connection = withTimeout(connecting, this.timeoutMs, 'connect').catch((err: unknown) => {
         // A handshake that completes after we gave up must not leave a connection behind.

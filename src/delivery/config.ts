@@ -2,7 +2,7 @@
  * Delivery configuration from the environment, so secrets, broker URLs and the SSRF allow-list are set by
  * operators on the worker and never sent with a fan-out.
  */
-import { Webhook } from 'standardwebhooks';
+import { standardWebhooks } from './webhook';
 
 export interface DeliveryConfig {
   /** Signing secret sets by name; each set signs with all its secrets (old and new during a rotation). */
@@ -68,6 +68,7 @@ function named<T>(env: NodeJS.ProcessEnv, prefix: string, parse: (value: string)
 /** Fail at start-up, not at the first delivery, on a secret the library cannot use. */
 function assertSecret(name: string, secret: string): void {
   if (!secret.startsWith('whsec_')) throw new Error(`Webhook secret set "${name}": secrets must start with whsec_`);
+  const { Webhook } = standardWebhooks();
   try {
     new Webhook(secret);
   } catch (err) {

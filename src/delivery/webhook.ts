@@ -6,7 +6,8 @@
  * once as non-retryable.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { Webhook } from 'standardwebhooks';
+import type * as StandardWebhooks from 'standardwebhooks';
+import { requirePeer } from '../optional-peer';
 import { AddressRefusedError } from './address-policy';
 import type { AddressPolicy } from './address-policy';
 import { postJson } from './http-post';
@@ -31,8 +32,14 @@ export interface WebhookDelivery {
 
 const RETRYABLE_STATUS = new Set([408, 429]);
 
+/** The Standard Webhooks library, an optional peer dependency: loaded when webhooks are configured or sent. */
+export function standardWebhooks(): typeof StandardWebhooks {
+  return requirePeer<typeof StandardWebhooks>('standardwebhooks', 'webhook delivery');
+}
+
 /** The value of the webhook-signature header: space-separated `v1,<base64>` signatures, one per secret. */
 export function signWebhook(secrets: readonly string[], id: string, timestamp: Date, body: string): string {
+  const { Webhook } = standardWebhooks();
   return secrets.map((secret) => new Webhook(secret).sign(id, timestamp, body)).join(' ');
 }
 

@@ -1,6 +1,7 @@
 /**
  * `npm start`: the seed's credit-scoring fan-out, end to end. Starts the official Temporal dev server (Web UI on,
- * state kept under .data/) and a worker (or uses the Temporal at TEMPORAL_ADDRESS, with a worker in this process),
+ * state kept under .data/) and a worker (or, where a Temporal is configured as the Temporal CLI resolves it —
+ * TEMPORAL_ADDRESS, a profile, the config file — uses that one, with a worker in this process),
  * asks for a user's credit data, prints the CID at once, each target callback's record as it fires, the final
  * callback's payload and the fan-out's page in the Web UI. `npm start -- --keep-open` keeps server and UI up
  * until Ctrl-C, for a person to look.
@@ -11,7 +12,7 @@ import { FanoutClient } from '../client';
 import { startLocalTemporal } from '../local/local-temporal';
 import { localDataDir } from '../local/paths';
 import { EXAMPLE_WORKFLOWS_PATH, exampleRegistry } from '../services';
-import { temporalSettings } from '../worker/connection';
+import { temporalConfigured, temporalSettings } from '../worker/connection';
 import { createFanoutWorker } from '../worker/create-worker';
 
 const args = process.argv.slice(2);
@@ -25,7 +26,7 @@ function print(line: string, payload: unknown): void {
 async function connect(
   registry: ReturnType<typeof exampleRegistry>,
 ): Promise<{ client: Client; where: string; pageOf?: (cid: string) => string; close: () => Promise<void> }> {
-  if (!process.env.TEMPORAL_ADDRESS) {
+  if (!temporalConfigured()) {
     const local = await startLocalTemporal(registry, { workflowsPath: EXAMPLE_WORKFLOWS_PATH });
     return {
       client: local.client,
@@ -37,7 +38,12 @@ async function connect(
   const settings = temporalSettings();
   const nativeConnection = await NativeConnection.connect(settings.connectionOptions);
   const connection = await Connection.connect(settings.connectionOptions);
-  const worker = await createFanoutWorker({ connection: nativeConnection, namespace: settings.namespace, registry });
+  const worker = await createFanoutWorker({
+    connection: nativeConnection,
+    namespace: settings.namespace,
+    registry,
+    workflowsPath: EXAMPLE_WORKFLOWS_PATH,
+  });
   const running = worker.run();
   return {
     client: new Client({ connection, namespace: settings.namespace }),

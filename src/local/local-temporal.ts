@@ -46,6 +46,7 @@ export async function startLocalTemporal(
     log?: (line: string) => void;
     /** The worker's workflows module; default: the fan-out workflows alone. */
     workflowsPath?: string;
+    taskQueue?: string;
   } = {},
 ): Promise<LocalTemporal> {
   const dataDir = localDataDir();
@@ -58,7 +59,12 @@ export async function startLocalTemporal(
     log: options.log ?? ((line) => console.log(line)),
   });
   const workflowBundle = await bundleFanoutWorkflows(options.workflowsPath);
-  const worker = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle });
+  const worker = await createFanoutWorker({
+    connection: env.nativeConnection,
+    registry,
+    workflowBundle,
+    ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
+  });
   const running = worker.run();
   running.catch((error: unknown) => {
     console.error('fan-out worker failed', error);

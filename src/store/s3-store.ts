@@ -7,15 +7,9 @@
  * the two orders agree for keys with no `/` below the listed prefix. Keys are checked as the local store checks
  * them, so a key that works in development works here too.
  */
-import type { S3ClientConfig } from '@aws-sdk/client-s3';
-import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import { requirePeer } from '../optional-peer';
 import type { BlobStore, ListPage } from './blob-store';
 import { checkKey, checkPrefix, pageLimit } from './local-store';
 
@@ -49,6 +43,8 @@ export class S3BlobStore implements BlobStore {
   readonly prefix: string;
   readonly description: string;
   readonly client: S3Client;
+  /** The S3 SDK, an optional peer dependency: loaded when the first S3 store is made. */
+  private readonly sdk = requirePeer<typeof S3Sdk>('@aws-sdk/client-s3', 'the S3 store');
 
   constructor(options: S3BlobStoreOptions) {
     if (!options.bucket) throw new Error('S3BlobStore: a bucket is required');
@@ -56,7 +52,7 @@ export class S3BlobStore implements BlobStore {
     const prefix = (options.prefix ?? '').replace(/^\/+/, '');
     this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
     this.description = `s3://${this.bucket}/${this.prefix}`;
-    this.client = new S3Client({
+    this.client = new this.sdk.S3Client({
       region: options.region ?? 'us-east-1',
       ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
       ...(options.forcePathStyle !== undefined ? { forcePathStyle: options.forcePathStyle } : {}),
@@ -67,7 +63,12 @@ export class S3BlobStore implements BlobStore {
   async put(key: string, body: Uint8Array): Promise<void> {
     checkKey(key);
     await this.client.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: body, ContentLength: body.byteLength }),
+      new this.sdk.PutObjectCommand({
+        Bucket: this.bucket,
+        Key: this.prefix + key,
+        Body: body,
+        ContentLength: body.byteLength,
+      }),
     );
   }
 
@@ -76,7 +77,7 @@ export class S3BlobStore implements BlobStore {
     checkKey(key);
     try {
       await this.client.send(
-        new PutObjectCommand({
+        new this.sdk.PutObjectCommand({
           Bucket: this.bucket,
           Key: this.prefix + key,
           Body: body,
@@ -97,7 +98,9 @@ export class S3BlobStore implements BlobStore {
   async get(key: string): Promise<Uint8Array | undefined> {
     checkKey(key);
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      const response = await this.client.send(
+        new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }),
+      );
       if (!response.Body) return new Uint8Array(0);
       return await response.Body.transformToByteArray();
     } catch (error) {
@@ -119,7 +122,7 @@ export class S3BlobStore implements BlobStore {
       startAfter = undefined;
     }
     const response = await this.client.send(
-      new ListObjectsV2Command({
+      new this.sdk.ListObjectsV2Command({
         Bucket: this.bucket,
         Prefix: fullPrefix,
         MaxKeys: limit,
@@ -136,13 +139,13 @@ export class S3BlobStore implements BlobStore {
   /** Creates the bucket unless it exists (for local development and tests; production buckets are provisioned). */
   async createBucketIfMissing(): Promise<void> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      await this.client.send(new this.sdk.HeadBucketCommand({ Bucket: this.bucket }));
       return;
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
     try {
-      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+      await this.client.send(new this.sdk.CreateBucketCommand({ Bucket: this.bucket }));
     } catch (error) {
       // Someone else created it in between.
       if ((error as S3ErrorShape).name !== 'BucketAlreadyOwnedByYou') throw error;

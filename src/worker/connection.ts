@@ -2,7 +2,7 @@
  * Connection settings for a real Temporal: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS and
  * profiles, read by @temporalio/envconfig exactly as the Temporal CLI reads them.
  */
-import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { loadClientConfigProfile, loadClientConnectConfig } from '@temporalio/envconfig';
 
 export interface TemporalConnectSettings {
   address: string;
@@ -17,4 +17,13 @@ export function temporalSettings(): TemporalConnectSettings {
     namespace: config.namespace ?? 'default',
     connectionOptions: config.connectionOptions,
   };
+}
+
+/**
+ * Whether any Temporal is configured at all — an address, namespace, API key, TLS or gRPC metadata from the
+ * environment, or a profile of the config file (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE) — as the Temporal CLI
+ * resolves it. Only where nothing is do the API command and the demo start a local dev server of their own.
+ */
+export function temporalConfigured(): boolean {
+  return Object.values(loadClientConfigProfile()).some((value) => value !== undefined);
 }

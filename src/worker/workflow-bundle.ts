@@ -1,6 +1,6 @@
 /**
  * Bundling the fan-out workflows: in memory for tests, demos and benchmarks, or ahead of time into a file, as a
- * production worker should load them: webpack runs once at build time (`npm run bundle:workflows`, the Dockerfile
+ * production worker should load them: webpack runs once at build time (`temporal-fanout bundle`, the Dockerfile
  * does), not in every worker process at start, where it costs seconds and memory the process keeps. A worker given
  * WORKFLOW_BUNDLE loads that file.
  */
@@ -13,9 +13,6 @@ import { quietLogger } from './quiet-logger';
 
 /** This package's workflows module, the fan-out workflows alone (a folder: webpack finds index.ts or index.js). */
 export const FANOUT_WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows');
-
-/** Where `npm run bundle:workflows` writes the bundle: dist/workflow-bundle.js. */
-export const PREBUILT_WORKFLOW_BUNDLE = path.join(__dirname, '..', '..', 'workflow-bundle.js');
 
 /**
  * A workflows module bundled quietly (webpack's statistics are of no interest to someone starting a worker) and
@@ -31,10 +28,7 @@ export async function bundleFanoutWorkflows(
 }
 
 /** Bundles the workflows module into one file that a worker loads with `{ codePath }`. */
-export async function writeWorkflowBundle(
-  file = PREBUILT_WORKFLOW_BUNDLE,
-  workflowsPath = FANOUT_WORKFLOWS_PATH,
-): Promise<string> {
+export async function writeWorkflowBundle(file: string, workflowsPath = FANOUT_WORKFLOWS_PATH): Promise<string> {
   const { code } = await bundleFanoutWorkflows(workflowsPath);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, code);
@@ -49,6 +43,6 @@ export function workflowBundleFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
   const codePath = env.WORKFLOW_BUNDLE;
   if (!codePath) return undefined;
   if (!fs.existsSync(codePath))
-    throw new Error(`WORKFLOW_BUNDLE=${codePath}: no such file (build it with npm run bundle:workflows)`);
+    throw new Error(`WORKFLOW_BUNDLE=${codePath}: no such file (build it with: temporal-fanout bundle --out FILE)`);
   return { codePath };
 }

@@ -23,7 +23,7 @@ declare module 'vitest' {
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const CLUSTER_SCRIPT = path.join(ROOT, 'scripts/temporal-cluster.sh');
-export const WORKER_ENTRY = path.join(ROOT, 'dist/src/worker/main.js');
+export const WORKER_ENTRY = path.join(ROOT, 'dist/src/cli/main.js');
 
 export type ServerService = 'frontend' | 'history' | 'matching' | 'worker';
 

@@ -1,7 +1,7 @@
 /**
  * What the cluster tests share: the cluster the global setup started (`cluster()`), scripts/temporal-cluster.sh to
  * kill and restart its services, connections with the fan-out data converter, and the production worker entry
- * (dist/src/worker/main.js) as a process of its own.
+ * (dist/src/cli/main.js) as a process of its own.
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -46,7 +46,7 @@ export async function clusterClient(store: BlobStore): Promise<{ client: Client;
   };
 }
 
-/** The production worker (`node dist/src/worker/main.js`) as its own process, against the cluster. */
+/** The production worker (`node dist/src/cli/main.js worker --examples`) as its own process, against the cluster. */
 export class WorkerProcess {
   private child?: ChildProcess;
   readonly log: string;
@@ -61,7 +61,7 @@ export class WorkerProcess {
   start(): void {
     if (!fs.existsSync(WORKER_ENTRY)) throw new Error(`${WORKER_ENTRY} missing: npm run test:cluster builds first`);
     const out = fs.openSync(this.log, 'a');
-    const child = spawn(process.execPath, [WORKER_ENTRY], {
+    const child = spawn(process.execPath, [WORKER_ENTRY, 'worker', '--examples'], {
       stdio: ['ignore', out, out],
       env: { ...process.env, TEMPORAL_ADDRESS: cluster().address, TEMPORAL_NAMESPACE: 'default', ...this.env },
     });

@@ -1,5 +1,5 @@
 /**
- * Faults on the production topology: while a fan-out runs on the production worker (`node dist/src/worker/main.js`,
+ * Faults on the production topology: while a fan-out runs on the production worker (`node dist/src/cli/main.js worker --examples`,
  * a process of its own), one process is killed with SIGKILL and started again — the history service, the matching
  * service, the fan-out worker. Each time the fan-out completes with every target's record, and its final callback (a
  * delivery.webhook to a real Standard Webhooks receiver) arrives at least once, always under the same webhook-id.
@@ -34,7 +34,12 @@ const worker = new WorkerProcess(
 const registry = exampleRegistry({
   write: () => undefined,
   extraCallbacks: createDeliveryCallbacks(
-    createDeliveryDeps({ webhookSecrets: {}, webhookAllowList: [], webhookTimeoutMs: 1000, amqpConnections: {} }),
+    createDeliveryDeps({
+      webhookSecrets: { default: [SECRET] },
+      webhookAllowList: [],
+      webhookTimeoutMs: 1000,
+      amqpConnections: {},
+    }),
   ),
 });
 

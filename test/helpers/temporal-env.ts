@@ -4,8 +4,6 @@
  * search attributes; the cache settings every workflow test runs under; bundling and replay; a runtime logger that
  * leaves out the warnings of failures a test causes on purpose.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { ApplicationFailure } from '@temporalio/common';
@@ -13,11 +11,6 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { bundleFanoutWorkflows } from '../../src/worker/workflow-bundle';
-import type { DevServerOptions } from '../../src/local/temporal-servers';
-import { startDevServer, startTimeSkippingServer } from '../../src/local/temporal-servers';
-import type { BlobStore } from '../../src/store/blob-store';
-import { LocalBlobStore } from '../../src/store/local-store';
-import { fanoutDataConverter } from '../../src/store/payload-driver';
 
 export const CACHE_MODES = [
   { label: 'default cache', maxCachedWorkflows: undefined },
@@ -39,27 +32,8 @@ export function installRuntimeQuietOn(failureType: string): void {
   });
 }
 
-/** A result store of its own for one test environment: a new folder under the OS temp dir. */
-export function tempStore(): LocalBlobStore {
-  return new LocalBlobStore(fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-store-')));
-}
-
-/**
- * Environments carry the store their client shares with the workers (large payloads are claims on it), so the
- * environment's own client — the one that skips time while it waits for a result — serves FanoutClient as it is.
- */
-export type FanoutTestEnv = TestWorkflowEnvironment & { store: BlobStore };
-
-export async function createTimeSkippingEnv(store: BlobStore = tempStore()): Promise<FanoutTestEnv> {
-  return Object.assign(await startTimeSkippingServer({ dataConverter: fanoutDataConverter(store) }), { store });
-}
-
-export async function createDevServerEnv(
-  options: DevServerOptions = {},
-  store: BlobStore = tempStore(),
-): Promise<FanoutTestEnv> {
-  return Object.assign(await startDevServer({ ...options, dataConverter: fanoutDataConverter(store) }), { store });
-}
+export { createDevServerEnv, createTimeSkippingEnv, tempStore } from '../../src/testing';
+export type { FanoutTestEnv } from '../../src/testing';
 
 /** The tests' workflows module: the fan-out workflows, the example workflow service and test-only ones. */
 export const TEST_WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows');

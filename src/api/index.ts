@@ -1,0 +1,4 @@
+/** `temporal-fanout/api`: the HTTP API over a FanoutClient (fastify is an optional peer dependency). */
+export { DEFAULT_BODY_LIMIT, DEFAULT_MAX_CONNECTIONS, buildApi } from './server';
+export type { ApiOptions } from './server';
+export { apiKeysFromEnv } from './auth';
