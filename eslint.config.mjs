@@ -17,6 +17,18 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'import/no-cycle': 'error',
+      // The SDK's lib/ paths are its internals: they move between releases without notice.
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@temporalio/*/lib/*'],
+              message: "Import from the package's public index; where it has no export, use a local type or function.",
+            },
+          ],
+        },
+      ],
     },
   },
   {
