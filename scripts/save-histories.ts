@@ -140,10 +140,7 @@ async function main(): Promise<void> {
   for (const [name, cid] of Object.entries(cids)) {
     if (ONLY.size && !ONLY.has(name)) continue;
     const history = await env.client.workflow.getHandle(cid).fetchHistory();
-    fs.writeFileSync(
-      path.join(OUT, `${name}${LABEL}.json`),
-      historyToJSON(history) + '\n',
-    );
+    fs.writeFileSync(path.join(OUT, `${name}${LABEL}.json`), historyToJSON(history) + '\n');
     console.log(`saved ${name}${LABEL}: ${history.events?.length} events`);
   }
   const payloads = path.join(store.dir, 'payloads');
