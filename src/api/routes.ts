@@ -6,51 +6,14 @@
 import { Readable } from 'node:stream';
 import { QueryNotRegisteredError } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import type { FanoutClient } from '../client';
 import type { AddressPolicy } from '../delivery/address-policy';
-import { CallbackList, FanoutRequest, InvokeRetryRequest, MAX_CONCURRENCY_LIMIT, ParallelRequest } from '../contracts';
-import type { CallbackRefLike } from './delivery-destination';
-import {
-  DeliveryDestination,
-  destinationCallback,
-  invalidDeliveryOptions,
-  refusedWebhookUrls,
-} from './delivery-destination';
+import type { CallbackRefLike, DeliveryDestination } from './delivery-destination';
+import { destinationCallback, invalidDeliveryOptions, refusedWebhookUrls } from './delivery-destination';
 import { sendClientError } from './errors';
 import { invalidParams, problem, sendProblem } from './problem';
-
-/**
- * What each pattern's request looks like over HTTP: the contract plus `delivery`, with the callback list optional
- * (the contract's "at least one" applies once `delivery` has been added to it).
- */
-const callbacks = CallbackList.optional();
-const delivery = DeliveryDestination.optional();
-export const ApiRequests = {
-  fanout: { schema: FanoutRequest.extend({ finalCallbacks: callbacks, delivery }), callbacks: 'finalCallbacks' },
-  parallel: { schema: ParallelRequest.extend({ onTarget: callbacks, delivery }), callbacks: 'onTarget' },
-  invokeRetry: { schema: InvokeRetryRequest.extend({ callbacks, delivery }), callbacks: 'callbacks' },
-} as const;
-type Pattern = keyof typeof ApiRequests;
-
-export const InvokeRetryProgress = z
-  .object({ cid: z.string(), pattern: z.literal('invoke-retry'), state: z.string().describe('running, completed, …') })
-  .describe('State of an invoke/retry');
-export type InvokeRetryProgress = z.infer<typeof InvokeRetryProgress>;
-
-export const FanoutControlRequest = z
-  .strictObject({
-    maxConcurrency: z.number().int().min(1).max(MAX_CONCURRENCY_LIMIT).optional(),
-    paused: z.boolean().optional().describe('true: start no new targets (running ones go on); false: start them again'),
-  })
-  .refine((body) => body.maxConcurrency !== undefined || body.paused !== undefined, 'maxConcurrency or paused')
-  .describe('What to change in a running fan-out');
-
-export const Redriven = z
-  .object({ cid: z.string(), redrive: z.number(), targets: z.number().describe('Targets run again') })
-  .describe('The failed and cancelled targets run again under the same CID');
-
-export const Accepted = z.object({ cid: z.string() }).describe('The fan-out was accepted; follow it by its CID');
+import type { InvokeRetryProgress, Pattern } from './schemas';
+import { ApiRequests, FanoutControlRequest } from './schemas';
 
 export interface RouteDeps {
   fanoutClient: FanoutClient;

@@ -2,7 +2,7 @@
 import { FanoutControl, FanoutProgress, FanoutResult, InvokeRetryResult, RecordsPage } from '../contracts';
 import type { OperationSpec, ResponseSpec } from './openapi';
 import { buildOpenApiDocument } from './openapi';
-import { Accepted, ApiRequests, FanoutControlRequest, InvokeRetryProgress, Redriven } from './routes';
+import { Accepted, ApiRequests, FanoutControlRequest, InvokeRetryProgress, Redriven } from './schemas';
 
 const problem = (description: string): ResponseSpec => ({ description, schema: 'problem' });
 const common = { 401: problem('Missing or unknown API key') };
