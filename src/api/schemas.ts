@@ -1,6 +1,6 @@
 /**
  * What the HTTP API reads and writes beyond the contract: each pattern's request as sent over HTTP, the control
- * body and the small replies. The routes validate with these and the OpenAPI document
+ * body, the records query, and the small replies. The routes validate with these and the OpenAPI document
  * describes them, so both say the same.
  */
 import { z } from 'zod';
@@ -32,6 +32,20 @@ export const FanoutControlRequest = z
   })
   .refine((body) => body.maxConcurrency !== undefined || body.paused !== undefined, 'maxConcurrency or paused')
   .describe('What to change in a running fan-out');
+
+/** Query strings arrive as text: whole numbers are checked as digits, so "1e3" or "-1" never reach the store. */
+export const RecordsQuery = z.object({
+  cursor: z
+    .string()
+    .regex(/^\d{1,6}$/)
+    .optional()
+    .describe('Where the page starts: the `cursor` of the page before'),
+  limit: z
+    .string()
+    .regex(/^\d{1,4}$/)
+    .optional()
+    .describe('Records per page, 1..1000 (default 100)'),
+});
 
 export const Redriven = z
   .object({ cid: z.string(), redrive: z.number(), targets: z.number().describe('Targets run again') })
