@@ -4,6 +4,12 @@ import { builtinModules } from 'node:module';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
+// The SDK's lib/ paths are its internals: they move between releases without notice.
+const sdkInternals = {
+  group: ['@temporalio/*/lib/*'],
+  message: "Import from the package's public index; where it has no export, use a local type or function.",
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
   ...tseslint.configs.recommended,
@@ -17,6 +23,25 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'import/no-cycle': 'error',
+      'no-restricted-imports': ['error', { patterns: [sdkInternals] }],
+    },
+  },
+  {
+    // Benchmarks and scripts are built and shipped without the tests: they use src/ (and each other) only.
+    files: ['bench/**/*.ts', 'scripts/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            sdkInternals,
+            {
+              regex: '(^|/)test(/|$)',
+              message: 'bench/ and scripts/ must not import from test/: move what is shared.',
+            },
+          ],
+        },
+      ],
     },
   },
   {

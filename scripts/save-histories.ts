@@ -9,8 +9,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
+import type { Type } from 'protobufjs';
+import { toJson } from 'protobufjs/ext/protojson';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
 import { Registry, defineCallback, defineService } from '../src/registry';
@@ -139,15 +140,22 @@ async function main(): Promise<void> {
   for (const [name, cid] of Object.entries(cids)) {
     if (ONLY.size && !ONLY.has(name)) continue;
     const history = await env.client.workflow.getHandle(cid).fetchHistory();
-    fs.writeFileSync(
-      path.join(OUT, `${name}${LABEL}.json`),
-      historyToJSON(temporal.api.history.v1.History.fromObject(history)) + '\n',
-    );
+    fs.writeFileSync(path.join(OUT, `${name}${LABEL}.json`), historyToJSON(history) + '\n');
     console.log(`saved ${name}${LABEL}: ${history.events?.length} events`);
   }
   const payloads = path.join(store.dir, 'payloads');
   if (fs.existsSync(payloads)) fs.cpSync(payloads, path.join(OUT, 'store', 'payloads'), { recursive: true });
   await env.teardown();
+}
+
+/**
+ * A history as proto3 JSON, the form other Temporal tools write and `Worker.runReplayHistory` reads (enums by name,
+ * timestamps as RFC 3339, bytes as base64): the SDK does the same, but does not export it.
+ */
+function historyToJSON(history: temporal.api.history.v1.IHistory): string {
+  // @temporalio/proto is a reflection root: its message classes are protobufjs Types at run time.
+  const History = temporal.api.history.v1.History as unknown as Type;
+  return JSON.stringify(toJson(History, History.fromObject(history)), null, 2);
 }
 
 main().catch((error: unknown) => {

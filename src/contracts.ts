@@ -6,7 +6,8 @@
  * here, so the workflow sandbox never loads zod.
  */
 import { z } from 'zod';
-import { msToNumber } from '@temporalio/common/lib/time';
+// The SDK's own duration parser, so what passes here is exactly what the SDK accepts when the fan-out starts.
+import { msToNumber } from '@temporalio/common';
 import { MAX_CALLBACKS, MAX_CONCURRENCY_LIMIT, MAX_TARGETS } from './constants';
 
 export * from './constants';

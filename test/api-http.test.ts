@@ -421,35 +421,3 @@ describe('authentication', () => {
     expect((await call('GET', '/v1/fanouts/x', undefined, { key: KEY })).status).toBe(404);
   });
 });
-
-describe('OpenAPI', () => {
-  it('serves an OpenAPI 3.1 document generated from the zod contracts, without a key', async () => {
-    const reply = await call('GET', '/v1/openapi.json', undefined, { key: null });
-    expect(reply.status).toBe(200);
-    const doc = reply.body as {
-      openapi: string;
-      paths: Record<string, Record<string, unknown>>;
-      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
-    };
-    expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual([
-      '/v1/fanouts',
-      '/v1/fanouts/{cid}',
-      '/v1/fanouts/{cid}/records',
-      '/v1/fanouts/{cid}/redrive',
-      '/v1/fanouts/{cid}/result',
-      '/v1/invoke-retry',
-      '/v1/openapi.json',
-      '/v1/parallel',
-    ]);
-    expect(Object.keys(doc.paths['/v1/fanouts/{cid}']).sort()).toEqual(['delete', 'get', 'patch']);
-    const request = doc.components.schemas.FanoutRequest;
-    expect(Object.keys(request.properties ?? {})).toEqual(
-      expect.arrayContaining(['targets', 'finalCallbacks', 'onTarget', 'cid', 'delivery']),
-    );
-    expect(doc.components.schemas.FinalPayload ?? doc.components.schemas.FanoutResult).toBeDefined();
-    expect(doc.components.schemas.ProblemDetails).toBeDefined();
-    const responses = (doc.paths['/v1/fanouts'].post as { responses: Record<string, unknown> }).responses;
-    expect(Object.keys(responses).sort()).toEqual(['202', '400', '401', '409', '413', '415', '422']);
-  });
-});

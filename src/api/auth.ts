@@ -5,9 +5,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { problem, sendProblem } from './problem';
+import type { RouteSpec } from './route-table';
+import { ROUTES } from './route-table';
 
-/** Paths anyone may read: the API description and the health check. */
-const PUBLIC_PATHS = new Set(['/v1/openapi.json', '/healthz']);
+/** Paths anyone may read (the API description and the health check): the table's public routes, none with params. */
+const routes: RouteSpec[] = Object.values(ROUTES);
+const PUBLIC_PATHS = new Set(routes.filter((route) => route.public).map((route) => route.path));
 
 export function apiKeyAuth(apiKeys: readonly string[]) {
   if (apiKeys.length === 0) throw new Error('At least one API key is required');

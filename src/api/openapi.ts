@@ -1,24 +1,9 @@
 /**
- * The OpenAPI 3.1 document, generated from the same zod schemas the API validates with (and the client uses), so
- * the description cannot drift from the behaviour.
+ * The OpenAPI 3.1 document, generated from the route table and the zod schemas the API validates with (and the
+ * client uses), so the description cannot drift from the routes or their behaviour.
  */
 import { z } from 'zod';
-
-export interface ResponseSpec {
-  description: string;
-  /** Name of a schema in `schemas`; `problem` for problem details. */
-  schema?: string;
-  headers?: Record<string, string>;
-}
-
-export interface OperationSpec {
-  method: 'get' | 'post' | 'patch' | 'delete';
-  path: string;
-  operationId: string;
-  summary: string;
-  requestBody?: string;
-  responses: Record<number, ResponseSpec>;
-}
+import type { NamedSchema, ResponseSpec, RouteSpec } from './route-table';
 
 const ProblemDetails = z
   .object({
@@ -34,33 +19,30 @@ const ProblemDetails = z
   })
   .describe('RFC 9457 problem details');
 
+const unauthorized: ResponseSpec = { description: 'Missing or unknown API key', body: 'problem' };
+
 export function buildOpenApiDocument(
   info: { title: string; version: string; description?: string },
-  schemas: { requests: Record<string, z.ZodType>; responses: Record<string, z.ZodType> },
-  operations: readonly OperationSpec[],
+  routes: Record<string, RouteSpec>,
 ): Record<string, unknown> {
-  const components = {
-    // Requests are described as clients write them (defaults optional), responses as the API sends them.
-    ...componentSchemas(schemas.responses, 'output'),
-    ...componentSchemas({ ProblemDetails }, 'output'),
-    ...componentSchemas(schemas.requests, 'input'),
-  };
+  const requests = new Components();
+  const responses = new Components();
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const op of operations) {
-    const path = op.path.replace(/:(\w+)/g, '{$1}');
-    const parameters = [...op.path.matchAll(/:(\w+)/g)].map(([, name]) => ({
-      name,
-      in: 'path',
-      required: true,
-      schema: { type: 'string' },
-    }));
-    (paths[path] ??= {})[op.method] = {
-      operationId: op.operationId,
-      summary: op.summary,
+  for (const [operationId, route] of Object.entries(routes)) {
+    if (route.body) requests.add(route.body);
+    const statuses = route.public ? route.responses : { ...route.responses, 401: unauthorized };
+    for (const { body, alternative } of Object.values(statuses)) {
+      if (body && body !== 'problem') responses.add(body);
+      if (alternative) responses.add(alternative);
+    }
+    const parameters = [...pathParameters(route.path), ...queryParameters(route.query)];
+    (paths[route.path.replace(/:(\w+)/g, '{$1}')] ??= {})[route.method.toLowerCase()] = {
+      operationId,
+      summary: route.summary,
       ...(parameters.length ? { parameters } : {}),
-      ...(op.requestBody ? { requestBody: { required: true, content: jsonContent(op.requestBody) } } : {}),
-      responses: Object.fromEntries(Object.entries(op.responses).map(([status, r]) => [status, response(r)])),
-      ...(op.path === '/v1/openapi.json' ? { security: [] } : {}),
+      ...(route.body ? { requestBody: { required: true, content: jsonContent(route.body.name) } } : {}),
+      responses: Object.fromEntries(Object.entries(statuses).map(([status, r]) => [status, response(r)])),
+      ...(route.public ? { security: [] } : {}),
     };
   }
   return {
@@ -68,9 +50,32 @@ export function buildOpenApiDocument(
     info,
     servers: [{ url: '/' }],
     security: [{ apiKey: [] }],
-    components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } }, schemas: components },
+    components: {
+      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } },
+      // Requests are described as clients write them (defaults optional), responses as the API sends them.
+      schemas: {
+        ...responses.toJsonSchemas('output'),
+        ...componentSchemas({ ProblemDetails }, 'output'),
+        ...requests.toJsonSchemas('input'),
+      },
+    },
     paths,
   };
+}
+
+/** The named schemas the document refers to; a name stands for one schema only. */
+class Components {
+  private readonly byName: Record<string, z.ZodType> = {};
+
+  add({ name, schema }: NamedSchema): void {
+    const known = this.byName[name];
+    if (known && known !== schema) throw new Error(`Two schemas are named ${name} in the route table`);
+    this.byName[name] = schema;
+  }
+
+  toJsonSchemas(io: 'input' | 'output'): Record<string, unknown> {
+    return componentSchemas(this.byName, io);
+  }
 }
 
 function componentSchemas(named: Record<string, z.ZodType>, io: 'input' | 'output'): Record<string, unknown> {
@@ -81,25 +86,48 @@ function componentSchemas(named: Record<string, z.ZodType>, io: 'input' | 'outpu
     unrepresentable: 'any',
     uri: (id) => `#/components/schemas/${id}`,
   });
-  return Object.fromEntries(
-    Object.entries(schemas).map(([id, schema]) => {
-      const { $schema: _schema, $id: _id, ...rest } = schema as Record<string, unknown>;
-      return [id, rest];
-    }),
-  );
+  return Object.fromEntries(Object.entries(schemas).map(([id, schema]) => [id, withoutDialect(schema)]));
+}
+
+function withoutDialect(schema: object): Record<string, unknown> {
+  const { $schema: _schema, $id: _id, ...rest } = schema as Record<string, unknown>;
+  return rest;
+}
+
+function pathParameters(path: string) {
+  return [...path.matchAll(/:(\w+)/g)].map(([, name]) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: { type: 'string' },
+  }));
+}
+
+function queryParameters(query: z.ZodObject | undefined) {
+  if (!query) return [];
+  const { properties = {}, required = [] } = z.toJSONSchema(query, { io: 'input', unrepresentable: 'any' }) as {
+    properties?: Record<string, Record<string, unknown>>;
+    required?: string[];
+  };
+  return Object.entries(properties).map(([name, schema]) => ({
+    name,
+    in: 'query',
+    required: required.includes(name),
+    schema,
+  }));
 }
 
 function jsonContent(schema: string, mediaType = 'application/json') {
   return { [mediaType]: { schema: { $ref: `#/components/schemas/${schema}` } } };
 }
 
-function response({ description, schema, headers }: ResponseSpec) {
+function response({ description, body, headers }: ResponseSpec) {
   return {
     description,
-    ...(schema
+    ...(body
       ? {
           content:
-            schema === 'problem' ? jsonContent('ProblemDetails', 'application/problem+json') : jsonContent(schema),
+            body === 'problem' ? jsonContent('ProblemDetails', 'application/problem+json') : jsonContent(body.name),
         }
       : {}),
     ...(headers

@@ -13,7 +13,6 @@ import { apiKeyAuth } from './auth';
 import type { Problem } from './problem';
 import { PROBLEM_CONTENT_TYPE, problem, sendProblem, toPointer } from './problem';
 import { registerRoutes } from './routes';
-import { apiDocument } from './spec';
 
 export interface ApiOptions {
   fanoutClient: FanoutClient;
@@ -108,9 +107,6 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     return sendProblem(reply, problem(500, 'internal', 'The request could not be processed; it may be retried'));
   });
 
-  const document = apiDocument();
-  app.get('/v1/openapi.json', async () => document);
-  app.get('/healthz', async () => ({ ok: true }));
   registerRoutes(app, options);
   return app;
 }

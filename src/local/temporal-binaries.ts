@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EphemeralServerExecutable } from '@temporalio/testing/lib/ephemeral-server';
+import type { EphemeralServerExecutable } from '@temporalio/testing';
 import { localToolsDir } from './paths';
 
 export interface BinarySpec {

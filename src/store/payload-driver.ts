@@ -5,9 +5,8 @@
  * same store. Blobs are content-addressed (sha256 of the encoded payload), so a retried store is harmless.
  */
 import { createHash } from 'node:crypto';
-import type { DataConverter, Payload } from '@temporalio/common';
-import { ExternalStorage, StorageDriverClaim } from '@temporalio/common/lib/converter/extstore';
-import type { StorageDriver } from '@temporalio/common/lib/converter/extstore';
+import type { DataConverter, Payload, StorageDriver } from '@temporalio/common';
+import { ExternalStorage, StorageDriverClaim } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { BlobStore } from './blob-store';
 import { mapLimit } from './records';

@@ -1,0 +1,179 @@
+/**
+ * The API's routes, once: method, path, summary, the zod schemas of what each reads and writes, and every status
+ * code it answers with. fastify's routes are registered from this table (./routes) and the OpenAPI document is
+ * generated from it (./openapi), so what is served and what is described are the same list.
+ */
+import type { z } from 'zod';
+import { FanoutControl, FanoutProgress, FanoutResult, InvokeRetryResult, RecordsPage } from '../contracts';
+import { Accepted, ApiRequests, FanoutControlRequest, InvokeRetryProgress, RecordsQuery, Redriven } from './schemas';
+
+/** A schema under the name it has among the document's components. */
+export interface NamedSchema {
+  name: string;
+  schema: z.ZodType;
+}
+
+export interface ResponseSpec {
+  description: string;
+  /** The body: a named schema, or `problem` for problem details (RFC 9457). */
+  body?: NamedSchema | 'problem';
+  /** The body invoke/retry sends instead: named in the description and listed among the components. */
+  alternative?: NamedSchema;
+  /** Header name to its description. */
+  headers?: Record<string, string>;
+}
+
+export interface RouteSpec {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** In fastify's syntax: `:name` is a path parameter. */
+  path: string;
+  summary: string;
+  /** Served without an API key; every other route also answers 401. */
+  public?: boolean;
+  body?: NamedSchema;
+  query?: z.ZodObject;
+  /** By status code. */
+  responses: Record<number, ResponseSpec>;
+}
+
+export const API_INFO = {
+  title: 'Fan-out / fan-in on Temporal',
+  version: '1',
+  description: "Zato's fan-out / fan-in, parallel execution and invoke/retry patterns over HTTP",
+};
+
+const named = (name: string, schema: z.ZodType): NamedSchema => ({ name, schema });
+const problem = (description: string): ResponseSpec => ({ description, body: 'problem' });
+
+const invalidBody = problem('Invalid request; `errors` names each invalid field');
+const accepted: Record<number, ResponseSpec> = {
+  202: {
+    description: 'Accepted: the work runs in the background',
+    body: named('Accepted', Accepted),
+    headers: { Location: 'Where to follow it: /v1/fanouts/{cid}' },
+  },
+  400: invalidBody,
+  409: problem('The CID is already in use'),
+  413: problem('The body is over the configured size limit'),
+  415: problem('The body is not application/json'),
+  422: problem('Unknown services or callbacks, or a webhook URL pointing at an internal address'),
+};
+const unknownCid = problem('No fan-out has this CID');
+
+/** Keyed by operation id: the document's `operationId`, and the name of each route's handler. */
+export const ROUTES = {
+  startFanout: {
+    method: 'POST',
+    path: '/v1/fanouts',
+    summary: 'Fan-out / fan-in: invoke all targets in parallel, then the final callbacks with all responses',
+    body: named('FanoutRequest', ApiRequests.fanout.schema),
+    responses: accepted,
+  },
+  startParallel: {
+    method: 'POST',
+    path: '/v1/parallel',
+    summary: 'Parallel execution: invoke all targets, an on-target callback after each',
+    body: named('ParallelRequest', ApiRequests.parallel.schema),
+    responses: accepted,
+  },
+  startInvokeRetry: {
+    method: 'POST',
+    path: '/v1/invoke-retry',
+    summary: 'Invoke/retry: invoke one target up to `attempts` times, `interval` apart, then the callbacks',
+    body: named('InvokeRetryRequest', ApiRequests.invokeRetry.schema),
+    responses: accepted,
+  },
+  getProgress: {
+    method: 'GET',
+    path: '/v1/fanouts/:cid',
+    summary: 'State and progress of a fan-out, parallel execution or invoke/retry',
+    responses: {
+      200: {
+        description: 'Progress (FanoutProgress, or InvokeRetryProgress for invoke/retry)',
+        body: named('FanoutProgress', FanoutProgress),
+        alternative: named('InvokeRetryProgress', InvokeRetryProgress),
+      },
+      404: unknownCid,
+    },
+  },
+  getResult: {
+    method: 'GET',
+    path: '/v1/fanouts/:cid/result',
+    summary: 'The final payload and callback outcomes, once finished',
+    responses: {
+      200: {
+        description: 'Result (FanoutResult, or InvokeRetryResult for invoke/retry)',
+        body: named('FanoutResult', FanoutResult),
+        alternative: named('InvokeRetryResult', InvokeRetryResult),
+      },
+      404: unknownCid,
+      409: problem(
+        'Still running (`still-running`), or ended without a result (`fanout-failed`: `state` and `failure` say how)',
+      ),
+    },
+  },
+  getRecords: {
+    method: 'GET',
+    path: '/v1/fanouts/:cid/records',
+    summary:
+      'The records settled so far, in target order: a page (?limit=1..1000, default 100, and ?cursor=), or with ' +
+      '`Accept: application/x-ndjson` every record as one JSON line each, streamed',
+    query: RecordsQuery,
+    responses: {
+      200: {
+        description: 'A page of records (RecordsPage), or NDJSON lines of { state, record }',
+        body: named('RecordsPage', RecordsPage),
+      },
+      400: problem('`cursor` or `limit` is not a whole number'),
+      404: unknownCid,
+    },
+  },
+  control: {
+    method: 'PATCH',
+    path: '/v1/fanouts/:cid',
+    summary: 'Change a running fan-out: targets in flight at most (maxConcurrency), pause or resume starting targets',
+    body: named('FanoutControlRequest', FanoutControlRequest),
+    responses: {
+      200: { description: 'The settings now in force', body: named('FanoutControl', FanoutControl) },
+      400: invalidBody,
+      404: unknownCid,
+      409: problem('The fan-out no longer starts targets (finished, finishing, stopped or cancelled)'),
+    },
+  },
+  redrive: {
+    method: 'POST',
+    path: '/v1/fanouts/:cid/redrive',
+    summary: 'Run the failed and cancelled targets of a finished fan-out again; final callbacks run again',
+    responses: {
+      202: { description: 'Redrive started; follow it by its CID', body: named('Redriven', Redriven) },
+      404: unknownCid,
+      409: problem('Still running, ended without a result, or nothing failed or was cancelled'),
+    },
+  },
+  cancel: {
+    method: 'DELETE',
+    path: '/v1/fanouts/:cid',
+    summary: 'Cancel the targets still running; final callbacks still run with what was collected',
+    responses: {
+      202: { description: 'Cancellation requested', body: named('Accepted', Accepted) },
+      404: unknownCid,
+      409: problem('Already finished'),
+    },
+  },
+  openapi: {
+    method: 'GET',
+    path: '/v1/openapi.json',
+    summary: 'This document (no API key needed)',
+    public: true,
+    responses: { 200: { description: 'OpenAPI 3.1 document' } },
+  },
+  health: {
+    method: 'GET',
+    path: '/healthz',
+    summary: 'Liveness: answers while the process serves requests (no API key needed)',
+    public: true,
+    responses: { 200: { description: '{ "ok": true }' } },
+  },
+} as const satisfies Record<string, RouteSpec>;
+
+export type OperationId = keyof typeof ROUTES;
