@@ -11,7 +11,8 @@ const sdkInternals = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
+  // The consumer app is a project of its own, type-checked and run against the packed library by its test.
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/consumer-app/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

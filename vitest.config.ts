@@ -10,8 +10,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     include: ['test/**/*.test.ts'],
-    // The cluster suite has its own config and global setup (vitest.cluster.config.ts, `npm run test:cluster`).
-    exclude: [...configDefaults.exclude, 'test/cluster/**'],
+    // The consumer app is a project of its own (test/consumer.test.ts runs it). The cluster suite has its own config and global setup (vitest.cluster.config.ts, `npm run test:cluster`).
+    exclude: [...configDefaults.exclude, 'test/cluster/**', 'test/consumer-app/**'],
     globalSetup: ['test/global-setup.ts'],
   },
 });

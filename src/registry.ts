@@ -62,9 +62,11 @@ export interface CallbackDefinition<K extends CallbackKind | undefined = Callbac
    * too wide to hold in memory at once.
    */
   records?: 'assembled' | 'stream';
+  /** The options a request may give it; others are refused before the fan-out starts. */
+  options?: ZodType;
   /**
-   * Checks the options a request gives this callback before the fan-out starts, and returns what is wrong with them
-   * (empty when nothing is): a request that could never be delivered is refused, not accepted and failed later.
+   * What in valid options this side cannot deliver with as configured (a secret or connection it does not have),
+   * empty when nothing: such a request is refused at invoke, not accepted and failed later.
    */
   checkOptions?: (options: Record<string, unknown> | undefined) => string[];
 }
@@ -85,9 +87,12 @@ export function defineService(service: object): object {
  * A callback: `kind: 'on-target'` gets each target's record, `kind: 'final'` the final payload; without a kind,
  * either (narrow it with `'data' in payload`).
  */
-export function defineCallback<K extends CallbackKind | undefined = undefined>(
-  callback: CallbackDefinition<K>,
-): CallbackDefinition<K> {
+export function defineCallback(
+  callback: CallbackDefinition<'on-target'> & { kind: 'on-target' },
+): CallbackDefinition<'on-target'>;
+export function defineCallback(callback: CallbackDefinition<'final'> & { kind: 'final' }): CallbackDefinition<'final'>;
+export function defineCallback(callback: CallbackDefinition<undefined>): CallbackDefinition<undefined>;
+export function defineCallback(callback: AnyCallbackDefinition): AnyCallbackDefinition {
   return callback;
 }
 

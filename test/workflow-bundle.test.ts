@@ -7,11 +7,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry, defineCallback, defineService } from '../src/registry';
-import { workflowBundleFromEnv, writeWorkflowBundle } from '../src/worker/workflow-bundle';
+import { WorkflowBundleError } from '../src/worker/bundle-check';
+import { bundleFanoutWorkflows, workflowBundleFromEnv, writeWorkflowBundle } from '../src/worker/workflow-bundle';
 import { withFanoutWorker } from './helpers/fanout-env';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { createTimeSkippingEnv } from './helpers/temporal-env';
 
+const ROOT = path.resolve(__dirname, '..');
 let env: FanoutTestEnv;
 let dir: string;
 let bundleFile: string;
@@ -63,4 +65,33 @@ describe('a worker on a workflow bundle built ahead of time', () => {
       /WORKFLOW_BUNDLE=.*missing\.js: no such file/,
     );
   });
+
+  it('refuses a bundle with two copies of the workflow SDK, and one without the fan-out workflows', async () => {
+    // A second copy of @temporalio/workflow where a nested install would put it; webpack resolves everything else
+    // from the repository's node_modules above. The folder must sit inside the repository for that.
+    const app = fs.mkdtempSync(path.join(ROOT, '.data', 'two-sdk-copies-'));
+    try {
+      const nested = path.join(app, 'node_modules', '@temporalio', 'workflow');
+      fs.cpSync(path.join(ROOT, 'node_modules', '@temporalio', 'workflow'), nested, { recursive: true });
+      const fanoutWorkflows = JSON.stringify(path.join(ROOT, 'src', 'workflows'));
+      fs.writeFileSync(
+        path.join(app, 'two-copies.ts'),
+        `export * from ${fanoutWorkflows};\nimport { sleep } from '@temporalio/workflow';\n` +
+          'export async function nap(): Promise<void> {\n  await sleep(1);\n}\n',
+      );
+      fs.writeFileSync(
+        path.join(app, 'no-fanout.ts'),
+        'export async function lonely(): Promise<string> {\n  return "alone";\n}\n',
+      );
+      await expect(bundleFanoutWorkflows(path.join(app, 'two-copies.ts'))).rejects.toThrow(
+        /holds 2 copies of @temporalio\/workflow/,
+      );
+      await expect(bundleFanoutWorkflows(path.join(app, 'no-fanout.ts'))).rejects.toThrow(WorkflowBundleError);
+      await expect(bundleFanoutWorkflows(path.join(app, 'no-fanout.ts'))).rejects.toThrow(
+        /export \* from 'temporal-fanout\/workflows'/,
+      );
+    } finally {
+      fs.rmSync(app, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -9,6 +9,7 @@ import {
   FanoutRunningError,
   InvalidRequestError,
   PayloadTooLargeError,
+  UndeliverableCallbackError,
   UnknownServiceError,
 } from '../client';
 import { problem, sendProblem } from './problem';
@@ -29,6 +30,10 @@ export function sendClientError(reply: FastifyReply, error: unknown): FastifyRep
         unknownCallbacks: error.unknownCallbacks,
       }),
     );
+  }
+  if (error instanceof UndeliverableCallbackError) {
+    const errors = error.issues.map((i) => ({ pointer: toPointer(i.segments), reason: i.message }));
+    return sendProblem(reply, problem(422, 'callback-not-deliverable', error.message, { errors }));
   }
   if (error instanceof DuplicateCidError) {
     return sendProblem(reply, problem(409, 'duplicate-cid', error.message, { cid: error.cid }));

@@ -3,6 +3,7 @@
  * The `temporal-fanout` command: a worker and an HTTP API that serve the app's own services, and the workflow
  * bundle built ahead of time. Run `temporal-fanout --help`.
  */
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { requirePeer } from '../optional-peer';
 import type { Registry } from '../registry';
@@ -51,10 +52,13 @@ async function main(argv: string[]): Promise<void> {
   });
   const [command] = positionals;
   if (values.help || !command) return void console.log(USAGE);
-  const workflowsPath =
-    values.workflows ??
-    process.env.FANOUT_WORKFLOWS ??
-    (values.examples ? (await import('../services')).EXAMPLE_WORKFLOWS_PATH : undefined);
+  const workflows = values.workflows ?? process.env.FANOUT_WORKFLOWS;
+  // Webpack resolves the module from where it bundles, not from here: give it an absolute path.
+  const workflowsPath = workflows
+    ? path.resolve(workflows)
+    : values.examples
+      ? (await import('../services')).EXAMPLE_WORKFLOWS_PATH
+      : undefined;
   const taskQueue = values['task-queue'] ?? process.env.FANOUT_TASK_QUEUE;
   switch (command) {
     case 'worker': {

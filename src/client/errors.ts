@@ -35,6 +35,16 @@ export class UnknownServiceError extends FanoutError {
   }
 }
 
+/**
+ * Callbacks the request names with options they cannot be delivered with as configured (a webhook secret or an
+ * AMQP connection this side does not have); nothing was started. Each issue names the callback's options.
+ */
+export class UndeliverableCallbackError extends FanoutError {
+  constructor(readonly issues: FieldIssue[]) {
+    super(`Callbacks that cannot be delivered: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+  }
+}
+
 /** The CID is already in use (running or finished); the existing fan-out is untouched. */
 export class DuplicateCidError extends FanoutError {
   constructor(readonly cid: string) {

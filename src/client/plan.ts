@@ -21,12 +21,12 @@ import {
 } from '../contracts';
 import { boundsIssues } from './bounds';
 import type { FieldIssue } from './errors';
-import { InvalidRequestError, UnknownServiceError } from './errors';
+import { InvalidRequestError, UndeliverableCallbackError, UnknownServiceError } from './errors';
 
 /** What a client that has the registry itself (not only its catalog) can check beyond names. */
 export interface RegistryChecks {
   requestSchema(service: string): ZodType | undefined;
-  callback(name: string): Pick<AnyCallbackDefinition, 'kind' | 'checkOptions'> | undefined;
+  callback(name: string): Pick<AnyCallbackDefinition, 'kind' | 'options' | 'checkOptions'> | undefined;
 }
 
 function parse<T>(schema: ZodType<T>, value: unknown): T {
@@ -59,27 +59,34 @@ function checkNames(catalog: Catalog, services: string[], callbacks: CallbackRef
  */
 function checkCallbacks(
   checks: RegistryChecks | undefined,
-  refs: CallbackRef[],
-  role: CallbackKind,
-  field: string,
+  uses: { field: string; role: CallbackKind; refs: CallbackRef[] }[],
 ): void {
   if (!checks) return;
-  const issues: FieldIssue[] = [];
-  refs.forEach((ref, index) => {
-    const callback = checks.callback(callbackName(ref));
-    if (!callback) return;
-    if (callback.kind && callback.kind !== role)
-      issues.push(
-        issue(
-          [field, index],
-          `${callbackName(ref)} is a${callback.kind === 'final' ? ' final' : 'n on-target'} callback`,
-        ),
-      );
-    const options = typeof ref === 'string' ? undefined : ref.options;
-    for (const message of callback.checkOptions?.(options) ?? [])
-      issues.push(issue([field, index, 'options'], message));
-  });
-  if (issues.length) throw new InvalidRequestError(issues);
+  const invalid: FieldIssue[] = [];
+  const undeliverable: FieldIssue[] = [];
+  for (const { field, role, refs } of uses)
+    refs.forEach((ref, index) => {
+      const callback = checks.callback(callbackName(ref));
+      if (!callback) return;
+      if (callback.kind && callback.kind !== role)
+        invalid.push(
+          issue(
+            [field, index],
+            `${callbackName(ref)} is a${callback.kind === 'final' ? ' final' : 'n on-target'} callback`,
+          ),
+        );
+      const options = typeof ref === 'string' ? undefined : ref.options;
+      const parsed = callback.options?.safeParse(options);
+      if (parsed && !parsed.success) {
+        for (const i of parsed.error.issues)
+          invalid.push(issue([field, index, 'options', ...(i.path as (string | number)[])], i.message));
+        return;
+      }
+      for (const message of callback.checkOptions?.(options) ?? [])
+        undeliverable.push(issue([field, index, 'options'], message));
+    });
+  if (invalid.length) throw new InvalidRequestError(invalid);
+  if (undeliverable.length) throw new UndeliverableCallbackError(undeliverable);
 }
 
 function planTargets(
@@ -131,8 +138,10 @@ export function planFanout(
   const onTarget = request.onTarget ?? [];
   const services = Object.keys(request.targets).map((name) => own(request.targetOptions, name)?.service ?? name);
   checkNames(catalog, services, [...finalCallbacks, ...onTarget]);
-  checkCallbacks(checks, onTarget, 'on-target', 'onTarget');
-  checkCallbacks(checks, finalCallbacks, 'final', 'finalCallbacks');
+  checkCallbacks(checks, [
+    { field: 'onTarget', role: 'on-target', refs: onTarget },
+    { field: 'finalCallbacks', role: 'final', refs: finalCallbacks },
+  ]);
   return {
     cid: request.cid ?? cid,
     source: request.source ?? 'unknown',
@@ -159,7 +168,7 @@ export function planInvokeRetry(
   if (own(catalog.services, service)?.kind !== 'activity') {
     throw new InvalidRequestError([issue(['service'], 'invoke/retry runs activity services only')]);
   }
-  checkCallbacks(checks, request.callbacks, 'on-target', 'callbacks');
+  checkCallbacks(checks, [{ field: 'callbacks', role: 'on-target', refs: request.callbacks }]);
   const [target] = planTargets(
     catalog,
     checks,

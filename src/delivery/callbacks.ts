@@ -47,14 +47,13 @@ export function createDeliveryCallbacks(deps: DeliveryDeps): AnyCallbackDefiniti
     defineCallback({
       name: WEBHOOK_CALLBACK,
       description: 'POSTs the payload to options.url, signed per Standard Webhooks',
-      checkOptions: (options) =>
-        optionProblems(WebhookDeliveryOptions, options, ({ secret = 'default' }) =>
-          Object.hasOwn(deps.webhook.secrets, secret) && deps.webhook.secrets[secret].length
-            ? []
-            : [
-                `no webhook secret named "${secret}" is configured (WEBHOOK_SECRET${secret === 'default' ? '' : `_${secret.toUpperCase()}`})`,
-              ],
-        ),
+      options: WebhookDeliveryOptions,
+      checkOptions: (options) => {
+        const secret = (options as WebhookDeliveryOptions).secret ?? 'default';
+        return Object.hasOwn(deps.webhook.secrets, secret) && deps.webhook.secrets[secret].length
+          ? []
+          : [`no webhook secret named "${secret}" is configured (${configName('WEBHOOK_SECRET', secret)})`];
+      },
       async handler(payload, ctx) {
         const options = parseOptions(WebhookDeliveryOptions, ctx);
         const body = deliveryBody(payload, ctx, deps.limits ?? DEFAULT_DELIVERY_LIMITS);
@@ -64,14 +63,13 @@ export function createDeliveryCallbacks(deps: DeliveryDeps): AnyCallbackDefiniti
     defineCallback({
       name: AMQP_CALLBACK,
       description: 'Publishes the payload to options.exchange with options.routingKey, with publisher confirms',
-      checkOptions: (options) =>
-        optionProblems(AmqpDeliveryOptions, options, ({ connection = 'default' }) =>
-          deps.amqp.has(connection)
-            ? []
-            : [
-                `no AMQP connection named "${connection}" is configured (AMQP_URL${connection === 'default' ? '' : `_${connection.toUpperCase()}`})`,
-              ],
-        ),
+      options: AmqpDeliveryOptions,
+      checkOptions: (options) => {
+        const connection = (options as AmqpDeliveryOptions).connection ?? 'default';
+        return deps.amqp.has(connection)
+          ? []
+          : [`no AMQP connection named "${connection}" is configured (${configName('AMQP_URL', connection)})`];
+      },
       async handler(payload, ctx) {
         const options = parseOptions(AmqpDeliveryOptions, ctx);
         const messageId = deliveryMessageId(deliveryKey(ctx));
@@ -94,11 +92,9 @@ export function createDeliveryCallbacks(deps: DeliveryDeps): AnyCallbackDefiniti
   ];
 }
 
-/** What is wrong with a request's options: their shape first, then what they name that is not configured here. */
-function optionProblems<T>(schema: z.ZodType<T>, options: unknown, configured: (options: T) => string[]): string[] {
-  const parsed = schema.safeParse(options);
-  if (!parsed.success) return parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`);
-  return configured(parsed.data);
+/** The variable that configures a named secret set or connection: PREFIX for "default", PREFIX_NAME otherwise. */
+function configName(prefix: string, name: string): string {
+  return name === 'default' ? prefix : `${prefix}_${name.toUpperCase()}`;
 }
 
 /** Bad options will not get better on retry. */

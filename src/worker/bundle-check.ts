@@ -10,8 +10,11 @@ export class WorkflowBundleError extends Error {
   override name = 'WorkflowBundleError';
 }
 
-/** Webpack names each module by its path; the SDK's workflow state lives in this one. */
-const WORKFLOW_SDK_MODULE = /["']([^"'\n]*?)@temporalio[\\/]workflow[\\/]lib[\\/]internals\.js["']/g;
+/**
+ * Webpack names each module by its path. Any module of @temporalio/workflow counts: the worker's entry point takes
+ * some from one copy while the workflows take others from another.
+ */
+const WORKFLOW_SDK_MODULE = /["']([^"'\n]*?)@temporalio[\\/]workflow[\\/]lib[\\/][\w-]+\.js["']/g;
 
 /** Every fan-out workflow module defines this type name; a bundle without it cannot run a fan-out. */
 const FANOUT_MARKER = 'fanoutShard';

@@ -51,7 +51,7 @@ export async function createFanoutWorker(options: FanoutWorkerOptions): Promise<
     ...workerOptions
   } = options;
   if (!Registry.is(registry)) throw new RegistryError('registry: expected a Registry of temporal-fanout');
-  const fanoutActivities = createActivities({ registry, records: new RecordStore(store) });
+  const allActivities = mergeActivities(activities ?? {}, createActivities({ registry, records: new RecordStore(store) }));
   // Bundled here rather than by Worker.create, with the options it would use, so the bundle can be checked first.
   const bundle =
     workflowBundle ??
@@ -69,7 +69,7 @@ export async function createFanoutWorker(options: FanoutWorkerOptions): Promise<
     ...rest,
     ...(interceptors ? { interceptors: { ...interceptors, workflowModules: undefined } } : {}),
     taskQueue: taskQueue ?? FANOUT_TASK_QUEUE,
-    activities: mergeActivities(activities ?? {}, fanoutActivities),
+    activities: allActivities,
     dataConverter: withFanoutStorage(dataConverter, store),
     workflowBundle: bundle,
   });

@@ -1,0 +1,3 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({ test: { pool: 'forks', include: ['test/**/*.test.ts'] } });
