@@ -47,10 +47,6 @@ export class LanePool {
     this.addLanes(wanted - this.activeLanes);
   }
 
-  get taken(): number {
-    return this.next;
-  }
-
   private remaining(): number {
     return this.options.size - this.next;
   }
