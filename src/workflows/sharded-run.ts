@@ -95,8 +95,10 @@ export class ShardedRun implements TargetsRun {
   async control(settings: RunSettings): Promise<void> {
     this.settings = settings;
     this.pool.paused = settings.paused;
+    // The new share first: a shard the pool starts at once starts with it.
+    const told = this.share();
     this.pool.setAtOnce(shardsAtOnceFor(this.plan, settings.maxConcurrency));
-    await this.share();
+    await told;
   }
 
   stopped(_reason: StopReason): void {
@@ -146,8 +148,9 @@ export class ShardedRun implements TargetsRun {
 
   /**
    * Gives each shard its share of the concurrency: running shards and the ones to start split it evenly, so that
-   * together they never have more in flight than `maxConcurrency`. With `onlyIfChanged`, tells the running shards
-   * only a new share (their pause is as they were told).
+   * together they never have more in flight than `maxConcurrency`. The share is set at once (shards started from
+   * then on get it); the running shards are told by signal. With `onlyIfChanged`, they are told only a new share
+   * (their pause is as they were last told).
    */
   private async share({ onlyIfChanged = false } = {}): Promise<void> {
     const running = this.states.filter((state) => state === 'running').length;
