@@ -130,6 +130,14 @@ async function main(): Promise<void> {
       maxConcurrency: 400,
       targetOptions: Object.fromEntries(Object.keys(wide).map((name) => [name, { service: 'crm.get-user' }])),
     });
+    // Sharded, one shard at a time, then raised: the running shard is told its new share, the second one starts.
+    cids['fanout-sharded-control'] = await fanout.invoke(wide, ['collect'], {
+      maxConcurrency: 100,
+      targetOptions: Object.fromEntries(Object.keys(wide).map((name) => [name, { service: 'crm.get-user' }])),
+    });
+    for (let i = 0; i < 200 && !(await fanout.progress(cids['fanout-sharded-control'])).runningShards?.length; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    await fanout.setMaxConcurrency(cids['fanout-sharded-control'], 400);
     for (let i = 0; i < 200 && (await fanout.progress(cids['fanout-cancelled'])).ok < 1; i++)
       await new Promise((r) => setTimeout(r, 25));
     await fanout.cancel(cids['fanout-cancelled']);

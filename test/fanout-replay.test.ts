@@ -26,8 +26,8 @@ describe('saved histories replay without nondeterminism', () => {
   it('has histories of every pattern to replay', () => {
     // Fan-out / fan-in with on-target callbacks; failing targets and callbacks; a child-workflow target; parallel
     // execution; invoke/retry; a cancelled fan-out; one stopped by fail-fast, with a deadline; one paused before its
-    // first target, resumed and raised; a sharded one, its concurrency spread over both shards; and one taken over
-    // by another worker mid-run.
+    // first target, resumed and raised; a sharded one, its concurrency spread over both shards; a sharded one raised
+    // while its first shard runs; and one taken over by another worker mid-run.
     expect(files.sort()).toEqual(
       [
         'fanout-cancelled',
@@ -38,6 +38,7 @@ describe('saved histories replay without nondeterminism', () => {
         'fanout-restarted',
         'fanout-seed',
         'fanout-sharded',
+        'fanout-sharded-control',
         'invoke-retry',
         'parallel',
       ]
