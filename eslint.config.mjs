@@ -65,4 +65,19 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Every patch id is declared once, with why and since when, in src/workflows/patches.ts.
+    files: ['**/*.ts'],
+    ignores: ['src/workflows/patches.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            'CallExpression[callee.name=/^(patched|deprecatePatch)$/] > .arguments:not(Identifier[name=/^PATCH_/])',
+          message: 'Declare the patch id as a PATCH_ constant in src/workflows/patches.ts and pass that constant.',
+        },
+      ],
+    },
+  },
 );

@@ -1,10 +1,10 @@
 /**
- * Records the histories the replay test checks: a few fan-outs of every kind run on the official time-skipping test server, saved as
- * JSON under test/histories. Re-run after a deliberate change to the workflows' command sequence
- * (`npm run histories:save`); the replay test then guards every later change against nondeterminism. Histories
- * of runs still in flight when code changes stay: save the new ones beside them with a label
- * (`npm run histories:save -- try-cancel` writes `<name>-try-cancel.json`; names after the label save only those:
- * `npm run histories:save -- policies fanout-fail-fast`).
+ * Records the histories the replay test checks: a fan-out of every pattern run on the official time-skipping test
+ * server, saved as JSON under test/histories; the replay test then guards every later change against
+ * nondeterminism. A change to the workflows' command sequence comes with a patch (src/workflows/patches.ts), and
+ * the histories of the code before it stay: save the new ones beside them with a label
+ * (`npm run histories:save -- batches` writes `<name>-batches.json`; names after the label save only those:
+ * `npm run histories:save -- batches fanout-seed fanout-sharded`).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   const fanout = new FanoutClient({ client: env.client, registry, store });
   const cids: Record<string, string> = {};
   // Controlled from the start: paused before the worker first sees it, then resumed, then raised past the targets
-  // still to start (both runner markers: early-control-reaches-runner, runner-raise-counts-active-lanes).
+  // still to start.
   cids['fanout-control'] = await fanout.invoke(
     { r1: { user_id: 'u6', hours: 3 }, r2: { user_id: 'u6', hours: 3 }, 'crm.get-user': { user_id: 'u6' } },
     ['collect'],
@@ -125,17 +125,45 @@ async function main(): Promise<void> {
         },
       },
     );
-    // Sharded, its concurrency spread over both shards at once (the shards-spread-in-flight marker).
+    // Sharded, its concurrency spread over both shards at once.
     const wide = Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`u${i}`, { user_id: `u${i}` }]));
     cids['fanout-sharded'] = await fanout.invoke(wide, ['collect'], {
       maxConcurrency: 400,
       targetOptions: Object.fromEntries(Object.keys(wide).map((name) => [name, { service: 'crm.get-user' }])),
     });
+    // Sharded, one shard at a time, then raised: the running shard is told its new share, the second one starts.
+    cids['fanout-sharded-control'] = await fanout.invoke(wide, ['collect'], {
+      maxConcurrency: 100,
+      targetOptions: Object.fromEntries(Object.keys(wide).map((name) => [name, { service: 'crm.get-user' }])),
+    });
+    for (let i = 0; i < 200 && !(await fanout.progress(cids['fanout-sharded-control'])).runningShards?.length; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    await fanout.setMaxConcurrency(cids['fanout-sharded-control'], 400);
     for (let i = 0; i < 200 && (await fanout.progress(cids['fanout-cancelled'])).ok < 1; i++)
       await new Promise((r) => setTimeout(r, 25));
     await fanout.cancel(cids['fanout-cancelled']);
     for (const cid of Object.values(cids)) await fanout.result(cid);
   });
+  // Taken over by another worker mid-run, its child-workflow target still running: the successor replays the
+  // history so far before it carries on. The first worker caches nothing, so the successor gets every task.
+  const first = await createFanoutWorker({
+    connection: env.nativeConnection,
+    registry,
+    workflowBundle,
+    store,
+    workerOptions: { maxCachedWorkflows: 0 },
+  });
+  await first.runUntil(async () => {
+    cids['fanout-restarted'] = await fanout.invoke(
+      { 'crm.get-user': { user_id: 'u7' }, r1: { user_id: 'u7', hours: 3 }, 'scoring.get-score': { uid: 'u7' } },
+      ['collect'],
+      { maxConcurrency: 2, onTarget: ['collect'], targetOptions: { r1: { service: 'reports.build-credit-report' } } },
+    );
+    for (let i = 0; i < 200 && (await fanout.progress(cids['fanout-restarted'])).ok < 2; i++)
+      await new Promise((r) => setTimeout(r, 25));
+  });
+  const successor = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle, store });
+  await successor.runUntil(fanout.result(cids['fanout-restarted']));
   fs.mkdirSync(OUT, { recursive: true });
   for (const [name, cid] of Object.entries(cids)) {
     if (ONLY.size && !ONLY.has(name)) continue;

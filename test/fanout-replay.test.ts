@@ -24,22 +24,23 @@ beforeAll(async () => {
 
 describe('saved histories replay without nondeterminism', () => {
   it('has histories of every pattern to replay', () => {
-    // Each pattern as recorded before targets were cancelled with TRY_CANCEL, and after (`-try-cancel`); and a
-    // fan-out whose server and worker were killed mid-run, its catalog check split over two workflow tasks; a
-    // fan-out stopped by its failure policy, with a deadline; fan-outs keeping their counts in the memo as they run;
-    // a fan-out paused before its first target and raised past the targets it had left to start; a sharded fan-out
-    // whose concurrency is spread over its shards.
-    const patterns = ['fanout-cancelled', 'fanout-child', 'fanout-failures', 'fanout-seed', 'invoke-retry', 'parallel'];
+    // Fan-out / fan-in with on-target callbacks; failing targets and callbacks; a child-workflow target; parallel
+    // execution; invoke/retry; a cancelled fan-out; one stopped by fail-fast, with a deadline; one paused before its
+    // first target, resumed and raised; a sharded one, its concurrency spread over both shards; a sharded one raised
+    // while its first shard runs; and one taken over by another worker mid-run.
     expect(files.sort()).toEqual(
       [
-        ...patterns,
-        ...patterns.map((name) => `${name}-try-cancel`),
+        'fanout-cancelled',
+        'fanout-child',
+        'fanout-control',
+        'fanout-fail-fast',
+        'fanout-failures',
         'fanout-restarted',
-        'fanout-fail-fast-policies',
-        'fanout-seed-counts-memo',
-        'fanout-cancelled-counts-memo',
-        'fanout-control-runner-patches',
-        'fanout-sharded-spread',
+        'fanout-seed',
+        'fanout-sharded',
+        'fanout-sharded-control',
+        'invoke-retry',
+        'parallel',
       ]
         .map((n) => `${n}.json`)
         .sort(),

@@ -11,6 +11,8 @@ import {
   SHARD_IN_FLIGHT,
   SHARD_SIZE_LIMIT,
   planShards,
+  shardsAtOnceFor,
+  targetsAtOnceFor,
 } from '../src/workflows/sharding';
 
 const callbackCounts = Array.from({ length: MAX_CALLBACKS + 1 }, (_, n) => n);
@@ -23,59 +25,75 @@ describe('planShards', () => {
     // 3 events per target, 3 per callback, up to 3 for workflow tasks.
     expect(plan.shardSize * (6 + 3 * n)).toBeLessThanOrEqual(HISTORY_EVENT_BUDGET);
     // Every target settled with all its callbacks still running, beside every final callback and a records save.
-    const pending = Math.max(plan.executionCap, n * plan.shardSize) + MAX_CALLBACKS + 2;
+    const pending = Math.max(plan.executionLimit, n * plan.shardSize) + MAX_CALLBACKS + 2;
     expect(pending).toBeLessThanOrEqual(PENDING_ACTIVITIES_LIMIT);
     // A task may start a target and every on-target callback of each target in flight.
-    expect(plan.executionCap * (1 + n)).toBeLessThanOrEqual(COMMANDS_PER_TASK);
-    expect(plan.executionCap).toBeLessThanOrEqual(plan.shardSize);
+    expect(plan.executionLimit * (1 + n)).toBeLessThanOrEqual(COMMANDS_PER_TASK);
+    expect(plan.executionLimit).toBeLessThanOrEqual(plan.shardSize);
     expect(plan.shardCount).toBe(Math.ceil(MAX_TARGETS / plan.shardSize));
-    expect(plan.shardsAtOnce * plan.concurrencyPerExecution).toBeLessThanOrEqual(MAX_CONCURRENCY_LIMIT);
+    expect(plan.shardsAtOnce * plan.targetsAtOnce).toBeLessThanOrEqual(MAX_CONCURRENCY_LIMIT);
   });
 
-  it('changes no plan with up to three on-target callbacks (their fan-outs replay as they ran)', () => {
+  it('bounds shards by the history budget with up to three on-target callbacks, by pending activities beyond', () => {
     for (const n of [0, 1, 2, 3])
-      for (const width of [1, 500, 999, 1000, 1001, 5000, MAX_TARGETS])
-        for (const maxConcurrency of [1, 500, 1000, 1500, MAX_CONCURRENCY_LIMIT])
-          expect(planShards(width, n, maxConcurrency, { spreadOverShards: false })).toEqual(
-            planShards(width, n, maxConcurrency, { withinPendingActivitiesLimit: false, spreadOverShards: false }),
-          );
-  });
-
-  it('makes shards smaller with four or more, where the history budget alone would pass the pending limit', () => {
-    const before = planShards(500, 4, 500, { withinPendingActivitiesLimit: false });
-    const now = planShards(500, 4, 500);
-    expect(before).toMatchObject({ shardSize: 500, shardCount: 1 });
-    expect(4 * before.shardSize + MAX_CALLBACKS + 2).toBeGreaterThan(PENDING_ACTIVITIES_LIMIT);
-    expect(now).toMatchObject({ shardSize: 487, shardCount: 2 });
+      expect(planShards(MAX_TARGETS, n, 1).shardSize).toBe(
+        Math.min(SHARD_SIZE_LIMIT, Math.floor(HISTORY_EVENT_BUDGET / (6 + 3 * n))),
+      );
+    // With four, a shard the history budget alone allows (500 targets) could have more pending than the limit.
+    expect(Math.floor(HISTORY_EVENT_BUDGET / (6 + 3 * 4))).toBe(500);
+    expect(4 * 500 + MAX_CALLBACKS + 2).toBeGreaterThan(PENDING_ACTIVITIES_LIMIT);
+    expect(planShards(500, 4, 500)).toMatchObject({ shardSize: 487, shardCount: 2 });
   });
 
   it('runs shards side by side only as far as maxConcurrency needs, SHARD_IN_FLIGHT targets each', () => {
     expect(planShards(20_000, 1, 500)).toMatchObject({
       shardSize: 1000,
-      inFlightPerShard: SHARD_IN_FLIGHT,
+      executionLimit: 800,
       shardsAtOnce: 3,
-      concurrencyPerExecution: 166,
+      targetsAtOnce: 166,
     });
-    expect(planShards(20_000, 1, 1_000)).toMatchObject({ shardsAtOnce: 5, concurrencyPerExecution: 200 });
-    expect(planShards(20_000, 1, 150)).toMatchObject({ shardsAtOnce: 1, concurrencyPerExecution: 150 });
+    expect(planShards(20_000, 1, 1_000)).toMatchObject({ shardsAtOnce: 5, targetsAtOnce: 200 });
+    expect(planShards(20_000, 1, 150)).toMatchObject({ shardsAtOnce: 1, targetsAtOnce: 150 });
     // More concurrency than shards of SHARD_IN_FLIGHT can hold: every shard at once, each running more.
-    expect(planShards(20_000, 0, 10_000)).toMatchObject({ shardsAtOnce: 20, concurrencyPerExecution: 500 });
-    expect(planShards(2_001, 0, 1_200)).toMatchObject({ shardCount: 3, shardsAtOnce: 3, concurrencyPerExecution: 400 });
+    expect(planShards(20_000, 0, 10_000)).toMatchObject({ shardsAtOnce: 20, targetsAtOnce: 500 });
+    expect(planShards(2_001, 0, 1_200)).toMatchObject({ shardCount: 3, shardsAtOnce: 3, targetsAtOnce: 400 });
   });
 
-  it('spreads only sharded fan-outs, and reaches their maxConcurrency as before whenever the shards can hold it', () => {
+  it('spreads a sharded fan-out over shards of SHARD_IN_FLIGHT, never past maxConcurrency nor one execution', () => {
     for (const n of [0, 1, 3, 10])
       for (const width of [1, 999, 1000, 1001, 5000, 20_000, MAX_TARGETS])
         for (const maxConcurrency of [1, 199, 200, 500, 1000, 1500, MAX_CONCURRENCY_LIMIT]) {
-          const spread = planShards(width, n, maxConcurrency);
-          const before = planShards(width, n, maxConcurrency, { spreadOverShards: false });
-          if (spread.shardCount === 1) expect(spread).toEqual(before);
-          expect(spread.inFlightPerShard).toBeLessThanOrEqual(spread.executionCap);
-          expect(spread.shardsAtOnce).toBeGreaterThanOrEqual(before.shardsAtOnce);
-          const total = (plan: typeof spread) => plan.shardsAtOnce * plan.concurrencyPerExecution;
-          expect(total(spread)).toBeLessThanOrEqual(maxConcurrency);
-          // Integer shares may leave a few slots unused: at most one less per shard than even shares would give.
-          expect(total(spread)).toBeGreaterThanOrEqual(total(before) - spread.shardsAtOnce);
+          const plan = planShards(width, n, maxConcurrency);
+          const total = plan.shardsAtOnce * plan.targetsAtOnce;
+          expect(plan.targetsAtOnce).toBeLessThanOrEqual(plan.executionLimit);
+          expect(plan.shardsAtOnce).toBeLessThanOrEqual(plan.shardCount);
+          if (plan.shardCount === 1) {
+            expect(plan).toMatchObject({
+              shardsAtOnce: 1,
+              targetsAtOnce: Math.min(maxConcurrency, plan.executionLimit),
+            });
+            continue;
+          }
+          expect(total).toBeLessThanOrEqual(maxConcurrency);
+          // As many shards as it takes to give each SHARD_IN_FLIGHT (or all of them), one fewer would not do.
+          const perShard = Math.min(plan.executionLimit, SHARD_IN_FLIGHT);
+          if (plan.shardsAtOnce < plan.shardCount)
+            expect(plan.shardsAtOnce * perShard).toBeGreaterThanOrEqual(maxConcurrency);
+          if (plan.shardsAtOnce > 1) expect((plan.shardsAtOnce - 1) * perShard).toBeLessThan(maxConcurrency);
+          // Integer shares leave at most one slot per shard unused, unless the shards cannot hold it all.
+          if (plan.shardsAtOnce * plan.executionLimit >= maxConcurrency)
+            expect(total).toBeGreaterThan(maxConcurrency - plan.shardsAtOnce);
         }
+  });
+
+  it('shares a changed concurrency among the shards running', () => {
+    const plan = planShards(20_000, 1, 500);
+    expect(shardsAtOnceFor(plan, 1_200)).toBe(6);
+    expect(shardsAtOnceFor(plan, 100_000)).toBe(20);
+    // Lowered below what the shards running need: each running shard gets its even share, at least one target.
+    expect(targetsAtOnceFor(plan, 400, 2)).toBe(200);
+    expect(targetsAtOnceFor(plan, 400, 3)).toBe(133);
+    expect(targetsAtOnceFor(plan, 2, 5)).toBe(1);
+    expect(targetsAtOnceFor(plan, 10_000, 1)).toBe(plan.executionLimit);
   });
 });

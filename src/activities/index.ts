@@ -6,6 +6,7 @@
 import type { Catalog, StoredRecord } from '../contracts';
 import { DESCRIBE_CATALOG, SAVE_RECORDS } from '../contracts';
 import type { Registry } from '../registry';
+import type { BuiltinActivities } from './builtin';
 import type { RecordStore } from '../store/records';
 import { mapLimit } from '../store/records';
 import { createCallbackActivities } from './callbacks';
@@ -21,12 +22,15 @@ export function createActivities({
   records,
 }: FanoutActivityDeps): Record<string, (...args: never[]) => Promise<unknown>> {
   // Null prototype: the worker takes own entries only, and so does anyone looking an activity up by name.
-  return Object.assign(Object.create(null) as Record<string, (...args: never[]) => Promise<unknown>>, {
-    ...createServiceActivities(registry, records),
-    ...createCallbackActivities(registry, records),
+  const builtin: BuiltinActivities = {
     [DESCRIBE_CATALOG]: async (): Promise<Catalog> => registry.catalog(),
     [SAVE_RECORDS]: async (cid: string, batch: [number, StoredRecord][]): Promise<void> => {
       await mapLimit(batch, 16, ([index, stored]) => records.put(cid, index, stored));
     },
+  };
+  return Object.assign(Object.create(null) as Record<string, (...args: never[]) => Promise<unknown>>, {
+    ...createServiceActivities(registry, records),
+    ...createCallbackActivities(registry, records),
+    ...builtin,
   });
 }

@@ -10,8 +10,8 @@ import { logCallback } from './log-callback';
 export { creditScoringServices } from './credit-scoring';
 export { logCallback } from './log-callback';
 
-/** The example worker's workflows module (a folder path: webpack finds workflows.ts from source or .js when built). */
-export const EXAMPLE_WORKFLOWS_PATH = path.join(__dirname, 'workflows');
+/** The example worker's workflows module: workflows.ts from source, workflows.js when built. */
+export const EXAMPLE_WORKFLOWS_PATH = path.join(__dirname, `workflows${path.extname(__filename)}`);
 
 export function exampleRegistry(
   options: CreditScoringOptions & LogCallbackOptions & { extraCallbacks?: AnyCallbackDefinition[] } = {},

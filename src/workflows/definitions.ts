@@ -17,7 +17,7 @@ export const setMaxConcurrencyUpdate = defineUpdate<FanoutControl, [maxConcurren
 export const pauseUpdate = defineUpdate<FanoutControl>('pause');
 export const resumeUpdate = defineUpdate<FanoutControl>('resume');
 
-/** The fan-out passes its concurrency and pause on to its running shards. */
+/** The fan-out passes its concurrency and pause on to its running shards: `concurrency` is a shard's targets at once. */
 export const shardControlSignal = defineSignal<[control: { concurrency: number; paused: boolean }]>('shardControl');
 
 /**

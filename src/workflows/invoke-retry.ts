@@ -4,10 +4,9 @@
  * the target and ends the workflow as cancelled, without callbacks (it neither succeeded nor finally failed).
  * FanoutState follows it: running, finalizing, completed; or cancelled; or failed if the name check refuses it.
  */
-import { isCancellation, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type {
   CallbackInput,
-  FanoutProgress,
   FanoutState,
   InvokeRetryOutcome,
   InvokeRetryWorkflowInput,
@@ -16,38 +15,22 @@ import type {
 } from '../contracts';
 import { FanoutStateKey, callbackName } from '../constants';
 import { progressQuery } from './definitions';
+import { progressOf } from './progress';
 import { targetRecord, utc } from './records';
-import { CallbackIds, checkNames, runCallback, runTarget, saveRecords, targetCancellationType } from './steps';
-
-/** Histories recorded before FanoutState and cancellation were handled replay the old way. */
-export const INVOKE_RETRY_STATES_PATCH = 'invoke-retry-states';
+import { CallbackIds, checkNames, runCallback, runTarget, saveRecords } from './steps';
 
 export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<InvokeRetryOutcome> {
   const { cid, source, target, attempts, interval, callbacks } = input;
-  const tracksStates = patched(INVOKE_RETRY_STATES_PATCH);
-  const cancellationType = targetCancellationType();
   let state: TargetState = 'running';
   let phase: FanoutState = 'running';
   const setPhase = (next: FanoutState) => {
     phase = next;
-    if (tracksStates) upsertSearchAttributes([{ key: FanoutStateKey, value: next }]);
+    upsertSearchAttributes([{ key: FanoutStateKey, value: next }]);
   };
-  setHandler(progressQuery, (): FanoutProgress => {
-    const settled = state === 'ok' || state === 'failed' || state === 'cancelled';
-    return {
-      cid,
-      source,
-      pattern: 'invoke-retry',
-      state: phase,
-      total: 1,
-      settled: settled ? 1 : 0,
-      ok: state === 'ok' ? 1 : 0,
-      failed: state === 'failed' ? 1 : 0,
-      cancelled: state === 'cancelled' ? 1 : 0,
-      running: settled ? 0 : 1,
-      pending: 0,
-      targets: { [target.name]: state },
-    };
+  setHandler(progressQuery, () => {
+    const counts = { pending: 0, running: 0, ok: 0, failed: 0, cancelled: 0, [state]: 1 };
+    const about = { cid, source, pattern: 'invoke-retry', state: phase, total: 1 } as const;
+    return progressOf(about, counts, { targets: { [target.name]: state } });
   });
   try {
     await checkNames([target.service], callbacks, { [target.service]: target.kind });
@@ -65,18 +48,13 @@ export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<Invo
   let record: TargetRecord | undefined;
   try {
     const call = { request: target.request, cid, source, target: target.name, index: 0, reqTsUtc };
-    const success = await runTarget(
-      call,
-      { ...target, options: { ...target.options, retry: schedule } },
-      {},
-      cancellationType,
-    );
+    const success = await runTarget(call, { ...target, options: { ...target.options, retry: schedule } }, {});
     record = success.stored
       ? success.record
       : targetRecord({ source, cid, target: target.name, reqTsUtc }, success, Date.now());
     state = 'ok';
   } catch (error) {
-    if (tracksStates && isCancellation(error)) {
+    if (isCancellation(error)) {
       // Cancelled, not failed: no INVOKE_RETRY_ON_FAILURE, and the workflow ends as cancelled.
       state = 'cancelled';
       setPhase('cancelled');

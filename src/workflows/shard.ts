@@ -13,10 +13,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { FanoutProgress, ShardResult, ShardWorkflowInput } from '../contracts';
-import { PROGRESS_TARGETS_LIMIT } from '../constants';
 import { progressQuery, shardControlSignal, shardSettledSignal, targetFailedSignal } from './definitions';
+import { progressOf, targetStates } from './progress';
 import { detailsTable } from './records';
-import { targetCancellationType } from './steps';
 import { TargetRunner } from './target-runner';
 
 export async function fanoutShard(input: ShardWorkflowInput): Promise<ShardResult> {
@@ -24,30 +23,23 @@ export async function fanoutShard(input: ShardWorkflowInput): Promise<ShardResul
   const title = () => `shard ${input.shardIndex + 1} of fan-out ${input.cid} ${phase}`;
   const parent = workflowInfo().parent;
   const fanout = parent && getExternalWorkflowHandle(parent.workflowId, parent.runId);
-  const runner: TargetRunner = new TargetRunner(
-    { ...input, concurrency: input.maxConcurrency, cancellationType: targetCancellationType() },
-    (state) => {
-      // The fan-out counts failures across shards for its failure policy; it may have finished (or stopped) by
-      // the time a late signal arrives, which is no concern of the shard's.
-      if (state === 'failed' && input.reportFailures && fanout)
-        fanout.signal(targetFailedSignal, input.shardIndex).catch(() => undefined);
-      setCurrentDetails(detailsTable(runner.states, runner.counts, title()));
-    },
-  );
-  runner.paused = input.startPaused ?? false;
-  setHandler(shardControlSignal, (control) => runner.control(control));
-  setHandler(progressQuery, (): FanoutProgress => {
-    const { counts, states } = runner;
-    return {
-      cid: input.cid,
-      source: input.source,
-      pattern: input.pattern,
-      state: phase,
-      total: input.targets.length,
-      settled: counts.ok + counts.failed + counts.cancelled,
-      ...counts,
-      ...(input.targets.length <= PROGRESS_TARGETS_LIMIT ? { targets: Object.fromEntries(states) } : {}),
-    };
+  // The shard's input names its share of the fan-out's concurrency `maxConcurrency`: its targets at once.
+  const runner: TargetRunner = new TargetRunner({ ...input, targetsAtOnce: input.maxConcurrency }, (state) => {
+    // The fan-out counts failures across shards for its failure policy; it may have finished (or stopped) by
+    // the time a late signal arrives, which is no concern of the shard's.
+    if (state === 'failed' && input.reportFailures && fanout)
+      fanout.signal(targetFailedSignal, input.shardIndex).catch(() => undefined);
+    setCurrentDetails(detailsTable(runner.states, runner.counts, title()));
+  });
+  runner.control({ targetsAtOnce: input.maxConcurrency, paused: input.startPaused ?? false });
+  setHandler(shardControlSignal, ({ concurrency, paused }) => runner.control({ targetsAtOnce: concurrency, paused }));
+  setHandler(progressQuery, () => {
+    const { cid, source, pattern, targets } = input;
+    return progressOf(
+      { cid, source, pattern, state: phase, total: targets.length },
+      runner.counts,
+      targetStates(runner.states),
+    );
   });
 
   if (!input.startCancelled) {

@@ -22,65 +22,59 @@ const PENDING_ACTIVITIES_RESERVED = MAX_CALLBACKS + 2;
 /**
  * Targets a shard runs at once when a sharded fan-out's concurrency can be spread over more shards. While the
  * worker holds one of an execution's workflow tasks, what settles meanwhile is buffered, two events an activity;
- * past 100 buffered events (`history.maximumBufferedEventsBatch`, on every cluster) the server closes the task,
- * the worker's work on it is thrown away and the run is replayed from its start. With 1,000 targets in flight in
- * one execution that happened over and over on a busy 2-core worker (104 of 140 tasks of a 5,000-wide fan-out
- * force-closed, the rate halved); spread over five executions each sees a fifth of the completions.
+ * past 100 buffered events (`history.maximumBufferedEventsBatch`, on every cluster) the server closes the task, the
+ * worker's work on it is thrown away and the run is replayed from its start. With many targets in flight in one
+ * execution a busy worker hits that over and over; spread over more executions, each sees a share of the completions.
  */
 export const SHARD_IN_FLIGHT = 200;
 
+/**
+ * How a fan-out runs. The concurrency names, from the widest: `maxConcurrency` (the caller's, across the whole
+ * fan-out), `shardsAtOnce` (shards running side by side), `targetsAtOnce` (targets in flight in one execution: the
+ * fan-out's own, or each running shard's share), bounded by `executionLimit`.
+ */
 export interface ShardPlan {
   /** Targets per execution: the whole fan-out runs in one execution when it has at most this many. */
   shardSize: number;
-  /** How many shards run at once. */
-  shardsAtOnce: number;
-  /** Targets in flight per execution; shardsAtOnce × this never passes the fan-out's maxConcurrency. */
-  concurrencyPerExecution: number;
   shardCount: number;
   /** The most targets one execution may have in flight: bounded by its shard size and by one task's commands. */
-  executionCap: number;
-  /** Targets in flight per shard that the fan-out aims for, spreading its concurrency over more shards. */
-  inFlightPerShard: number;
+  executionLimit: number;
+  /** Shards running side by side at the start. */
+  shardsAtOnce: number;
+  /** Targets in flight per execution at the start; shardsAtOnce × this never passes maxConcurrency. */
+  targetsAtOnce: number;
 }
 
-export interface PlanOptions {
-  /**
-   * Keep each execution's pending activities within PENDING_ACTIVITIES_LIMIT (the default). Off only for fan-outs
-   * started before the bound, which must replay with the plan they started with: it changes only plans with four or
-   * more on-target callbacks.
-   */
-  withinPendingActivitiesLimit?: boolean;
-  /**
-   * Spread a sharded fan-out's concurrency over shards running SHARD_IN_FLIGHT targets each (the default). Off only
-   * for fan-outs started before, which ran as few shards at once as their concurrency allowed.
-   */
-  spreadOverShards?: boolean;
-}
-
-function shardSizeFor(onTargetCallbacks: number, { withinPendingActivitiesLimit = true }: PlanOptions): number {
+function shardSizeFor(onTargetCallbacks: number): number {
   const eventsPerTarget = 3 + 3 * onTargetCallbacks + 3;
   const byEvents = Math.floor(HISTORY_EVENT_BUDGET / eventsPerTarget);
-  const byPending = withinPendingActivitiesLimit
-    ? Math.floor((PENDING_ACTIVITIES_LIMIT - PENDING_ACTIVITIES_RESERVED) / Math.max(1, onTargetCallbacks))
-    : Infinity;
+  const byPending = Math.floor(
+    (PENDING_ACTIVITIES_LIMIT - PENDING_ACTIVITIES_RESERVED) / Math.max(1, onTargetCallbacks),
+  );
   return Math.max(1, Math.min(SHARD_SIZE_LIMIT, byEvents, byPending));
 }
 
-export function planShards(
-  targets: number,
-  onTargetCallbacks: number,
-  maxConcurrency: number,
-  options: PlanOptions = {},
-): ShardPlan {
-  const shardSize = shardSizeFor(onTargetCallbacks, options);
+export function planShards(targets: number, onTargetCallbacks: number, maxConcurrency: number): ShardPlan {
+  const shardSize = shardSizeFor(onTargetCallbacks);
   const shardCount = targets <= shardSize ? 1 : Math.ceil(targets / shardSize);
-  const perTaskCap = Math.max(1, Math.floor(COMMANDS_PER_TASK / (1 + onTargetCallbacks)));
-  const executionCap = Math.min(perTaskCap, shardSize);
-  const spread = shardCount > 1 && (options.spreadOverShards ?? true);
-  const inFlightPerShard = spread ? Math.min(executionCap, SHARD_IN_FLIGHT) : executionCap;
-  const shardsAtOnce = Math.min(shardCount, Math.max(1, Math.ceil(maxConcurrency / inFlightPerShard)));
-  const concurrencyPerExecution = Math.max(1, Math.min(executionCap, Math.floor(maxConcurrency / shardsAtOnce)));
-  return { shardSize, shardsAtOnce, concurrencyPerExecution, shardCount, executionCap, inFlightPerShard };
+  const perTaskLimit = Math.max(1, Math.floor(COMMANDS_PER_TASK / (1 + onTargetCallbacks)));
+  const executionLimit = Math.min(perTaskLimit, shardSize);
+  const plan = { shardSize, shardCount, executionLimit };
+  const shardsAtOnce = shardsAtOnceFor(plan, maxConcurrency);
+  return { ...plan, shardsAtOnce, targetsAtOnce: targetsAtOnceFor(plan, maxConcurrency, shardsAtOnce) };
+}
+
+type Bounds = Pick<ShardPlan, 'shardCount' | 'executionLimit'>;
+
+/** Shards to run side by side for this concurrency: as many as it takes to give each SHARD_IN_FLIGHT targets. */
+export function shardsAtOnceFor({ shardCount, executionLimit }: Bounds, maxConcurrency: number): number {
+  const perShard = Math.min(executionLimit, SHARD_IN_FLIGHT);
+  return Math.min(shardCount, Math.max(1, Math.ceil(maxConcurrency / perShard)));
+}
+
+/** Each execution's even share of the concurrency among `shards` executions, at least one target. */
+export function targetsAtOnceFor({ executionLimit }: Bounds, maxConcurrency: number, shards: number): number {
+  return Math.max(1, Math.min(executionLimit, Math.floor(maxConcurrency / Math.max(1, shards))));
 }
 
 /** A shard's child workflow ID. `//` keeps it apart from child-workflow targets, `<cid>/<target>`. */

@@ -8,19 +8,18 @@ import {
   CancellationScope,
   ParentClosePolicy,
   executeChild,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ActivityOptions, RetryPolicy as TemporalRetryPolicy } from '@temporalio/workflow';
 import type { Duration as TemporalDuration } from '@temporalio/common';
+import type { BuiltinActivities, CallbackActivities, ServiceActivities } from '../activities/builtin';
 import type {
   CallbackContext,
   CallbackInput,
   CallbackOutcome,
   CallbackRef,
-  Catalog,
   Channel,
   Defaults,
   PlannedTarget,
@@ -28,27 +27,21 @@ import type {
   StopReason,
   StoredRecord,
   TargetCall,
-  TargetOutcome,
   TargetRecord,
 } from '../contracts';
 import { DESCRIBE_CATALOG, SAVE_RECORDS, callbackName } from '../constants';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type DynamicActivities = Record<string, (...args: any[]) => Promise<any>>;
 
 /** Bounded by default: nothing retries forever. */
 export const TARGET_DEFAULTS = { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } } as const;
 export const CALLBACK_DEFAULTS = { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } } as const;
 
-const catalogActivity = proxyLocalActivities<DynamicActivities>({
+const { [DESCRIBE_CATALOG]: describeCatalog } = proxyLocalActivities<BuiltinActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { maximumAttempts: 3 },
   summary: "check the request's services and callbacks against this worker",
 });
 
-const storeActivities = proxyActivities<
-  Record<string, (cid: string, records: [number, StoredRecord][]) => Promise<void>>
->({
+const { [SAVE_RECORDS]: storeRecords } = proxyActivities<BuiltinActivities>({
   startToCloseTimeout: '1 minute',
   // The store is ours: a store that is down holds the fan-out back, bounded, and then fails it loudly.
   retry: { maximumAttempts: 10, maximumInterval: '30 seconds' },
@@ -57,7 +50,7 @@ const storeActivities = proxyActivities<
 
 /** Stores records the workflow built (failed, cancelled, child-workflow targets) in the result store. */
 export async function saveRecords(cid: string, records: [number, StoredRecord][]): Promise<void> {
-  await storeActivities[SAVE_RECORDS](cid, records);
+  await storeRecords(cid, records);
 }
 
 /** The client checked names already; the worker's own catalog is the truth, so check again, non-retryably. */
@@ -66,7 +59,7 @@ export async function checkNames(
   callbacks: CallbackRef[],
   kinds?: Record<string, PlannedTarget['kind']>,
 ): Promise<void> {
-  const catalog = (await catalogActivity[DESCRIBE_CATALOG]()) as Catalog;
+  const catalog = await describeCatalog();
   // Own entries only: a service named `constructor` or `__proto__` must not find Object.prototype's members.
   const entry = (name: string) => (Object.hasOwn(catalog.services, name) ? catalog.services[name] : undefined);
   const unknownServices = [...new Set(services)].filter((name) => !entry(name));
@@ -107,30 +100,14 @@ export type TargetSuccess =
   { ok: true; stored: true; record?: TargetRecord } | { ok: true; stored: false; response: unknown };
 
 /**
- * How target activities are cancelled: TRY_CANCEL, so a cancelled fan-out records the target as cancelled at once
- * rather than wait for an attempt that may never hear of it (a service that does not heartbeat runs to its
- * timeout); a late attempt's record never replaces it. Runs from before that change waited for the attempt.
- * Call it once, first thing in a run: decided after the catalog's local activity, the patch marker can fall in a
- * later workflow task than the one replay resolves that activity in, and replay then fails.
- */
-export function targetCancellationType(): ActivityCancellationType {
-  return patched('target-try-cancel')
-    ? ActivityCancellationType.TRY_CANCEL
-    : ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
-}
-
-/**
  * Runs one target; rejects with what the target (or Temporal) raised. Not an async function, to make fewer promises
- * (the SDK captures a stack trace for every promise a workflow makes: in a wide fan-out that was most of the
- * workflow's CPU); it settles in the same microtask turn as the async function it replaces did, so commands keep
- * their order and histories replay.
+ * (the SDK captures a stack trace for every promise a workflow makes: in a wide fan-out that is most of the
+ * workflow's CPU).
+ * Target activities are cancelled with TRY_CANCEL: a cancelled fan-out records the target as cancelled at once
+ * rather than wait for an attempt that may never hear of it (a service that does not heartbeat runs to its
+ * timeout); a late attempt's record never replaces it.
  */
-export function runTarget(
-  call: TargetCall,
-  target: PlannedTarget,
-  defaults: Defaults,
-  cancellationType: ActivityCancellationType,
-): Promise<TargetSuccess> {
+export function runTarget(call: TargetCall, target: PlannedTarget, defaults: Defaults): Promise<TargetSuccess> {
   try {
     const summary =
       target.service === target.name ? `target ${target.name}` : `target ${target.name} → ${target.service}`;
@@ -151,20 +128,20 @@ export function runTarget(
     }
     const { activityId, ...options } = {
       ...targetActivityOptions(target, defaults, summary),
-      cancellationType,
+      cancellationType: ActivityCancellationType.TRY_CANCEL,
     };
-    const activities: Record<string, (call: TargetCall) => Promise<TargetOutcome>> = target.local
+    const activities = target.local
       ? // The same activity, run by this worker within the workflow task: one marker in history instead of three
         // events and a round trip through the server's task queue. Local activities have no activity ID.
-        proxyLocalActivities({ ...options, summary: `local ${summary}` })
-      : proxyActivities({ ...options, activityId });
+        proxyLocalActivities<ServiceActivities>({ ...options, summary: `local ${summary}` })
+      : proxyActivities<ServiceActivities>({ ...options, activityId });
     return activities[target.service](call).then((outcome): TargetSuccess => ({
       ok: true,
       stored: true,
       ...(outcome.record ? { record: outcome.record } : {}),
     }));
   } catch (error) {
-    // Rejected, not thrown: as the async function did.
+    // Rejected, not thrown, as an async function would.
     return Promise.reject(error);
   }
 }
@@ -226,7 +203,7 @@ export function runCallback(
   if (scope.cancellable) throw new TypeError('callbacks run in a non-cancellable scope');
   // The activity is scheduled synchronously, within this call: the order of commands is what it always was.
   return scope
-    .run(() => proxyActivities<DynamicActivities>(options)[name](input, ctx))
+    .run(() => proxyActivities<CallbackActivities>(options)[name](input, ctx))
     .then(
       () => outcome,
       (error: unknown) => ({

@@ -1,11 +1,10 @@
 /**
  * Runs one execution's share of a fan-out: a slice of targets (all of them when the fan-out fits one execution,
- * else one shard's), at most `concurrency` at a time; as each settles, its on-target callbacks start on their own.
+ * else one shard's), at most `targetsAtOnce` at a time; as each settles, its on-target callbacks start on their own.
  * Records of targets that succeeded are stored by the service activity itself; the ones this code builds (failed,
  * timed out, cancelled, child-workflow targets) are stored in batches by `saveRecords` once all targets settled.
  */
-import { CancellationScope, CancelledFailure, condition, isCancellation, patched } from '@temporalio/workflow';
-import type { ActivityCancellationType } from '@temporalio/workflow';
+import { CancellationScope, CancelledFailure, isCancellation } from '@temporalio/workflow';
 import type {
   CallbackInput,
   CallbackOutcome,
@@ -19,6 +18,7 @@ import type {
 } from '../contracts';
 import { MAX_OUTCOMES_KEPT, callbackName } from '../constants';
 import type { StateCounts } from './records';
+import { LanePool } from './lane-pool';
 import { targetRecord } from './records';
 import type { TargetSuccess } from './steps';
 import { CallbackIds, runCallback, runTarget, saveRecords } from './steps';
@@ -35,10 +35,8 @@ export interface RunnerContext {
   onTarget: CallbackRef[];
   defaults: Defaults;
   reqTsUtc: string;
-  concurrency: number;
+  targetsAtOnce: number;
   redrive?: number;
-  /** From `targetCancellationType()`, decided at the start of the run. */
-  cancellationType: ActivityCancellationType;
 }
 
 export class TargetRunner {
@@ -53,12 +51,8 @@ export class TargetRunner {
   private readonly callbackIds = new CallbackIds();
   /** One scope for every on-target callback: they run to the end even when the fan-out is cancelled. */
   private readonly callbackScope = new CancellationScope({ cancellable: false });
-  /** Set while starting new targets is paused (running ones go on). */
-  paused = false;
-  private concurrency: number;
-  private next = 0;
-  private readonly lanes: Promise<void>[] = [];
-  private activeLanes = 0;
+  /** Takes the targets in order; a cancelled scope stops it taking more (markNotStarted records the rest). */
+  private readonly pool: LanePool;
   /** What cancelled the targets, for their records: the fan-out's own stop says why it stopped. */
   cancelledBy = 'the fan-out was cancelled';
 
@@ -68,59 +62,23 @@ export class TargetRunner {
     private readonly onChange: (state: TargetState) => void = () => undefined,
   ) {
     for (const target of ctx.targets) this.setState(target.name, 'pending');
-    this.concurrency = ctx.concurrency;
+    this.pool = new LanePool({
+      size: ctx.targets.length,
+      atOnce: ctx.targetsAtOnce,
+      take: (position) => this.runOne(ctx.targets[position], position),
+      whenCancelled: 'stop',
+    });
   }
 
-  /**
-   * Takes targets in order in `concurrency` lanes; a cancelled scope stops the lanes from taking more. While paused,
-   * or while more targets run than a lowered concurrency allows, lanes wait before taking the next target; a raised
-   * concurrency adds lanes. Left alone, the lanes take targets exactly as they always have (replay unchanged).
-   */
-  async runTargets(): Promise<void> {
-    this.addLanes(Math.min(this.concurrency, this.ctx.targets.length));
-    // Lanes never reject (runOne records every outcome); lanes added meanwhile are awaited too.
-    for (let i = 0; i < this.lanes.length; i++) await this.lanes[i];
+  /** Runs the targets in the current scope until all have settled, or it is cancelled and those running have. */
+  runTargets(): Promise<void> {
+    return this.pool.run();
   }
 
-  /**
-   * Targets in flight at most from now on, and whether to start new ones at all: lowering the concurrency or pausing
-   * lets running targets finish; raising it adds lanes.
-   */
-  control({ concurrency, paused }: { concurrency: number; paused: boolean }): void {
-    this.paused = paused;
-    this.concurrency = concurrency;
-    if (this.lanes.length === 0) return; // runTargets starts as many lanes as the concurrency is then
-    const remaining = this.ctx.targets.length - this.next;
-    // Every active lane may hold a target, and each target still to start needs a lane of its own. Histories from
-    // before counted only the targets to start (too few lanes when fewer remained than the new concurrency): the
-    // marker is written only where the two differ, so those replay unchanged.
-    let wanted = Math.min(concurrency, remaining);
-    const enough = Math.min(concurrency, this.activeLanes + remaining);
-    if (enough > Math.max(wanted, this.activeLanes) && patched('runner-raise-counts-active-lanes')) wanted = enough;
-    if (wanted > this.activeLanes) this.addLanes(wanted - this.activeLanes);
-  }
-
-  private addLanes(count: number): void {
-    for (let i = 0; i < count; i++) this.lanes.push(this.lane());
-  }
-
-  private async lane(): Promise<void> {
-    const { targets } = this.ctx;
-    this.activeLanes++;
-    try {
-      while (this.next < targets.length && !CancellationScope.current().consideredCancelled) {
-        if (this.paused || this.counts.running >= this.concurrency) {
-          const free = () => (!this.paused && this.counts.running < this.concurrency) || this.next >= targets.length;
-          // Rejected when the scope is cancelled: the loop then ends.
-          await condition(free).catch(() => undefined);
-          continue;
-        }
-        const position = this.next++;
-        await this.runOne(targets[position], position);
-      }
-    } finally {
-      this.activeLanes--;
-    }
+  /** Lowering `targetsAtOnce` or pausing lets running targets finish; raising it starts more. */
+  control({ targetsAtOnce, paused }: { targetsAtOnce: number; paused: boolean }): void {
+    this.pool.paused = paused;
+    this.pool.setAtOnce(targetsAtOnce);
   }
 
   /** Targets that never started are cancelled: recorded as such, and their callbacks still run. */
@@ -158,10 +116,7 @@ export class TargetRunner {
     };
   }
 
-  /**
-   * Starts the target and settles it when it ends. Chained rather than async, for fewer promises (see `runTarget`);
-   * the target settles, and the lane moves on, in the same microtask turns as before, so commands keep their order.
-   */
+  /** Starts the target and settles it when it ends. Chained rather than async, for fewer promises (see `runTarget`). */
   private runOne(target: PlannedTarget, position: number): Promise<void> {
     this.setState(target.name, 'running');
     this.onChange('running');
@@ -173,7 +128,6 @@ export class TargetRunner {
       { request: target.request, cid, source, target: target.name, index, reqTsUtc, ...(redrive ? { redrive } : {}) },
       target,
       defaults,
-      this.ctx.cancellationType,
     ).then((outcome) => {
       try {
         this.settle(target, position, outcome, 'ok');

@@ -1,0 +1,18 @@
+/**
+ * The signatures of the activities workflows call by name, for typed proxies on the workflow side and a checked
+ * implementation on the worker side. Types only here: workflow code imports this module and must load nothing.
+ */
+import type { Catalog, StoredRecord } from '../contracts';
+import type { DESCRIBE_CATALOG, SAVE_RECORDS } from '../constants';
+import type { CallbackActivity } from './callbacks';
+import type { ServiceActivity } from './services';
+
+/** The worker's own activities: its catalog (a local activity) and the store of records workflows built. */
+export type BuiltinActivities = Record<typeof DESCRIBE_CATALOG, () => Promise<Catalog>> &
+  Record<typeof SAVE_RECORDS, (cid: string, records: [number, StoredRecord][]) => Promise<void>>;
+
+/** One activity per registered service, named after it. */
+export type ServiceActivities = Record<string, ServiceActivity>;
+
+/** One activity per registered callback, named after it. */
+export type CallbackActivities = Record<string, CallbackActivity>;

@@ -1,0 +1,90 @@
+/**
+ * Keeps up to `atOnce` items of a list in flight, taking them in order: the one mechanism behind the targets of an
+ * execution and the shards of a wide fan-out. `atOnce` may change while it runs (raised, lanes are added; lowered,
+ * items in flight finish and lanes wait), and `paused` stops it taking new items without touching those in flight.
+ */
+import { CancellationScope, condition } from '@temporalio/workflow';
+
+export interface LanePoolOptions {
+  /** Items to take, by position: 0 to size - 1. */
+  size: number;
+  /** Items in flight at most, to start with. */
+  atOnce: number;
+  /** Runs the item at this position; settles when it is done. A rejection fails the pool (and so the run). */
+  take: (position: number) => Promise<void>;
+  /**
+   * Once the scope the pool runs in is cancelled: take nothing more (targets: the run marks them not started), or
+   * take the rest regardless of `atOnce` and `paused`, so that each settles cancelled in its own way (shards).
+   */
+  whenCancelled: 'stop' | 'take-rest';
+}
+
+export class LanePool {
+  paused = false;
+  private atOnce: number;
+  private next = 0;
+  private inFlight = 0;
+  private activeLanes = 0;
+  private readonly lanes: Promise<void>[] = [];
+
+  constructor(private readonly options: LanePoolOptions) {
+    this.atOnce = options.atOnce;
+  }
+
+  /** Runs until every item is taken and done (or, with `stop`, the scope is cancelled and what was taken is done). */
+  async run(): Promise<void> {
+    this.addLanes(Math.min(this.atOnce, this.options.size));
+    // Lanes added meanwhile (a raised `atOnce`) are awaited too.
+    for (let i = 0; i < this.lanes.length; i++) await this.lanes[i];
+  }
+
+  /** Items in flight at most from now on. Before `run`, only sets how many lanes it starts with. */
+  setAtOnce(atOnce: number): void {
+    this.atOnce = atOnce;
+    if (this.lanes.length === 0) return;
+    // Every active lane may hold an item, and each item still to take needs a lane of its own.
+    const wanted = Math.min(atOnce, this.activeLanes + this.remaining());
+    this.addLanes(wanted - this.activeLanes);
+  }
+
+  private remaining(): number {
+    return this.options.size - this.next;
+  }
+
+  private addLanes(count: number): void {
+    for (let i = 0; i < count; i++) this.lanes.push(this.lane());
+  }
+
+  private cancelled(): boolean {
+    return CancellationScope.current().consideredCancelled;
+  }
+
+  /** Whether a lane may take the next item now. */
+  private open(): boolean {
+    if (this.cancelled()) return this.options.whenCancelled === 'take-rest';
+    return !this.paused && this.inFlight < this.atOnce;
+  }
+
+  private async lane(): Promise<void> {
+    this.activeLanes++;
+    try {
+      while (this.remaining() > 0) {
+        if (this.cancelled() && this.options.whenCancelled === 'stop') return;
+        if (!this.open()) {
+          // Rejected once the scope is cancelled: the loop then decides again.
+          await condition(() => this.open() || this.remaining() === 0).catch(() => undefined);
+          continue;
+        }
+        const position = this.next++;
+        this.inFlight++;
+        try {
+          await this.options.take(position);
+        } finally {
+          this.inFlight--;
+        }
+      }
+    } finally {
+      this.activeLanes--;
+    }
+  }
+}

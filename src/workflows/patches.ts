@@ -1,0 +1,20 @@
+/**
+ * Every patch id the workflows use, declared here and nowhere else. A patch lets changed workflow code replay the
+ * histories of fan-outs started before the change: `if (patched(PATCH_X)) { new } else { old }`. The id is written
+ * into the history of every run that takes the new branch, so it never changes once released. The lint refuses
+ * `patched()` and `deprecatePatch()` with anything but a `PATCH_` constant.
+ *
+ * 1.0 starts with none: its saved histories were recorded without a branch. To add one, declare it below with why
+ * it exists and since which version, as in:
+ *
+ *   // A shard reports its counts as it goes: shards started before report only at the end.
+ *   // Since 1.1.0.
+ *   export const PATCH_SHARD_COUNTS_AS_IT_GOES = 'shard-counts-as-it-goes';
+ *
+ * then call `patched(PATCH_SHARD_COUNTS_AS_IT_GOES)` where the behaviour forks, first thing in the run (a marker
+ * decided after an activity can fall in another workflow task on replay than it did when recorded). Save a history
+ * of the old code beside the others (`npm run histories:save -- <label>`), so that the replay test keeps both
+ * branches honest. Once no run started before the change can still be open, `deprecatePatch(PATCH_X)` and drop the
+ * old branch; once no run with the marker can, remove the id.
+ */
+export {};
