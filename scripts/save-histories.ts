@@ -151,7 +151,7 @@ async function main(): Promise<void> {
     registry,
     workflowBundle,
     store,
-    workerOptions: { maxCachedWorkflows: 0 },
+    maxCachedWorkflows: 0,
   });
   await first.runUntil(async () => {
     cids['fanout-restarted'] = await fanout.invoke(

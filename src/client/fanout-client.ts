@@ -21,7 +21,6 @@ import type {
   InvokeRetryOutcome,
   InvokeRetryRequest,
   InvokeRetryResult,
-  InvokeRetryWorkflowInput,
   TargetOptions,
   TargetState,
 } from '../contracts';
@@ -39,6 +38,7 @@ import {
   resumeUpdate,
   setMaxConcurrencyUpdate,
 } from '../workflows/definitions';
+import type { fanout, invokeRetry } from '../workflows';
 import {
   DuplicateCidError,
   FanoutFailedError,
@@ -147,18 +147,18 @@ export class FanoutClient {
   /** Starts a fan-out from a raw request (e.g. an HTTP body), validated against the contract. */
   async startFanout(request: unknown): Promise<FanoutCid> {
     const input = planFanout(this.catalog, this.checks, request, 'fanout', randomUUID());
-    return (await this.start('fanout', input)) as FanoutCid;
+    return (await this.start({ workflow: 'fanout', input })) as FanoutCid;
   }
 
   async startParallel(request: unknown): Promise<FanoutCid> {
     const input = planFanout(this.catalog, this.checks, request, 'parallel', randomUUID());
-    return (await this.start('parallelExecution', input)) as FanoutCid;
+    return (await this.start({ workflow: 'parallelExecution', input })) as FanoutCid;
   }
 
   /** Invoke/retry: one target, `attempts` tries `interval` apart, callbacks on success or final failure. */
   async invokeRetry(request: InvokeRetryRequest | unknown): Promise<InvokeRetryCid> {
     const input = planInvokeRetry(this.catalog, this.checks, request, randomUUID());
-    return (await this.start('invokeRetry', input)) as InvokeRetryCid;
+    return (await this.start({ workflow: 'invokeRetry', input })) as InvokeRetryCid;
   }
 
   /** Counts by state (and each target's state up to 1,000 targets); a sharded fan-out's running shards added in. */
@@ -270,7 +270,8 @@ export class FanoutClient {
     return this.withHandle(cid, async (handle) => {
       const { status, type } = await handle.describe();
       if (status.name === 'RUNNING') throw new FanoutRunningError(cid);
-      if (type === 'invokeRetry') throw new FanoutControlError(cid, 'an invoke/retry is not redriven: invoke it anew');
+      if (type !== 'fanout' && type !== 'parallelExecution')
+        throw new FanoutControlError(cid, 'an invoke/retry is not redriven: invoke it anew');
       if (status.name !== 'COMPLETED')
         throw new FanoutControlError(cid, `it ended without a result (${status.name}): start it anew`);
       const outcome = (await handle.result()) as FanoutOutcome;
@@ -290,7 +291,7 @@ export class FanoutClient {
       };
       const summary = `redrive ${redrive} of ${patternLabel(type)} from ${input.source}: ${indexes.length} of ${outcome.counts.total} targets`;
       // The one start that reuses a CID: the same fan-out, once its previous run has closed.
-      await this.startRun(type, input, summary, 'ALLOW_DUPLICATE').catch((error: unknown) => {
+      await this.startRun({ workflow: type, input }, summary, 'ALLOW_DUPLICATE').catch((error: unknown) => {
         // Another redrive started it meanwhile.
         throw error instanceof WorkflowExecutionAlreadyStartedError ? new FanoutRunningError(cid) : error;
       });
@@ -321,7 +322,8 @@ export class FanoutClient {
     }
   }
 
-  private async start(workflowType: string, input: FanoutWorkflowInput | InvokeRetryWorkflowInput): Promise<string> {
+  private async start(start: Start): Promise<string> {
+    const { input } = start;
     const targets = 'targets' in input ? input.targets : [input.target];
     // Each request travels on its own (in the store when large), so each must fit Temporal's payload limit.
     for (const target of targets) {
@@ -330,10 +332,10 @@ export class FanoutClient {
     }
     const bytes = Buffer.byteLength(JSON.stringify(input));
     if (bytes > REQUEST_LIMIT_BYTES) throw new PayloadTooLargeError(bytes, REQUEST_LIMIT_BYTES);
-    const summary = `${patternLabel(workflowType)} from ${input.source}: ${targets.length} target${targets.length === 1 ? '' : 's'}`;
+    const summary = `${patternLabel(start.workflow)} from ${input.source}: ${targets.length} target${targets.length === 1 ? '' : 's'}`;
     try {
       // A CID names one request forever: never reuse it, even after the first one finished.
-      await this.startRun(workflowType, input, summary, 'REJECT_DUPLICATE');
+      await this.startRun(start, summary, 'REJECT_DUPLICATE');
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) throw new DuplicateCidError(input.cid);
       throw error;
@@ -342,29 +344,33 @@ export class FanoutClient {
   }
 
   /** Starts a run of workflow ID = CID, with what the Web UI and listings show of it. */
-  private async startRun(
-    workflowType: string,
-    input: FanoutWorkflowInput | InvokeRetryWorkflowInput,
-    summary: string,
-    reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE',
-  ): Promise<void> {
+  private async startRun(start: Start, summary: string, reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE'): Promise<void> {
+    const { input } = start;
     const targets = 'targets' in input ? input.targets : [input.target];
     const callbacks = 'targets' in input ? [...input.onTarget, ...input.onFinal] : input.callbacks;
-    await this.client.workflow.start(workflowType, {
+    const options = {
       workflowId: input.cid,
       taskQueue: this.taskQueue,
-      args: [input],
       workflowIdReusePolicy: reuse,
-      workflowIdConflictPolicy: 'FAIL',
+      workflowIdConflictPolicy: 'FAIL' as const,
       staticSummary: summary,
       staticDetails: describeForUi(targets, callbacks),
       typedSearchAttributes: [
         { key: FanoutSourceKey, value: input.source },
         { key: FanoutStateKey, value: 'running' },
       ],
-    });
+    };
+    // Typed by the workflow functions: an input that does not fit its workflow does not compile.
+    if (start.workflow === 'invokeRetry')
+      await this.client.workflow.start<typeof invokeRetry>(start.workflow, { ...options, args: [start.input] });
+    else await this.client.workflow.start<typeof fanout>(start.workflow, { ...options, args: [start.input] });
   }
 }
+
+/** A start: the name of a workflow function and the input its type takes. */
+type Start =
+  | { workflow: 'fanout' | 'parallelExecution'; input: Parameters<typeof fanout>[0] }
+  | { workflow: 'invokeRetry'; input: Parameters<typeof invokeRetry>[0] };
 
 /** The pattern as people call it, by workflow type. */
 function patternLabel(workflowType: string): string {
