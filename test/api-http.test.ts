@@ -350,6 +350,25 @@ describe('client errors', () => {
     }
   });
 
+  it('422 for callbacks that could not be delivered as configured, naming what is missing; nothing starts', async () => {
+    const cid = `undeliverable-${Date.now()}`;
+    const reply = await call('POST', '/v1/fanouts', {
+      cid,
+      targets: SEED_TARGETS,
+      delivery: { webhook: { url: 'https://receiver.example/hook', secret: 'partner' } },
+      onTarget: [{ name: 'delivery.amqp', options: { exchange: '', routingKey: 'replies' } }],
+    });
+    expectProblem(reply, 422, 'callback-not-deliverable');
+    expect((reply.body as { errors: unknown[] }).errors).toEqual([
+      { pointer: '/onTarget/0/options', reason: 'no AMQP connection named "default" is configured (AMQP_URL)' },
+      {
+        pointer: '/finalCallbacks/0/options',
+        reason: 'no webhook secret named "partner" is configured (WEBHOOK_SECRET_PARTNER)',
+      },
+    ]);
+    expectProblem(await call('GET', `/v1/fanouts/${cid}`), 404, 'fanout-not-found');
+  });
+
   it('409 for a CID already in use, even after that fan-out finished', async () => {
     const cid = `dup-${Date.now()}`;
     const body = { targets: SEED_TARGETS, finalCallbacks: ['log.input'], cid };

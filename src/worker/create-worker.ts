@@ -51,7 +51,10 @@ export async function createFanoutWorker(options: FanoutWorkerOptions): Promise<
     ...workerOptions
   } = options;
   if (!Registry.is(registry)) throw new RegistryError('registry: expected a Registry of temporal-fanout');
-  const allActivities = mergeActivities(activities ?? {}, createActivities({ registry, records: new RecordStore(store) }));
+  const allActivities = mergeActivities(
+    activities ?? {},
+    createActivities({ registry, records: new RecordStore(store) }),
+  );
   // Bundled here rather than by Worker.create, with the options it would use, so the bundle can be checked first.
   const bundle =
     workflowBundle ??

@@ -15,7 +15,10 @@ export const registry = new Registry(
       request: z.object({ sku: z.string() }),
       handler: async ({ sku }) => ({ sku, stock: sku.length }),
     }),
-    defineService({ name: 'pricing.quote', handler: async (request: { sku: string }) => ({ sku: request.sku, price: 10 }) }),
+    defineService({
+      name: 'pricing.quote',
+      handler: async (request: { sku: string }) => ({ sku: request.sku, price: 10 }),
+    }),
     defineService({ name: 'reports.summary', kind: 'workflow', workflowType: 'summaryReport' }),
   ],
   [
