@@ -56,7 +56,9 @@ const accepted: Record<number, ResponseSpec> = {
   409: problem('The CID is already in use'),
   413: problem('The body is over the configured size limit'),
   415: problem('The body is not application/json'),
-  422: problem('Unknown services or callbacks, or a webhook URL pointing at an internal address'),
+  422: problem(
+    'Unknown services or callbacks, callbacks that cannot be delivered as configured, or a webhook URL pointing at an internal address',
+  ),
 };
 const unknownCid = problem('No fan-out has this CID');
 
