@@ -5,11 +5,10 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+# The library alone (tsconfig.lib.json): no benchmarks, scripts or tests in the image.
+COPY tsconfig.json tsconfig.build.json tsconfig.lib.json ./
 COPY src ./src
-COPY bench ./bench
-COPY scripts ./scripts
-RUN npm run build && node dist/src/cli/main.js bundle --examples --out dist/workflow-bundle.js
+RUN npx tsc -p tsconfig.lib.json && node dist/src/cli/main.js bundle --examples --out dist/workflow-bundle.js
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production

@@ -216,7 +216,7 @@ describe('docker-compose.yml, profile `cluster`: the production topology of scri
 
 describe('Dockerfile', () => {
   it('builds the project and runs the worker entry by default, as a non-root user', () => {
-    expect(dockerfile).toMatch(/RUN npm run build/);
+    expect(dockerfile).toMatch(/RUN npx tsc -p tsconfig\.lib\.json/);
     expect(dockerfile).toMatch(/CMD \["node", "dist\/src\/cli\/main\.js", "worker", "--examples"\]/);
     expect(dockerfile).toMatch(/^USER node$/m);
   });
@@ -224,16 +224,17 @@ describe('Dockerfile', () => {
   it('copies only what exists, and all that the build compiles, and no tests', () => {
     const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1].split(' '));
     for (const source of sources) expect(fs.existsSync(path.join(root, source)), source).toBe(true);
-    const { include } = JSON.parse(fs.readFileSync(path.join(root, 'tsconfig.build.json'), 'utf8')) as {
+    const { include } = JSON.parse(fs.readFileSync(path.join(root, 'tsconfig.lib.json'), 'utf8')) as {
       include: string[];
     };
     for (const folder of include) expect(sources).toContain(folder);
-    expect(sources.filter((source) => source.startsWith('test'))).toEqual([]);
+    expect(include).toEqual(['src']);
+    expect(sources.filter((source) => /^(test|bench|scripts)/.test(source))).toEqual([]);
   });
 
   it('bundles the workflows at build time and points the worker at the bundle', () => {
     expect(dockerfile).toMatch(
-      /RUN npm run build && node dist\/src\/cli\/main\.js bundle --examples --out dist\/workflow-bundle\.js/,
+      /RUN npx tsc -p tsconfig\.lib\.json && node dist\/src\/cli\/main\.js bundle --examples --out dist\/workflow-bundle\.js/,
     );
     expect(dockerfile).toMatch(/^ENV WORKFLOW_BUNDLE=\/app\/dist\/workflow-bundle\.js$/m);
   });
