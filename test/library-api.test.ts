@@ -10,6 +10,7 @@ import { FanoutClient, InvalidRequestError, UndeliverableCallbackError } from '.
 import { createDeliveryCallbacks, createDeliveryDeps } from '../src/delivery';
 import { Registry, RegistryError, defineCallback, defineService } from '../src/registry';
 import { createFanoutWorker } from '../src/worker/create-worker';
+import { withFanoutStorage } from '../src/store/payload-driver';
 import { tempStore } from './helpers/temporal-env';
 
 const SECRET = `whsec_${Buffer.from('library-api-test-secret-0123456').toString('base64')}`;
@@ -144,5 +145,36 @@ describe('a worker beside the app', () => {
     await expect(createFanoutWorker(options)).rejects.toThrow(
       "activities named like the registry's services, callbacks or the fan-out's own: echo, fanout.describeCatalog",
     );
+  });
+});
+
+describe("the app's own client settings", () => {
+  it("keeps the app's client interceptors: a start goes through them", async () => {
+    const seen: string[] = [];
+    const client = new Client({
+      interceptors: {
+        workflow: [
+          {
+            async start(input) {
+              seen.push(`${input.workflowType} ${input.options.workflowId}`);
+              throw new Error('stopped by the app interceptor');
+            },
+          },
+        ],
+      },
+    });
+    const fanout = new FanoutClient({ client, registry: registry(), store: tempStore() });
+    await expect(fanout.invoke({ echo: 1 }, ['at-the-end'], { cid: 'through-interceptor' })).rejects.toThrow(
+      'stopped by the app interceptor',
+    );
+    expect(seen).toEqual(['fanout through-interceptor']);
+  });
+
+  it("keeps the app's data converter and adds the fan-out's External Storage; refuses one that has its own", () => {
+    const store = tempStore();
+    const converter = withFanoutStorage({ payloadConverterPath: '/app/payload-converter.js' }, store);
+    expect(converter.payloadConverterPath).toBe('/app/payload-converter.js');
+    expect(converter.externalStorage).toBeDefined();
+    expect(() => withFanoutStorage(converter, store)).toThrow(/already has externalStorage/);
   });
 });
