@@ -249,6 +249,17 @@ describe('an app of its own on the packed library', () => {
       }
     }, 120_000);
 
+    it('names an optional peer dependency that is missing, with what to install (the API without fastify)', async () => {
+      const result = await run('node', [
+        'node_modules/.bin/temporal-fanout',
+        'api',
+        '--registry',
+        './dist/services.js',
+      ]);
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(/the HTTP API needs fastify: npm install fastify/);
+    });
+
     it('refuses a module that exports no registry, saying what it expects', async () => {
       const result = await run('node', [
         'node_modules/.bin/temporal-fanout',
