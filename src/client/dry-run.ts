@@ -125,7 +125,8 @@ export function dryRunPlan(input: FanoutWorkflowInput, cidGiven: boolean): Fanou
       shards,
       targetsPerShard: Math.min(shape.shardSize, targets.length),
       shardsAtOnce: shape.shardsAtOnce,
-      targetsAtOnce: shape.targetsAtOnce,
+      // The workflow's window, which an execution with fewer targets never fills.
+      targetsAtOnce: Math.min(shape.targetsAtOnce, shape.shardSize, targets.length),
       maxConcurrency,
     },
     history: { fanout, ...(largestShard ? { largestShard } : {}), limit: HISTORY_WARN_EVENTS },
