@@ -88,8 +88,10 @@ export function dryRunPlan(input: FanoutWorkflowInput, cidGiven: boolean): Fanou
     const { events, wakeUps } = targetEvents(all, onTarget.length);
     fanout = estimate(own + tenthMemos(targets.length) + events, wakeUps + finals);
   } else {
-    // Per shard: a child workflow (initiated, started, completed), its 'settled' signal, the memo as it finishes.
-    fanout = estimate(own + shards * (EVENTS_PER_ACTIVITY + 1 + 1), shards * 3 + finals);
+    // Per shard: a child workflow (initiated, started, completed), its 'settled' signal, the memo as it finishes;
+    // and a workflow task of its own as it settles, for shards take seconds and settle apart.
+    const perShard = EVENTS_PER_ACTIVITY + 1 + 1 + EVENTS_PER_TASK;
+    fanout = estimate(own + shards * perShard, shards * 3 + finals);
     for (let index = 0; index < shards; index++) {
       const slice = sliceOf(targets.slice(index * shape.shardSize, (index + 1) * shape.shardSize));
       const { events, wakeUps } = targetEvents(slice, onTarget.length);
