@@ -161,6 +161,10 @@ describe('a dry run over HTTP', () => {
       finalCallbacks: ['log.input'],
     });
     expect(bad).toMatchObject({ status: 400, body: { type: 'urn:problem:fanout:invalid-query' } });
+    // Invoke/retry has no dry run: refused, not started for real.
+    const invokeRetry = { target: 'crm.get-user', request: { user_id: '1' }, attempts: 1, interval: 1000 };
+    const refused = await call('POST', '/v1/invoke-retry?dryRun=true', { ...invokeRetry, callbacks: ['log.input'] });
+    expect(refused).toMatchObject({ status: 400, body: { type: 'urn:problem:fanout:invalid-query' } });
   });
 
   it('plans a parallel execution; dryRun=false starts as usual', async () => {

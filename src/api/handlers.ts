@@ -50,11 +50,13 @@ export function createHandlers(deps: RouteDeps): Handlers {
   };
 
   const accept = (pattern: Pattern) => async (request: FastifyRequest, reply: FastifyReply) => {
-    // Fan-outs and parallel executions may be dry runs; invoke/retry's route takes no query.
+    // Fan-outs and parallel executions may be dry runs. Invoke/retry has none: asked for one, it refuses rather
+    // than start for real.
     const query = StartQuery.safeParse(request.query);
-    if (pattern !== 'invokeRetry' && !query.success)
-      return sendProblem(reply, problem(400, 'invalid-query', 'dryRun is true or false'));
-    const dryRunOf = pattern !== 'invokeRetry' && query.data?.dryRun === 'true' ? pattern : undefined;
+    if (!query.success) return sendProblem(reply, problem(400, 'invalid-query', 'dryRun is true or false'));
+    const dryRun = query.data.dryRun === 'true';
+    if (dryRun && pattern === 'invokeRetry')
+      return sendProblem(reply, problem(400, 'invalid-query', 'invoke/retry has no dry run; nothing was started'));
     const { schema, callbacks: listName } = ApiRequests[pattern];
     const parsed = schema.safeParse(request.body);
     const errors = parsed.success ? [] : invalidParams(parsed.error.issues);
@@ -80,7 +82,7 @@ export function createHandlers(deps: RouteDeps): Handlers {
 
     try {
       // Everything above and every check of the start itself (the same planning code), then the plan, not a start.
-      if (dryRunOf) return reply.code(200).send(await client.plan(merged, { pattern: dryRunOf }));
+      if (dryRun && pattern !== 'invokeRetry') return reply.code(200).send(await client.plan(merged, { pattern }));
       const cid = await start[pattern](merged);
       return reply
         .code(202)
