@@ -82,6 +82,10 @@ export function dryRunPlan(input: FanoutWorkflowInput, cidGiven: boolean): Fanou
   // 'finalizing' and 'completed'; the memo of counts at the end; each final callback; the deadline's timer,
   // started and cancelled.
   const own = 2 + 1 + 2 + 1 + EVENTS_PER_ACTIVITY * finals + 2 * timers;
+  // Each execution's targets: all of them, or each shard's slice, as workflows/sharded-run cuts them.
+  const slices = sharded
+    ? Array.from({ length: shards }, (_, i) => sliceOf(targets.slice(i * shape.shardSize, (i + 1) * shape.shardSize)))
+    : [all];
   let fanout: HistoryEstimate;
   let largestShard: HistoryEstimate | undefined;
   if (!sharded) {
@@ -89,11 +93,11 @@ export function dryRunPlan(input: FanoutWorkflowInput, cidGiven: boolean): Fanou
     fanout = estimate(own + tenthMemos(targets.length) + events, wakeUps + finals);
   } else {
     // Per shard: a child workflow (initiated, started, completed), its 'settled' signal, the memo as it finishes;
-    // and a workflow task of its own as it settles, for shards take seconds and settle apart.
+    // and a workflow task of its own as it settles, for shards take seconds and settle apart (at most, one more
+    // as it starts and as it closes).
     const perShard = EVENTS_PER_ACTIVITY + 1 + 1 + EVENTS_PER_TASK;
-    fanout = estimate(own + shards * perShard, shards * 3 + finals);
-    for (let index = 0; index < shards; index++) {
-      const slice = sliceOf(targets.slice(index * shape.shardSize, (index + 1) * shape.shardSize));
+    fanout = estimate(own + shards * perShard, shards * 2 + finals);
+    for (const slice of slices) {
       const { events, wakeUps } = targetEvents(slice, onTarget.length);
       // Started and completed, and the 'settled' signal it sends its fan-out (initiated, signalled).
       const shard = estimate(2 + events + 2, wakeUps + 1);
@@ -107,11 +111,7 @@ export function dryRunPlan(input: FanoutWorkflowInput, cidGiven: boolean): Fanou
   // an UpsertSearchAttributes command (the attributes given at start are free); a timer. Memo upserts and
   // workflow tasks are not billed.
   const workflowStarts = 1 + 2 * shards + 2 * all.childWorkflows;
-  const saves = sharded
-    ? Array.from({ length: shards }, (_, i) =>
-        saveBatches(sliceOf(targets.slice(i * shape.shardSize, (i + 1) * shape.shardSize))),
-      ).reduce((a, b) => a + b, 0)
-    : saveBatches(all);
+  const saves = slices.reduce((sum, slice) => sum + saveBatches(slice), 0);
   const activities = all.activities + targets.length * onTarget.length + finals + saves;
   const localActivities = 1 + all.local;
   const signals = shards;
