@@ -423,3 +423,55 @@ export interface Catalog {
   services: Record<string, { kind: 'activity' | 'workflow'; workflowType?: string; local?: boolean }>;
   callbacks: string[];
 }
+
+/** A history's expected length, and the most it can reach if every settled activity woke a workflow task of its own. */
+export const HistoryEstimate = z.object({
+  expected: z.number().describe('Events expected: those the run itself records, and the workflow tasks it needs'),
+  atMost: z.number().describe('Events at most: one workflow task for every event that wakes the workflow'),
+});
+export type HistoryEstimate = z.infer<typeof HistoryEstimate>;
+
+/**
+ * What a fan-out would do, answered by a dry run (`FanoutClient.plan`, `?dryRun=true`) without starting it. Its
+ * figures assume every target and callback succeeds at its first attempt: retries, failures and control updates
+ * add to them. No duration: it depends on the services' own latency, which neither the client nor the API knows.
+ */
+export const FanoutPlan = z
+  .object({
+    valid: z.literal(true).describe('The request passed every check a start makes; anything invalid is refused'),
+    pattern: z.enum(['fanout', 'parallel']),
+    cid: z.string().optional().describe('The CID the request names (free when planned); absent: one is made at start'),
+    targets: z.object({
+      total: z.number(),
+      activities: z.number().describe('Targets run as activities'),
+      local: z.number().describe('Targets run as local activities'),
+      childWorkflows: z.number().describe('Targets run as child workflows <cid>/<target>'),
+    }),
+    run: z.object({
+      mode: z.enum(['single', 'sharded']).describe('One execution, or shards (child workflows <cid>//shard-<n>)'),
+      executions: z.number().describe("The fan-out's own workflow executions: itself and its shards"),
+      shards: z.number().describe('0 when it runs in one execution'),
+      targetsPerShard: z.number().describe('Targets per execution (the last shard may have fewer)'),
+      shardsAtOnce: z.number().describe('Shards running side by side at the start'),
+      targetsAtOnce: z.number().describe('Targets in flight per execution at the start'),
+      maxConcurrency: z.number().describe('Targets in flight at most across the fan-out'),
+    }),
+    history: z.object({
+      fanout: HistoryEstimate.describe("The fan-out execution's own history"),
+      largestShard: HistoryEstimate.optional().describe('The largest shard history, when sharded'),
+      limit: z.number().describe('Events per execution at which Temporal warns (terminated at 51,200)'),
+    }),
+    actions: z
+      .object({
+        total: z.number(),
+        workflowStarts: z.number().describe('The fan-out; 2 per shard and per child-workflow target'),
+        activities: z.number().describe('Targets, on-target and final callbacks, records saves: first attempts'),
+        localActivities: z.number().describe('At most: markers of one workflow task are billed as one action'),
+        signals: z.number().describe('Signals the workflows send (each shard tells the fan-out it has settled)'),
+        searchAttributeUpserts: z.number(),
+        timers: z.number().describe('The deadline, if set'),
+      })
+      .describe('Temporal Cloud actions the run is billed for, when nothing is retried'),
+  })
+  .describe('A dry run: what the fan-out would do; nothing was started');
+export type FanoutPlan = z.infer<typeof FanoutPlan>;

@@ -16,7 +16,7 @@ import { invalidParams, problem, sendProblem } from './problem';
 import type { OperationId } from './route-table';
 import { API_INFO, ROUTES } from './route-table';
 import type { InvokeRetryProgress, Pattern } from './schemas';
-import { ApiRequests, FanoutControlRequest, RecordsQuery } from './schemas';
+import { ApiRequests, FanoutControlRequest, RecordsQuery, StartQuery } from './schemas';
 
 export interface RouteDeps {
   fanoutClient: FanoutClient;
@@ -50,6 +50,13 @@ export function createHandlers(deps: RouteDeps): Handlers {
   };
 
   const accept = (pattern: Pattern) => async (request: FastifyRequest, reply: FastifyReply) => {
+    // Fan-outs and parallel executions may be dry runs. Invoke/retry has none: asked for one, it refuses rather
+    // than start for real.
+    const query = StartQuery.safeParse(request.query);
+    if (!query.success) return sendProblem(reply, problem(400, 'invalid-query', 'dryRun is true or false'));
+    const dryRun = query.data.dryRun === 'true';
+    if (dryRun && pattern === 'invokeRetry')
+      return sendProblem(reply, problem(400, 'invalid-query', 'invoke/retry has no dry run; nothing was started'));
     const { schema, callbacks: listName } = ApiRequests[pattern];
     const parsed = schema.safeParse(request.body);
     const errors = parsed.success ? [] : invalidParams(parsed.error.issues);
@@ -74,6 +81,8 @@ export function createHandlers(deps: RouteDeps): Handlers {
     }
 
     try {
+      // Everything above and every check of the start itself (the same planning code), then the plan, not a start.
+      if (dryRun && pattern !== 'invokeRetry') return reply.code(200).send(await client.plan(merged, { pattern }));
       const cid = await start[pattern](merged);
       return reply
         .code(202)

@@ -4,8 +4,16 @@
  * generated from it (./openapi), so what is served and what is described are the same list.
  */
 import type { z } from 'zod';
-import { FanoutControl, FanoutProgress, FanoutResult, InvokeRetryResult, RecordsPage } from '../contracts';
-import { Accepted, ApiRequests, FanoutControlRequest, InvokeRetryProgress, RecordsQuery, Redriven } from './schemas';
+import { FanoutControl, FanoutPlan, FanoutProgress, FanoutResult, InvokeRetryResult, RecordsPage } from '../contracts';
+import {
+  Accepted,
+  ApiRequests,
+  FanoutControlRequest,
+  InvokeRetryProgress,
+  RecordsQuery,
+  Redriven,
+  StartQuery,
+} from './schemas';
 
 /** A schema under the name it has among the document's components. */
 export interface NamedSchema {
@@ -60,6 +68,15 @@ const accepted: Record<number, ResponseSpec> = {
     'Unknown services or callbacks, callbacks that cannot be delivered as configured, or a webhook URL pointing at an internal address',
   ),
 };
+/** A fan-out's or parallel execution's start, which may be a dry run: the same refusals, the plan instead of 202. */
+const acceptedOrPlanned: Record<number, ResponseSpec> = {
+  ...accepted,
+  200: {
+    description: 'Dry run (`?dryRun=true`): what it would do; nothing started',
+    body: named('FanoutPlan', FanoutPlan),
+  },
+  400: problem('Invalid request (`errors` names each invalid field), or `dryRun` is neither true nor false'),
+};
 const unknownCid = problem('No fan-out has this CID');
 
 /** Keyed by operation id: the document's `operationId`, and the name of each route's handler. */
@@ -69,14 +86,16 @@ export const ROUTES = {
     path: '/v1/fanouts',
     summary: 'Fan-out / fan-in: invoke all targets in parallel, then the final callbacks with all responses',
     body: named('FanoutRequest', ApiRequests.fanout.schema),
-    responses: accepted,
+    query: StartQuery,
+    responses: acceptedOrPlanned,
   },
   startParallel: {
     method: 'POST',
     path: '/v1/parallel',
     summary: 'Parallel execution: invoke all targets, an on-target callback after each',
     body: named('ParallelRequest', ApiRequests.parallel.schema),
-    responses: accepted,
+    query: StartQuery,
+    responses: acceptedOrPlanned,
   },
   startInvokeRetry: {
     method: 'POST',

@@ -33,6 +33,14 @@ export const FanoutControlRequest = z
   .refine((body) => body.maxConcurrency !== undefined || body.paused !== undefined, 'maxConcurrency or paused')
   .describe('What to change in a running fan-out');
 
+/** `?dryRun=true` on a start: the plan (200), nothing started. Text, as query strings arrive. */
+export const StartQuery = z.object({
+  dryRun: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('true: check the request and answer with what it would do (FanoutPlan); nothing is started'),
+});
+
 /** Query strings arrive as text: whole numbers are checked as digits, so "1e3" or "-1" never reach the store. */
 export const RecordsQuery = z.object({
   cursor: z

@@ -15,12 +15,14 @@ import type {
   FailurePolicy,
   FanoutControl,
   FanoutOutcome,
+  FanoutPlan,
   FanoutProgress,
   FanoutResult,
   FanoutWorkflowInput,
   InvokeRetryOutcome,
   InvokeRetryRequest,
   InvokeRetryResult,
+  InvokeRetryWorkflowInput,
   TargetOptions,
   TargetState,
 } from '../contracts';
@@ -48,6 +50,7 @@ import {
   PayloadTooLargeError,
 } from './errors';
 import { hasLoneSurrogate } from './bounds';
+import { dryRunPlan } from './dry-run';
 import type { RegistryChecks } from './plan';
 import { planFanout, planInvokeRetry } from './plan';
 
@@ -153,6 +156,33 @@ export class FanoutClient {
   async startParallel(request: unknown): Promise<FanoutCid> {
     const input = planFanout(this.catalog, this.checks, request, 'parallel', randomUUID());
     return (await this.start({ workflow: 'parallelExecution', input })) as FanoutCid;
+  }
+
+  /**
+   * A dry run: the request checked exactly as a start checks it (the same typed errors: invalid, unknown names,
+   * undeliverable callbacks, too large, a CID in use), and what it would do — one execution or shards, the history
+   * per execution, the Temporal Cloud actions — with nothing started. Asks the server only whether a CID the
+   * request names is in use (it may be taken before the real start all the same).
+   */
+  async plan(request: unknown, options: { pattern?: 'fanout' | 'parallel' } = {}): Promise<FanoutPlan> {
+    const pattern = options.pattern ?? 'fanout';
+    const made = randomUUID();
+    const input = planFanout(this.catalog, this.checks, request, pattern, made);
+    checkSizes(input);
+    const cidGiven = input.cid !== made;
+    if (cidGiven) await this.checkCidFree(input.cid);
+    return dryRunPlan(input, cidGiven);
+  }
+
+  /** A start refuses a CID any run has had (REJECT_DUPLICATE): so does a dry run. */
+  private async checkCidFree(cid: string): Promise<void> {
+    try {
+      await this.client.workflow.getHandle(cid).describe();
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return;
+      throw error;
+    }
+    throw new DuplicateCidError(cid);
   }
 
   /** Invoke/retry: one target, `attempts` tries `interval` apart, callbacks on success or final failure. */
@@ -325,13 +355,7 @@ export class FanoutClient {
   private async start(start: Start): Promise<string> {
     const { input } = start;
     const targets = 'targets' in input ? input.targets : [input.target];
-    // Each request travels on its own (in the store when large), so each must fit Temporal's payload limit.
-    for (const target of targets) {
-      const bytes = Buffer.byteLength(JSON.stringify(target.request) ?? '');
-      if (bytes > PAYLOAD_LIMIT_BYTES) throw new PayloadTooLargeError(bytes, PAYLOAD_LIMIT_BYTES);
-    }
-    const bytes = Buffer.byteLength(JSON.stringify(input));
-    if (bytes > REQUEST_LIMIT_BYTES) throw new PayloadTooLargeError(bytes, REQUEST_LIMIT_BYTES);
+    checkSizes(input);
     const summary = `${patternLabel(start.workflow)} from ${input.source}: ${targets.length} target${targets.length === 1 ? '' : 's'}`;
     try {
       // A CID names one request forever: never reuse it, even after the first one finished.
@@ -365,6 +389,17 @@ export class FanoutClient {
       await this.client.workflow.start<typeof invokeRetry>(start.workflow, { ...options, args: [start.input] });
     else await this.client.workflow.start<typeof fanout>(start.workflow, { ...options, args: [start.input] });
   }
+}
+
+/** Each request travels on its own (in the store when large), so each must fit Temporal's payload limit. */
+function checkSizes(input: FanoutWorkflowInput | InvokeRetryWorkflowInput): void {
+  const targets = 'targets' in input ? input.targets : [input.target];
+  for (const target of targets) {
+    const bytes = Buffer.byteLength(JSON.stringify(target.request) ?? '');
+    if (bytes > PAYLOAD_LIMIT_BYTES) throw new PayloadTooLargeError(bytes, PAYLOAD_LIMIT_BYTES);
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(input));
+  if (bytes > REQUEST_LIMIT_BYTES) throw new PayloadTooLargeError(bytes, REQUEST_LIMIT_BYTES);
 }
 
 /** A start: the name of a workflow function and the input its type takes. */
