@@ -55,3 +55,11 @@ export function toleratedFailures(
   if ('toleratedFailures' in policy) return policy.toleratedFailures;
   return Math.floor((total * policy.toleratedFailurePercent) / 100);
 }
+
+/** Records per saveRecords activity: a few hundred KiB at most, offloaded to the store when larger than 2 KiB. */
+export const RECORDS_PER_SAVE = 100;
+
+/** A single run saves its counts in the memo each time this many more targets have settled: every tenth of them. */
+export function countsMemoInterval(targets: number): number {
+  return Math.ceil(targets / 10);
+}

@@ -6,12 +6,11 @@
  * workflow code records (workflows/fanout, sharded-run, shard, target-runner, steps).
  */
 import type { FanoutPlan, FanoutWorkflowInput, HistoryEstimate, PlannedTarget } from '../contracts';
+import { RECORDS_PER_SAVE, countsMemoInterval } from '../constants';
 import { planShards } from '../workflows/sharding';
 
 /** Temporal's warning threshold for one execution's history (workflows/sharding keeps shards well under it). */
 const HISTORY_WARN_EVENTS = 10_240;
-/** Records per saveRecords activity (workflows/target-runner's SAVE_BATCH). */
-const SAVE_BATCH = 100;
 /** An activity, a child workflow: scheduled (initiated), started, completed (closed). */
 const EVENTS_PER_ACTIVITY = 3;
 /** A local activity: one MarkerRecorded, written with its workflow task's completion. */
@@ -39,7 +38,7 @@ function sliceOf(targets: PlannedTarget[]): Slice {
 }
 
 /** Records the workflow builds itself (child-workflow targets' here: activities store their own) and saves. */
-const saveBatches = (slice: Slice) => Math.ceil(slice.childWorkflows / SAVE_BATCH);
+const saveBatches = (slice: Slice) => Math.ceil(slice.childWorkflows / RECORDS_PER_SAVE);
 
 /**
  * Events of the targets of one execution and their on-target callbacks, and how many of them may wake the workflow
@@ -66,7 +65,7 @@ function estimate(recorded: number, wakeUps: number): HistoryEstimate {
 
 /** The single run's memo of counts at every tenth of the targets settled (workflows/single-run). */
 function tenthMemos(targets: number): number {
-  return Math.floor((targets - 1) / Math.ceil(targets / 10));
+  return Math.floor((targets - 1) / countsMemoInterval(targets));
 }
 
 export function dryRunPlan(input: FanoutWorkflowInput, cidGiven: boolean): FanoutPlan {

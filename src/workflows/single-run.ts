@@ -5,6 +5,7 @@
 import { isCancellation } from '@temporalio/workflow';
 import type { CancellationScope } from '@temporalio/workflow';
 import type { CallbackOutcome, FanoutCounts, FanoutWorkflowInput, StopReason } from '../contracts';
+import { countsMemoInterval } from '../constants';
 import { targetStates } from './progress';
 import { detailsTable } from './records';
 import type { ShardPlan } from './sharding';
@@ -90,6 +91,6 @@ export class SingleRun implements TargetsRun {
     const { ok, failed, cancelled } = this.runner.counts;
     const total = this.runner.states.size;
     const settled = ok + failed + cancelled;
-    if (settled < total && settled % Math.ceil(total / 10) === 0) this.host.saveCounts();
+    if (settled < total && settled % countsMemoInterval(total) === 0) this.host.saveCounts();
   }
 }

@@ -16,15 +16,12 @@ import type {
   TargetRecord,
   TargetState,
 } from '../contracts';
-import { MAX_OUTCOMES_KEPT, callbackName } from '../constants';
+import { MAX_OUTCOMES_KEPT, RECORDS_PER_SAVE, callbackName } from '../constants';
 import type { StateCounts } from './records';
 import { LanePool } from './lane-pool';
 import { targetRecord } from './records';
 import type { TargetSuccess } from './steps';
 import { CallbackIds, runCallback, runTarget, saveRecords } from './steps';
-
-/** Records per saveRecords call: a few hundred KiB at most, offloaded to the store when larger than 2 KiB. */
-const SAVE_BATCH = 100;
 
 export interface RunnerContext {
   cid: string;
@@ -96,7 +93,7 @@ export class TargetRunner {
   /** Stores the records built here, in batches; the records store then holds every target of the slice. */
   async saveRecords(): Promise<void> {
     while (this.unsaved.length) {
-      const batch = this.unsaved.splice(0, SAVE_BATCH);
+      const batch = this.unsaved.splice(0, RECORDS_PER_SAVE);
       await saveRecords(this.ctx.cid, batch);
     }
   }
