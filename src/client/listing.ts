@@ -2,8 +2,9 @@
  * Listing fan-outs through Temporal visibility: the search attributes every fan-out sets (FanoutSource,
  * FanoutState) and its workflow type (the pattern) make the filter. Only top-level fan-outs are listed: shards and
  * child-workflow targets have other workflow types. Paging uses the server's page token, handed out as an opaque
- * base64url cursor.
+ * base64url cursor with a check of its own, so a mangled cursor (or one of another filter) is refused up front.
  */
+import { createHash } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { isGrpcServiceError } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
@@ -22,16 +23,24 @@ export type ListedPattern = z.infer<typeof ListedPattern>;
 /** gRPC status INVALID_ARGUMENT: the server's answer to a page token it did not hand out. */
 const GRPC_INVALID_ARGUMENT = 3;
 
+/** Bytes of the check a cursor carries after the server's page token. */
+const CURSOR_CHECK_BYTES = 8;
+
 /**
- * What a listing may filter by. Every value that goes into the visibility query is checked here first; the source
- * is any source a fan-out can have (1 to 200 characters), less control characters, and is quoted when used.
+ * What a listing may filter by. Every value that goes into the visibility query is checked here first. The source
+ * is a source a fan-out can have (1 to 200 characters) less control characters, backslashes and double quotes:
+ * visibility stores differ on how those are escaped (the dev server's SQLite matches neither escaped nor raw), so a
+ * filter with them is refused rather than quietly matching nothing.
  */
 export const FanoutListOptions = z.strictObject({
   source: z
     .string()
     .min(1)
     .max(200)
-    .refine((value) => !/\p{Cc}/u.test(value) && !hasLoneSurrogate(value), 'no control characters')
+    .refine(
+      (value) => !/[\p{Cc}\\"]/u.test(value) && !hasLoneSurrogate(value),
+      'no control characters, backslashes or double quotes',
+    )
     .optional()
     .describe('Only fan-outs started with this source'),
   state: FanoutState.optional().describe('Only fan-outs in this state (FanoutState)'),
@@ -63,9 +72,13 @@ export const FanoutList = z.object({
 });
 export type FanoutList = z.infer<typeof FanoutList>;
 
-/** A string literal of the visibility query language: backslashes and quotes escaped, so no value can end it. */
+/**
+ * A string literal of the visibility query language, for a value without backslashes (refused above): a quote is
+ * doubled, as in SQL, so no value can end the literal and add to the query.
+ */
 export function quoteLiteral(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  if (value.includes('\\')) throw new Error('a backslash cannot be quoted portably in a visibility query');
+  return `'${value.replace(/'/g, "''")}'`;
 }
 
 /** The visibility query for checked filters: always limited to the workflow types of top-level fan-outs. */
@@ -89,27 +102,47 @@ export async function listFanouts(client: Client, options: FanoutListOptions = {
       })),
     );
   const { cursor, limit = 100, ...filter } = parsed.data;
+  const query = visibilityQuery(filter);
+  const notOurs = () =>
+    new InvalidRequestError([
+      { path: 'cursor', segments: ['cursor'], message: 'not a cursor of this listing (with these filters)' },
+    ]);
+  const token = cursor === undefined ? undefined : readCursor(cursor, query);
+  if (token === null) throw notOurs();
   let response: temporal.api.workflowservice.v1.IListWorkflowExecutionsResponse;
   try {
     response = await client.workflowService.listWorkflowExecutions({
       namespace: client.options.namespace,
-      query: visibilityQuery(filter),
+      query,
       pageSize: limit,
-      nextPageToken: cursor === undefined ? undefined : Buffer.from(cursor, 'base64url'),
+      nextPageToken: token,
     });
   } catch (error) {
-    // Only the cursor comes from outside unchecked in meaning: a token the server did not hand out.
-    if (cursor !== undefined && isGrpcServiceError(error) && error.code === GRPC_INVALID_ARGUMENT)
-      throw new InvalidRequestError([
-        { path: 'cursor', segments: ['cursor'], message: 'not a cursor of this listing' },
-      ]);
+    if (token !== undefined && isGrpcServiceError(error) && error.code === GRPC_INVALID_ARGUMENT) throw notOurs();
     throw error;
   }
-  const token = response.nextPageToken;
+  const next = response.nextPageToken;
   return {
     fanouts: (response.executions ?? []).map(toItem),
-    ...(token && token.length ? { cursor: Buffer.from(token).toString('base64url') } : {}),
+    ...(next && next.length ? { cursor: writeCursor(next, query) } : {}),
   };
+}
+
+/** The server's page token and a check binding it to the query it pages through. */
+function writeCursor(token: Uint8Array, query: string): string {
+  return Buffer.concat([token, cursorCheck(token, query)]).toString('base64url');
+}
+
+/** The page token a cursor carries; null if the cursor was not written for this query. */
+function readCursor(cursor: string, query: string): Buffer | null {
+  const bytes = Buffer.from(cursor, 'base64url');
+  if (bytes.length <= CURSOR_CHECK_BYTES) return null;
+  const token = bytes.subarray(0, bytes.length - CURSOR_CHECK_BYTES);
+  return cursorCheck(token, query).equals(bytes.subarray(bytes.length - CURSOR_CHECK_BYTES)) ? token : null;
+}
+
+function cursorCheck(token: Uint8Array, query: string): Buffer {
+  return createHash('sha256').update(query).update('\0').update(token).digest().subarray(0, CURSOR_CHECK_BYTES);
 }
 
 const PATTERN_OF: Record<string, ListedPattern> = {
