@@ -319,6 +319,35 @@ describe('GET /v1/fanouts/{cid}/events: Server-Sent Events', () => {
     expect(((await badId.json()) as { errors: { pointer: string }[] }).errors[0].pointer).toBe('/Last-Event-ID');
   });
 
+  it('an invoke/retry streams to its end too (it has no counts to poll)', async () => {
+    const cid = await start('/v1/invoke-retry', {
+      target: 'crm.get-user',
+      request: { user_id: '9' },
+      attempts: 2,
+      interval: '1s',
+      callbacks: ['log.input'],
+    });
+    const { events } = await follow(cid);
+    expect(events.at(-1)).toMatchObject({ event: 'end', data: { state: 'completed', ok: true } });
+  }, 60_000);
+
+  it('a watch stopped by its signal ends at once, however long the fan-out runs', async () => {
+    const cid = await start('/v1/fanouts', {
+      targets: { report: { user_id: '3', hours: 48 } },
+      targetOptions: { report: LONG_REPORT },
+      finalCallbacks: ['log.input'],
+    });
+    const stop = new AbortController();
+    const watch = stack.fanoutClient.watch(cid, { signal: stop.signal });
+    expect((await watch.next()).value).toMatchObject({ type: 'progress', progress: { running: 1 } });
+    const pending = watch.next(); // waiting on the next poll and on the workflow's result
+    stop.abort();
+    const stoppedAt = Date.now();
+    expect(await pending).toEqual({ done: true, value: undefined });
+    expect(Date.now() - stoppedAt).toBeLessThan(1_000);
+    expect((await call(`/v1/fanouts/${cid}`, { method: 'DELETE' })).status).toBe(202);
+  }, 60_000);
+
   it('the client watches the same: an async iterator to the end, resumable with `after`', async () => {
     const cid = await slowFanout();
     const client = stack.fanoutClient;
