@@ -62,6 +62,27 @@ function expectInvalidQuery(reply: { status: number; headers: Headers; body: Rec
   expect((reply.body.errors as { pointer: string }[]).map((e) => e.pointer)).toEqual([at]);
 }
 
+/** Two ok targets, one that fails after a second (`short`) and one that fail-fast then cancels (`long`). */
+function failFastFanout(): Promise<string> {
+  return start('/v1/fanouts', {
+    targets: {
+      a: { user_id: 'a' },
+      short: { user_id: 's', hours: 48 },
+      b: { user_id: 'b' },
+      long: { user_id: 'l', hours: 48 },
+    },
+    targetOptions: {
+      a: { service: 'crm.get-user' },
+      b: { service: 'crm.get-user' },
+      // `short` times out after a second and fails; fail-fast then cancels `long`.
+      short: { ...LONG_REPORT, startToCloseTimeout: '1 second' },
+      long: LONG_REPORT,
+    },
+    failurePolicy: 'fail-fast',
+    finalCallbacks: ['log.input'],
+  });
+}
+
 beforeAll(async () => {
   stack = await startApiStack({
     apiKeys: [KEY],
@@ -173,23 +194,7 @@ describe('GET /v1/fanouts: listing by source, state and pattern', () => {
 
 describe('GET /v1/fanouts/{cid}/records?state=', () => {
   it('filters the page and the NDJSON stream by outcome; the client the same', async () => {
-    const cid = await start('/v1/fanouts', {
-      targets: {
-        a: { user_id: 'a' },
-        short: { user_id: 's', hours: 48 },
-        b: { user_id: 'b' },
-        long: { user_id: 'l', hours: 48 },
-      },
-      targetOptions: {
-        a: { service: 'crm.get-user' },
-        b: { service: 'crm.get-user' },
-        // `short` times out after a second and fails; fail-fast then cancels `long`.
-        short: { ...LONG_REPORT, startToCloseTimeout: '1 second' },
-        long: LONG_REPORT,
-      },
-      failurePolicy: 'fail-fast',
-      finalCallbacks: ['log.input'],
-    });
+    const cid = await failFastFanout();
     await finished(cid);
     const targetsOf = async (state: string, extra = '') =>
       RecordsPage.parse((await call(`/v1/fanouts/${cid}/records?state=${state}${extra}`)).body).records.map(
@@ -304,6 +309,19 @@ describe('GET /v1/fanouts/{cid}/events: Server-Sent Events', () => {
     expect(events.some((e) => e.event === 'record')).toBe(false);
     expect(events.some((e) => e.event === 'progress')).toBe(true);
     expect(events.at(-1)).toMatchObject({ event: 'end', data: { state: 'completed' } });
+  }, 60_000);
+
+  it('a redrive streams the records of the targets it runs again, not those kept from before', async () => {
+    const cid = await failFastFanout();
+    await finished(cid);
+    expect((await call(`/v1/fanouts/${cid}/redrive`, { method: 'POST' })).status).toBe(202);
+    const { events } = await follow(cid);
+    type Sent = { state: string; redrive?: number; record: { target: string } };
+    const records = events.filter((e) => e.event === 'record').map((e) => e.data as Sent);
+    // `short` fails again and fail-fast cancels `long` again; `a` and `b` stay as they were and are not sent.
+    expect(records.map((r) => `${r.record.target}:${r.state}`).sort()).toEqual(['long:cancelled', 'short:failed']);
+    expect(records.every((r) => r.redrive === 1)).toBe(true);
+    expect(events.at(-1)).toMatchObject({ event: 'end', data: { state: 'cancelled', redrive: 1 } });
   }, 60_000);
 
   it('404 for an unknown CID and 400 for a bad Last-Event-ID or records value, before any stream', async () => {

@@ -89,7 +89,12 @@ export const FanoutEventMessage = z
       event: z.literal('record'),
       id: z.string(),
       data: z
-        .object({ position: z.number(), state: TargetState, record: TargetRecord })
+        .object({
+          position: z.number(),
+          state: TargetState,
+          record: TargetRecord,
+          redrive: z.number().optional().describe('The redrive that wrote it (absent: the first run)'),
+        })
         .describe("A newly settled target's record and its position among the targets"),
     }),
     z.object({

@@ -94,6 +94,9 @@ export async function* watchFanout(source: WatchSource, options: WatchOptions = 
 
   let lastCounts = '';
   let scannedAt = -1;
+  // A redrive's watch sends the records of the targets it runs again: those an earlier run wrote and this one will
+  // not replace (ok) are passed over, and remembered so that they are not read again at every scan.
+  const scan = { delivered, redrive: 0, earlier: new Set<number>() };
   let progressQuery = true; // invoke/retry has none
   try {
     while (!signal.aborted) {
@@ -116,12 +119,14 @@ export async function* watchFanout(source: WatchSource, options: WatchOptions = 
           // Records appear in the store about when the counts change; written a little later, the next poll finds them.
           if (withRecords && (progress.settled !== scannedAt || delivered.size < progress.settled)) {
             scannedAt = progress.settled;
-            yield* newRecords(source, delivered, signal);
+            scan.redrive = progress.redrive ?? 0;
+            yield* newRecords(source, scan, signal);
           }
         }
       }
       if (ended) {
-        if (withRecords) yield* newRecords(source, delivered, signal);
+        scan.redrive = ended.redrive ?? scan.redrive;
+        if (withRecords) yield* newRecords(source, scan, signal);
         if (signal.aborted) return;
         yield { type: 'end', id: delivered.toId(), outcome: ended };
         return;
@@ -136,13 +141,18 @@ export async function* watchFanout(source: WatchSource, options: WatchOptions = 
 
 async function* newRecords(
   source: WatchSource,
-  delivered: DeliveredSet,
+  scan: { delivered: DeliveredSet; redrive: number; earlier: Set<number> },
   signal: AbortSignal,
 ): AsyncGenerator<FanoutEvent> {
-  for await (const [position, record] of source.records.since(source.cid, delivered.prefix() - 1, (p) =>
-    delivered.has(p),
-  )) {
+  const { delivered, earlier } = scan;
+  const known = (position: number) => delivered.has(position) || earlier.has(position);
+  for await (const [position, record] of source.records.since(source.cid, delivered.prefix() - 1, known)) {
     if (signal.aborted) return;
+    if ((record.redrive ?? 0) < scan.redrive) {
+      // Failed or cancelled in an earlier run: this redrive replaces it, and the new record is the one to send.
+      if (record.state === 'ok') earlier.add(position);
+      continue;
+    }
     delivered.add(position);
     yield { type: 'record', id: delivered.toId(), position, record };
   }
