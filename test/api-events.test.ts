@@ -236,7 +236,10 @@ describe('GET /v1/fanouts/{cid}/events: Server-Sent Events', () => {
     start('/v1/fanouts', { targets, targetOptions, maxConcurrency: 1, finalCallbacks: ['log.input'] });
   const headers = { authorization: `Bearer ${KEY}` };
 
-  async function follow(cid: string, init: { lastEventId?: string; query?: string; stopAfterRecords?: number } = {}) {
+  async function follow(
+    cid: string,
+    init: { lastEventId?: string; query?: string; stopAfterRecords?: number; stopAfterEvents?: number } = {},
+  ) {
     const abort = new AbortController();
     const { response, items } = await openEventStream(
       `${stack.url}/v1/fanouts/${cid}/events${init.query ?? ''}`,
@@ -251,6 +254,8 @@ describe('GET /v1/fanouts/{cid}/events: Server-Sent Events', () => {
         seen.push(item);
         const records = seen.filter((i) => 'event' in i && i.event === 'record').length;
         if (init.stopAfterRecords !== undefined && records >= init.stopAfterRecords) break;
+        if (init.stopAfterEvents !== undefined && seen.filter((i) => 'event' in i).length >= init.stopAfterEvents)
+          break;
       }
     } catch (error) {
       if (!abort.signal.aborted) throw error;
@@ -347,6 +352,36 @@ describe('GET /v1/fanouts/{cid}/events: Server-Sent Events', () => {
     });
     const { events } = await follow(cid);
     expect(events.at(-1)).toMatchObject({ event: 'end', data: { state: 'completed', ok: true } });
+  }, 60_000);
+
+  it('a client that goes away stops the stream’s watch on the server (no poller left behind)', async () => {
+    const cid = await start('/v1/fanouts', {
+      targets: { report: { user_id: '4', hours: 48 } },
+      targetOptions: { report: LONG_REPORT },
+      finalCallbacks: ['log.input'],
+    });
+    // Spy on the server's watches: each one tells when it has ended.
+    const client = stack.fanoutClient;
+    const original = client.watch;
+    let serverWatches = 0;
+    let serverWatchesEnded = 0;
+    client.watch = async function* (...args: Parameters<typeof original>) {
+      serverWatches++;
+      try {
+        yield* original.apply(client, args);
+      } finally {
+        serverWatchesEnded++;
+      }
+    };
+    try {
+      const { events } = await follow(cid, { stopAfterEvents: 1 });
+      expect(events[0]).toMatchObject({ event: 'progress', data: { running: 1 } });
+      expect(serverWatches).toBe(1);
+      await waitFor(async () => serverWatchesEnded === 1, 5_000);
+    } finally {
+      client.watch = original;
+      await call(`/v1/fanouts/${cid}`, { method: 'DELETE' });
+    }
   }, 60_000);
 
   it('a watch stopped by its signal ends at once, however long the fan-out runs', async () => {
