@@ -5,9 +5,9 @@
  */
 import { Readable } from 'node:stream';
 import { QueryNotRegisteredError } from '@temporalio/client';
-import { InvalidRequestError } from '../client/errors';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FanoutClient } from '../client';
+import { InvalidRequestError } from '../client';
 import type { AddressPolicy } from '../delivery/address-policy';
 import type { CallbackRefLike, DeliveryDestination } from './delivery-destination';
 import { destinationCallback, invalidDeliveryOptions, refusedWebhookUrls } from './delivery-destination';
