@@ -78,6 +78,23 @@ describe('OpenAPI document', () => {
     expect(doc.components.schemas.ProblemDetails).toBeDefined();
   });
 
+  it('describes the listing’s filters and the event stream with its media type and Last-Event-ID', () => {
+    const list = doc.paths['/v1/fanouts'].get as Operation & { parameters: { name: string; in: string }[] };
+    expect(list.parameters.map((p) => p.name).sort()).toEqual(['cursor', 'limit', 'pattern', 'source', 'state']);
+    expect(doc.components.schemas.FanoutList).toBeDefined();
+    const events = doc.paths['/v1/fanouts/{cid}/events'].get as Operation & {
+      parameters: { name: string; in: string }[];
+    };
+    expect(Object.keys(events.responses['200'].content ?? {})).toEqual(['text/event-stream']);
+    expect(events.parameters.map((p) => `${p.in}:${p.name}`)).toEqual([
+      'path:cid',
+      'query:records',
+      'header:Last-Event-ID',
+    ]);
+    const records = doc.paths['/v1/fanouts/{cid}/records'].get as Operation & { parameters: { name: string }[] };
+    expect(records.parameters.map((p) => p.name)).toContain('state');
+  });
+
   it('answers every error with problem details, and 401 wherever a key is needed', () => {
     for (const [name, operation] of Object.values(doc.paths).flatMap((ops) => Object.entries(ops))) {
       const keyNeeded = operation.security === undefined;

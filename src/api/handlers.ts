@@ -7,20 +7,25 @@ import { Readable } from 'node:stream';
 import { QueryNotRegisteredError } from '@temporalio/client';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FanoutClient } from '../client';
+import { InvalidRequestError } from '../client';
 import type { AddressPolicy } from '../delivery/address-policy';
 import type { CallbackRefLike, DeliveryDestination } from './delivery-destination';
 import { destinationCallback, invalidDeliveryOptions, refusedWebhookUrls } from './delivery-destination';
 import { sendClientError } from './errors';
+import { streamEvents } from './event-stream';
 import { buildOpenApiDocument } from './openapi';
+import type { InvalidParam } from './problem';
 import { invalidParams, problem, sendProblem } from './problem';
 import type { OperationId } from './route-table';
 import { API_INFO, ROUTES } from './route-table';
 import type { InvokeRetryProgress, Pattern } from './schemas';
-import { ApiRequests, FanoutControlRequest, RecordsQuery, StartQuery } from './schemas';
+import { ApiRequests, FanoutControlRequest, ListFanoutsQuery, RecordsQuery, StartQuery } from './schemas';
 
 export interface RouteDeps {
   fanoutClient: FanoutClient;
   addressPolicy?: AddressPolicy;
+  /** Between keep-alive comments on an event stream (default 15 s). */
+  eventsKeepAliveMs?: number;
 }
 
 /** `{ cid: string }` for '/v1/fanouts/:cid': a handler's params, read from its route's path. */
@@ -94,6 +99,23 @@ export function createHandlers(deps: RouteDeps): Handlers {
   };
 
   return {
+    listFanouts: async (request, reply) => {
+      const query = ListFanoutsQuery.safeParse(request.query);
+      if (!query.success) return invalidQuery(reply, invalidParams(query.error.issues));
+      const { limit, ...filter } = query.data;
+      try {
+        return await client.list({ ...filter, ...(limit !== undefined ? { limit: Number(limit) } : {}) });
+      } catch (error) {
+        // The limit out of range, or a cursor the server does not know: still a parameter of the query.
+        if (error instanceof InvalidRequestError)
+          return invalidQuery(
+            reply,
+            error.issues.map((issue) => ({ pointer: `/${issue.path}`, reason: issue.message })),
+          );
+        return sendClientError(reply, error);
+      }
+    },
+
     startFanout: accept('fanout'),
     startParallel: accept('parallel'),
     startInvokeRetry: accept('invokeRetry'),
@@ -128,19 +150,24 @@ export function createHandlers(deps: RouteDeps): Handlers {
     getRecords: async (request, reply) => {
       const { cid } = request.params;
       const query = RecordsQuery.safeParse(request.query);
-      if (!query.success)
-        return sendProblem(reply, problem(400, 'invalid-query', 'cursor and limit are whole numbers', { cid }));
-      const { cursor, limit } = query.data;
+      if (!query.success) return invalidQuery(reply, invalidParams(query.error.issues), { cid });
+      const { cursor, limit, state } = query.data;
       try {
         if (!String(request.headers.accept ?? '').includes('application/x-ndjson'))
-          return await client.recordsPage(cid, { cursor, limit: limit === undefined ? undefined : Number(limit) });
+          return await client.recordsPage(cid, {
+            cursor,
+            state,
+            limit: limit === undefined ? undefined : Number(limit),
+          });
         await client.recordsPage(cid, { limit: 1 }); // 404 before the stream starts
         reply.type('application/x-ndjson');
-        return reply.send(Readable.from(ndjson(client.records.all(cid))));
+        return reply.send(Readable.from(ndjson(client.records.all(cid, undefined, state))));
       } catch (error) {
         return sendClientError(reply, error);
       }
     },
+
+    getEvents: (request, reply) => streamEvents(request, reply, client, deps.eventsKeepAliveMs),
 
     control: async (request, reply) => {
       const { cid } = request.params;
@@ -191,6 +218,11 @@ export function createHandlers(deps: RouteDeps): Handlers {
     openapi: async () => document,
     health: async () => ({ ok: true }),
   };
+}
+
+/** A 400 naming each invalid query parameter (`/name`). */
+function invalidQuery(reply: FastifyReply, errors: InvalidParam[], extra: Record<string, unknown> = {}) {
+  return sendProblem(reply, problem(400, 'invalid-query', 'A query parameter is not valid', { ...extra, errors }));
 }
 
 /** One JSON line per record: a reader holds one page at a time, whatever the width. */

@@ -15,7 +15,10 @@ const ProblemDetails = z
     errors: z
       .array(z.object({ pointer: z.string(), reason: z.string() }))
       .optional()
-      .describe('On 400: one entry per invalid field, named by JSON Pointer into the request body'),
+      .describe(
+        'On 400: one entry per invalid field, named by JSON Pointer into the request body (for a query parameter ' +
+          'or header: /name)',
+      ),
   })
   .describe('RFC 9457 problem details');
 
@@ -35,7 +38,17 @@ export function buildOpenApiDocument(
       if (body && body !== 'problem') responses.add(body);
       if (alternative) responses.add(alternative);
     }
-    const parameters = [...pathParameters(route.path), ...queryParameters(route.query)];
+    const parameters = [
+      ...pathParameters(route.path),
+      ...queryParameters(route.query),
+      ...Object.entries(route.requestHeaders ?? {}).map(([name, description]) => ({
+        name,
+        in: 'header',
+        required: false,
+        description,
+        schema: { type: 'string' },
+      })),
+    ];
     (paths[route.path.replace(/:(\w+)/g, '{$1}')] ??= {})[route.method.toLowerCase()] = {
       operationId,
       summary: route.summary,
@@ -121,13 +134,15 @@ function jsonContent(schema: string, mediaType = 'application/json') {
   return { [mediaType]: { schema: { $ref: `#/components/schemas/${schema}` } } };
 }
 
-function response({ description, body, headers }: ResponseSpec) {
+function response({ description, body, headers, mediaType }: ResponseSpec) {
   return {
     description,
     ...(body
       ? {
           content:
-            body === 'problem' ? jsonContent('ProblemDetails', 'application/problem+json') : jsonContent(body.name),
+            body === 'problem'
+              ? jsonContent('ProblemDetails', 'application/problem+json')
+              : jsonContent(body.name, mediaType),
         }
       : {}),
     ...(headers

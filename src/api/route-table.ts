@@ -4,12 +4,16 @@
  * generated from it (./openapi), so what is served and what is described are the same list.
  */
 import type { z } from 'zod';
+import { FanoutList } from '../client/listing';
 import { FanoutControl, FanoutPlan, FanoutProgress, FanoutResult, InvokeRetryResult, RecordsPage } from '../contracts';
 import {
   Accepted,
   ApiRequests,
+  EventsQuery,
   FanoutControlRequest,
+  FanoutEventMessage,
   InvokeRetryProgress,
+  ListFanoutsQuery,
   RecordsQuery,
   Redriven,
   StartQuery,
@@ -29,6 +33,8 @@ export interface ResponseSpec {
   alternative?: NamedSchema;
   /** Header name to its description. */
   headers?: Record<string, string>;
+  /** The body's media type when it is not JSON (e.g. text/event-stream). */
+  mediaType?: string;
 }
 
 export interface RouteSpec {
@@ -40,6 +46,8 @@ export interface RouteSpec {
   public?: boolean;
   body?: NamedSchema;
   query?: z.ZodObject;
+  /** Request headers the route reads, name to description. */
+  requestHeaders?: Record<string, string>;
   /** By status code. */
   responses: Record<number, ResponseSpec>;
 }
@@ -81,6 +89,18 @@ const unknownCid = problem('No fan-out has this CID');
 
 /** Keyed by operation id: the document's `operationId`, and the name of each route's handler. */
 export const ROUTES = {
+  listFanouts: {
+    method: 'GET',
+    path: '/v1/fanouts',
+    summary:
+      'Top-level fan-outs, parallel executions and invoke/retries, most recent first, a page at a time ' +
+      '(?limit=1..1000, default 100, and ?cursor=), filtered by ?source=, ?state= and ?pattern=',
+    query: ListFanoutsQuery,
+    responses: {
+      200: { description: 'A page of fan-outs', body: named('FanoutList', FanoutList) },
+      400: problem('A query parameter is not valid; `errors` names each one (e.g. /state)'),
+    },
+  },
   startFanout: {
     method: 'POST',
     path: '/v1/fanouts',
@@ -145,7 +165,25 @@ export const ROUTES = {
         description: 'A page of records (RecordsPage), or NDJSON lines of { state, record }',
         body: named('RecordsPage', RecordsPage),
       },
-      400: problem('`cursor` or `limit` is not a whole number'),
+      400: problem('`cursor` or `limit` is not a whole number, or `state` is not ok, failed or cancelled'),
+      404: unknownCid,
+    },
+  },
+  getEvents: {
+    method: 'GET',
+    path: '/v1/fanouts/:cid/events',
+    summary:
+      'Server-Sent Events while it runs: `progress` with the counts when they change, `record` per target as it ' +
+      'settles (unless ?records=false), then `end` with the outcome, and the stream closes',
+    query: EventsQuery,
+    requestHeaders: { 'Last-Event-ID': 'Resume: the `id` of the last event received; its records are not sent again' },
+    responses: {
+      200: {
+        description: 'text/event-stream of FanoutEventMessage events',
+        body: named('FanoutEventMessage', FanoutEventMessage),
+        mediaType: 'text/event-stream',
+      },
+      400: problem('`records` is not true or false, or Last-Event-ID is not an ID of this stream'),
       404: unknownCid,
     },
   },

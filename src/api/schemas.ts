@@ -4,7 +4,19 @@
  * describes them, so both say the same.
  */
 import { z } from 'zod';
-import { CallbackList, FanoutRequest, InvokeRetryRequest, MAX_CONCURRENCY_LIMIT, ParallelRequest } from '../contracts';
+import { FanoutListOptions } from '../client/listing';
+import {
+  CallbackList,
+  FanoutProgress,
+  FanoutRequest,
+  FanoutState,
+  InvokeRetryRequest,
+  MAX_CONCURRENCY_LIMIT,
+  ParallelRequest,
+  StopReason,
+  TargetRecord,
+  TargetState,
+} from '../contracts';
 import { DeliveryDestination } from './delivery-destination';
 
 /**
@@ -42,6 +54,8 @@ export const StartQuery = z.object({
 });
 
 /** Query strings arrive as text: whole numbers are checked as digits, so "1e3" or "-1" never reach the store. */
+const digits = (max: number) => z.string().regex(new RegExp(`^\\d{1,${max}}$`), 'a whole number');
+
 export const RecordsQuery = z.object({
   cursor: z
     .string()
@@ -53,7 +67,63 @@ export const RecordsQuery = z.object({
     .regex(/^\d{1,4}$/)
     .optional()
     .describe('Records per page, 1..1000 (default 100)'),
+  state: TargetState.exclude(['pending', 'running'])
+    .optional()
+    .describe('Only records of targets in this state: ok, failed or cancelled (a page may then hold fewer than limit)'),
 });
+
+/** `GET /v1/fanouts`: the client's listing options, the limit as text. */
+export const ListFanoutsQuery = FanoutListOptions.extend({
+  limit: digits(4).optional().describe('Fan-outs per page, 1..1000 (default 100)'),
+}).strip();
+
+/** `GET /v1/fanouts/{cid}/events`. */
+export const EventsQuery = z.object({
+  records: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe("false: counts and the end only, no event per target's record (for wide fan-outs)"),
+});
+
+/** What one Server-Sent Event carries: its `event:` name, its `id:` and the JSON of its `data:`. */
+export const FanoutEventMessage = z
+  .discriminatedUnion('event', [
+    z.object({
+      event: z.literal('progress'),
+      id: z.string(),
+      data: FanoutProgress.omit({ targets: true, runningShards: true }).describe('The counts, when they change'),
+    }),
+    z.object({
+      event: z.literal('record'),
+      id: z.string(),
+      data: z
+        .object({
+          position: z.number(),
+          state: TargetState,
+          record: TargetRecord,
+          redrive: z.number().optional().describe('The redrive that wrote it (absent: the first run)'),
+        })
+        .describe("A newly settled target's record and its position among the targets"),
+    }),
+    z.object({
+      event: z.literal('end'),
+      id: z.string(),
+      data: z
+        .object({
+          state: z.union([FanoutState, z.enum(['terminated', 'timed-out'])]),
+          counts: z.record(z.string(), z.number()).optional(),
+          stopped: StopReason.optional(),
+          redrive: z.number().optional(),
+          ok: z.boolean().optional().describe('Invoke/retry: whether its target succeeded'),
+          failure: z.object({ type: z.string(), message: z.string() }).optional(),
+        })
+        .describe('How it ended; the stream then closes'),
+    }),
+  ])
+  .describe(
+    'One event of the stream. Each `id` names the records sent so far: reconnect with it as Last-Event-ID to get ' +
+      'only the others. Comment lines (`: keep-alive`) keep the connection open.',
+  );
 
 export const Redriven = z
   .object({ cid: z.string(), redrive: z.number(), targets: z.number().describe('Targets run again') })

@@ -22,6 +22,8 @@ export interface ApiOptions {
   /** Webhook URLs pointing at addresses this refuses are rejected (422) before a fan-out starts. */
   addressPolicy?: AddressPolicy;
   logger?: boolean;
+  /** Between keep-alive comments on an event stream (`GET /v1/fanouts/{cid}/events`); default 15 seconds. */
+  eventsKeepAliveMs?: number;
   /**
    * Most connections served at once; more are closed on arrival. Each may buffer up to `bodyLimit` bytes of body
    * while it is read, so this and `bodyLimit` bound the memory requests can take at any one time.

@@ -31,7 +31,7 @@ import { Registry } from '../registry';
 import type { BlobStore } from '../store/blob-store';
 import { defaultBlobStore } from '../store/default-store';
 import { withFanoutStorage } from '../store/payload-driver';
-import type { RecordPage } from '../store/records';
+import type { RecordPage, RecordPageOptions } from '../store/records';
 import { RecordStore } from '../store/records';
 import {
   pauseUpdate,
@@ -53,6 +53,10 @@ import { hasLoneSurrogate } from './bounds';
 import { dryRunPlan } from './dry-run';
 import type { RegistryChecks } from './plan';
 import { planFanout, planInvokeRetry } from './plan';
+import type { FanoutList, FanoutListOptions } from './listing';
+import { listFanouts } from './listing';
+import type { FanoutEvent, WatchOptions } from './watch';
+import { watchFanout } from './watch';
 
 /** Temporal's default payload limit: no one target's request may be larger. */
 export const PAYLOAD_LIMIT_BYTES = 2 * 1024 * 1024;
@@ -254,10 +258,40 @@ export class FanoutClient {
     } satisfies FanoutResult;
   }
 
-  /** One page of a fan-out's records, in target order (settled targets only while it runs). */
-  async recordsPage(cid: string, options: { cursor?: string; limit?: number } = {}): Promise<RecordPage> {
+  /**
+   * One page of a fan-out's records, in target order (settled targets only while it runs); with `state`, only
+   * those of targets in that state (such a page may hold fewer than `limit`: go on while there is a cursor).
+   */
+  async recordsPage(cid: string, options: RecordPageOptions = {}): Promise<RecordPage> {
     await this.withHandle(cid, (handle) => handle.describe()); // FanoutNotFoundError for an unknown CID
     return this.records.page(cid, options);
+  }
+
+  /**
+   * One page of top-level fan-outs (every pattern; no shards or child workflows), most recent first, by Temporal
+   * visibility: filtered by `source`, `state` (FanoutState) and `pattern`; `cursor` from the page before. A value
+   * refused is an InvalidRequestError naming the option. Visibility lags a moment behind starts and changes.
+   */
+  async list(options: FanoutListOptions = {}): Promise<FanoutList> {
+    return listFanouts(this.client, options);
+  }
+
+  /**
+   * Follows a fan-out until it ends: a `progress` event whenever the counts change, a `record` event per target as
+   * it settles (unless `records: false`), then `end` with the outcome. To resume, pass the last event's `id` as
+   * `after`: records already seen are not sent again. FanoutNotFoundError for an unknown CID.
+   */
+  async *watch(cid: string, options: WatchOptions = {}): AsyncGenerator<FanoutEvent> {
+    const handle = await this.withHandle(cid, async (found) => (await found.describe(), found));
+    yield* watchFanout(
+      {
+        cid,
+        records: this.records,
+        progress: (signal) => this.client.withAbortSignal(signal, () => this.progress(cid)),
+        result: (signal) => this.client.withAbortSignal(signal, () => handle.result()),
+      },
+      options,
+    );
   }
 
   /** Targets in flight at most from now on (1 to 10,000), while the fan-out still starts targets. */

@@ -24,12 +24,16 @@ export interface ApiStackOptions {
   bodyLimit?: number;
   /** DELIVERY_MAX_BYTES: final payloads over it are delivered as a summary linking to this API's records. */
   maxPayloadBytes?: number;
+  /** Between keep-alive comments on event streams. */
+  eventsKeepAliveMs?: number;
 }
 
 export interface ApiStack {
   url: string;
   apiKey: string;
   env: FanoutTestEnv;
+  /** The client the API serves with, for tests that compare it with the HTTP side. */
+  fanoutClient: FanoutClient;
   close(): Promise<void>;
 }
 
@@ -56,8 +60,10 @@ export async function startApiStack(options: ApiStackOptions): Promise<ApiStack>
       workflowBundle: await fanoutBundle(),
     });
     const running = worker.run();
+    const fanoutClient = new FanoutClient({ client: env.client, registry, store: env.store });
     app = await buildApi({
-      fanoutClient: new FanoutClient({ client: env.client, registry, store: env.store }),
+      fanoutClient,
+      eventsKeepAliveMs: options.eventsKeepAliveMs,
       apiKeys: options.apiKeys,
       bodyLimit: options.bodyLimit,
       addressPolicy: new AddressPolicy(['127.0.0.1']),
@@ -71,6 +77,7 @@ export async function startApiStack(options: ApiStackOptions): Promise<ApiStack>
       url,
       apiKey: options.apiKeys[0],
       env,
+      fanoutClient,
       async close() {
         await api.close();
         worker.shutdown();
