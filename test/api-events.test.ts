@@ -390,6 +390,8 @@ describe('GET /v1/fanouts/{cid}/events: Server-Sent Events', () => {
       targetOptions: { report: LONG_REPORT },
       finalCallbacks: ['log.input'],
     });
+    // Its child workflow started: the first progress event then says so, whenever the watch polls.
+    await waitFor(async () => (await stack.fanoutClient.progress(cid)).running === 1);
     const stop = new AbortController();
     const watch = stack.fanoutClient.watch(cid, { signal: stop.signal });
     expect((await watch.next()).value).toMatchObject({ type: 'progress', progress: { running: 1 } });
