@@ -20,6 +20,7 @@ import { createDeliveryCallbacks, createDeliveryDeps } from '../src/delivery';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { SHARD_IN_FLIGHT, SHARD_SIZE_LIMIT, planShards } from '../src/workflows/sharding';
 import { tempStore } from './helpers/temporal-env';
+import { refusal } from './helpers/refusal';
 
 const SECRET = `whsec_${Buffer.from('dry-run-test-secret-0123456789ab').toString('base64')}`;
 
@@ -52,15 +53,6 @@ function targets(width: number): Record<string, number> {
 }
 
 const echoes = (width: number) => Object.fromEntries(Object.keys(targets(width)).map((n) => [n, { service: 'echo' }]));
-
-async function refusal(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('the request was accepted');
-    },
-    (error: unknown) => error,
-  );
-}
 
 describe('the plan is what the workflows will do', () => {
   it('3 targets: one execution, all three in flight, history and actions counted', async () => {

@@ -12,6 +12,7 @@ import { Registry, RegistryError, defineCallback, defineService } from '../src/r
 import { createFanoutWorker } from '../src/worker/create-worker';
 import { withFanoutStorage } from '../src/store/payload-driver';
 import { tempStore } from './helpers/temporal-env';
+import { refusal } from './helpers/refusal';
 
 const SECRET = `whsec_${Buffer.from('library-api-test-secret-0123456').toString('base64')}`;
 
@@ -35,15 +36,6 @@ function registry(): Registry {
 /** A client whose connection is made lazily: nothing here gets as far as using it. */
 function fanoutClient(reg: Registry = registry()): FanoutClient {
   return new FanoutClient({ client: new Client(), registry: reg, store: tempStore() });
-}
-
-async function refusal(start: Promise<unknown>): Promise<unknown> {
-  return start.then(
-    () => {
-      throw new Error('the request was accepted');
-    },
-    (error: unknown) => error,
-  );
 }
 
 describe('callbacks used as what they are for', () => {
