@@ -16,21 +16,15 @@ import {
   UndeliverableCallbackError,
   UnknownServiceError,
 } from '../src/client';
-import { createDeliveryCallbacks, createDeliveryDeps } from '../src/delivery';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { SHARD_IN_FLIGHT, SHARD_SIZE_LIMIT, planShards } from '../src/workflows/sharding';
 import { tempStore } from './helpers/temporal-env';
+import { clientDeliveryCallbacks } from './helpers/activity-env';
 import { refusal } from './helpers/refusal';
 
 const SECRET = `whsec_${Buffer.from('dry-run-test-secret-0123456789ab').toString('base64')}`;
 
 function registry(): Registry {
-  const delivery = createDeliveryDeps({
-    webhookSecrets: { default: [SECRET] },
-    webhookAllowList: [],
-    webhookTimeoutMs: 1_000,
-    amqpConnections: {},
-  });
   return new Registry(
     [
       defineService({ name: 'echo', handler: async (request: unknown) => request }),
@@ -40,7 +34,7 @@ function registry(): Registry {
     [
       defineCallback({ name: 'each', kind: 'on-target', handler: async () => undefined }),
       defineCallback({ name: 'final', kind: 'final', handler: async () => undefined }),
-      ...createDeliveryCallbacks(delivery),
+      ...clientDeliveryCallbacks(SECRET),
     ],
   );
 }

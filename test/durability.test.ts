@@ -13,11 +13,11 @@ import { afterAll, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { FanoutClient } from '../src/client';
 import { SEARCH_ATTRIBUTES } from '../src/contracts';
-import { createDeliveryCallbacks, createDeliveryDeps } from '../src/delivery';
 import { freePort } from '../src/local/local-temporal';
 import { TEMPORAL_CLI, provision } from '../src/local/temporal-binaries';
 import { DURABLE_SQLITE_PRAGMAS } from '../src/local/temporal-servers';
 import { exampleRegistry } from '../src/services';
+import { clientDeliveryCallbacks } from './helpers/activity-env';
 import { waitFor } from './helpers/wait';
 import { WebhookReceiver } from './helpers/webhook-receiver';
 
@@ -78,14 +78,7 @@ it('a running fan-out survives SIGKILL of the dev server and the worker, and com
   let worker = start(process.execPath, [WORKER_ENTRY, 'worker', '--examples'], workerEnv);
   const registry = exampleRegistry({
     write: () => undefined,
-    extraCallbacks: createDeliveryCallbacks(
-      createDeliveryDeps({
-        webhookSecrets: { default: [SECRET] },
-        webhookAllowList: [],
-        webhookTimeoutMs: 1000,
-        amqpConnections: {},
-      }),
-    ),
+    extraCallbacks: clientDeliveryCallbacks(SECRET),
   });
   const fanout = new FanoutClient({ client: new Client({ connection: connection! }), registry });
 

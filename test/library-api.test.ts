@@ -7,28 +7,22 @@ import { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { FanoutClient, InvalidRequestError, UndeliverableCallbackError } from '../src/client';
-import { createDeliveryCallbacks, createDeliveryDeps } from '../src/delivery';
 import { Registry, RegistryError, defineCallback, defineService } from '../src/registry';
 import { createFanoutWorker } from '../src/worker/create-worker';
 import { withFanoutStorage } from '../src/store/payload-driver';
 import { tempStore } from './helpers/temporal-env';
+import { clientDeliveryCallbacks } from './helpers/activity-env';
 import { refusal } from './helpers/refusal';
 
 const SECRET = `whsec_${Buffer.from('library-api-test-secret-0123456').toString('base64')}`;
 
 function registry(): Registry {
-  const delivery = createDeliveryDeps({
-    webhookSecrets: { default: [SECRET] },
-    webhookAllowList: [],
-    webhookTimeoutMs: 1_000,
-    amqpConnections: {},
-  });
   return new Registry(
     [defineService({ name: 'echo', handler: async (request: unknown) => request })],
     [
       defineCallback({ name: 'per-target', kind: 'on-target', handler: async (record) => void record.target }),
       defineCallback({ name: 'at-the-end', kind: 'final', handler: async (payload) => void payload.data }),
-      ...createDeliveryCallbacks(delivery),
+      ...clientDeliveryCallbacks(SECRET),
     ],
   );
 }

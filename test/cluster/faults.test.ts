@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from '@temporalio/client';
 import { FanoutClient } from '../../src/client';
 import type { FanoutCid } from '../../src/client';
-import { createDeliveryCallbacks, createDeliveryDeps } from '../../src/delivery';
 import { deliveryMessageId } from '../../src/delivery/message-id';
 import { exampleRegistry } from '../../src/services';
 import { LocalBlobStore } from '../../src/store/local-store';
+import { clientDeliveryCallbacks } from '../helpers/activity-env';
 import { waitFor } from '../helpers/wait';
 import { WebhookReceiver } from '../helpers/webhook-receiver';
 import type { ServerService } from './cluster';
@@ -33,14 +33,7 @@ const worker = new WorkerProcess(
 // The client's view of the worker's registry: the example services and the built-in delivery callbacks.
 const registry = exampleRegistry({
   write: () => undefined,
-  extraCallbacks: createDeliveryCallbacks(
-    createDeliveryDeps({
-      webhookSecrets: { default: [SECRET] },
-      webhookAllowList: [],
-      webhookTimeoutMs: 1000,
-      amqpConnections: {},
-    }),
-  ),
+  extraCallbacks: clientDeliveryCallbacks(SECRET),
 });
 
 let connection: Connection;

@@ -4,7 +4,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { expect } from 'vitest';
 import type { CallbackContext } from '../../src/contracts';
 import type { DeliveryDeps } from '../../src/delivery/callbacks';
-import { createDeliveryCallbacks } from '../../src/delivery/callbacks';
+import { createDeliveryCallbacks, createDeliveryDeps } from '../../src/delivery/callbacks';
+import type { AnyCallbackDefinition } from '../../src/registry';
 
 /** A MockActivityEnvironment whose logger only reports errors: expected activity failures would drown the output. */
 export function quietActivityEnv(attempt = 1): MockActivityEnvironment {
@@ -37,4 +38,19 @@ export async function failureOf(promise: Promise<unknown>): Promise<ApplicationF
   );
   expect(err).toBeInstanceOf(ApplicationFailure);
   return err as ApplicationFailure;
+}
+
+/**
+ * The built-in delivery callbacks as a client's registry holds them, to check requests before they start: the
+ * webhook secret set "default" configured (with `secret`), no AMQP connection.
+ */
+export function clientDeliveryCallbacks(secret: string): AnyCallbackDefinition[] {
+  return createDeliveryCallbacks(
+    createDeliveryDeps({
+      webhookSecrets: { default: [secret] },
+      webhookAllowList: [],
+      webhookTimeoutMs: 1_000,
+      amqpConnections: {},
+    }),
+  );
 }
