@@ -25,6 +25,9 @@ export const DEFAULT_MAX_CONCURRENCY = 500;
 /** Wider fan-outs run as shards (child workflows) of at most SHARD_SIZE_LIMIT targets each: see workflows/sharding. */
 export const MAX_TARGETS = 100_000;
 
+/** Targets one batch runs at most (`batching.maxTargets`). */
+export const MAX_BATCH_TARGETS = 1000;
+
 /** Callbacks per list at most (final, on-target, invoke/retry's): each may run beside the targets at once. */
 export const MAX_CALLBACKS = 50;
 
@@ -39,6 +42,18 @@ export const DESCRIBE_CATALOG = 'fanout.describeCatalog';
 
 /** The worker's own activity that stores records the workflow built (failed, cancelled, child-workflow targets). */
 export const SAVE_RECORDS = 'fanout.saveRecords';
+
+/** The worker's own activity that runs a batch of targets, each with its record and on-target callbacks. */
+export const RUN_BATCH = 'fanout.runBatch';
+
+/** The worker's own activity that stores records the workflow decided for a batch's targets and runs their callbacks. */
+export const SETTLE_BATCH = 'fanout.settleBatch';
+
+/** Records one `fanout.settleBatch` stores and calls back at once. */
+export const SETTLE_AT_ONCE = 32;
+
+/** The signal a worker sends an execution with the progress of the batches it runs for it. */
+export const BATCH_PROGRESS_SIGNAL = 'fanout.batchProgress';
 
 /** A callback's name, whether it is given by name alone or with options (`CallbackRef`). */
 export function callbackName(ref: string | { name: string }): string {

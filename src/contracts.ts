@@ -8,7 +8,7 @@
 import { z } from 'zod';
 // The SDK's own duration parser, so what passes here is exactly what the SDK accepts when the fan-out starts.
 import { msToNumber } from '@temporalio/common';
-import { MAX_CALLBACKS, MAX_CONCURRENCY_LIMIT, MAX_TARGETS } from './constants';
+import { MAX_BATCH_TARGETS, MAX_CALLBACKS, MAX_CONCURRENCY_LIMIT, MAX_TARGETS } from './constants';
 
 export * from './constants';
 
@@ -82,6 +82,23 @@ export const Defaults = z.strictObject({
 });
 export type Defaults = z.infer<typeof Defaults>;
 
+/**
+ * Targets run in batches: one activity runs up to `maxTargets` of them at once in the worker, each with its own
+ * record, retry policy, timeout and on-target callbacks. Fewer activities, so far less of Temporal's cost per target;
+ * the Web UI then shows batches, not one activity per target. `maxBytes` also cuts a batch once its requests (as
+ * JSON) pass that size.
+ */
+export const Batching = z.strictObject({
+  maxTargets: z.number().int().min(1).max(MAX_BATCH_TARGETS).describe('Targets per batch at most'),
+  maxBytes: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe("A batch's requests, as JSON, in bytes at most (a single larger request is a batch of its own)"),
+});
+export type Batching = z.infer<typeof Batching>;
+
 const Targets = z
   .record(TargetName, z.unknown())
   .refine((targets) => Object.keys(targets).length > 0, 'at least one target')
@@ -125,6 +142,9 @@ const Common = {
   targetOptions: z.record(TargetName, TargetOptions).optional(),
   maxConcurrency: z.number().int().min(1).max(MAX_CONCURRENCY_LIMIT).optional(),
   defaults: Defaults.optional(),
+  batching: Batching.optional().describe(
+    'Run activity targets in batches, one activity per batch (default: as each service is defined, else one activity per target)',
+  ),
 };
 
 /** A list of callbacks, as every pattern and the HTTP API take it. */
@@ -335,6 +355,8 @@ export interface PlannedTarget {
   local?: boolean;
   /** Its position in the whole fan-out, where that is not its place in `targets` (a redrive's targets). */
   index?: number;
+  /** Runs in a batch with its neighbours of the same batching (the fan-out's `batching`, else its service's). */
+  batch?: Batching;
 }
 
 /** What the fan-out workflow receives (built and validated by the client). */
@@ -385,6 +407,74 @@ export interface ShardResult {
   callbacks: CallbackOutcome[];
 }
 
+/** One target of a batch, as the batch activity runs it. */
+export interface BatchTarget {
+  /** Position in the fan-out: the record's key in the store. */
+  index: number;
+  name: string;
+  service: string;
+  request: unknown;
+  startToCloseTimeout?: Duration;
+  retry?: RetryPolicy;
+}
+
+/** What `fanout.runBatch` receives: its targets, how many to run at once, and what each target's record needs. */
+export interface BatchInput {
+  cid: string;
+  source: string;
+  pattern: 'fanout' | 'parallel';
+  reqTsUtc: string;
+  redrive?: number;
+  /** The batch's number in the execution that runs it: its progress signals name it. */
+  batch: number;
+  targets: BatchTarget[];
+  atOnce: number;
+  onTarget: CallbackRef[];
+  defaults: Defaults;
+  list: OutcomesListed;
+}
+
+/** Callback outcomes a batch lists in its result, as many as the workflow still lists (all are counted). */
+export interface OutcomesListed {
+  ok: number;
+  failed: number;
+}
+
+/**
+ * How a batch's targets ended, one letter each in target order: `o` succeeded and `f` failed (record stored and
+ * on-target callbacks run by the batch), `c` cancelled while running and `n` not started (the workflow records
+ * these, saying why the fan-out stopped). The letters `.` (not settled yet) also appear in progress.
+ */
+export type BatchStates = string;
+
+export interface BatchCallbacks {
+  callbacks: number;
+  callbacksFailed: number;
+  /** Failed callbacks first, then others, at most MAX_OUTCOMES_KEPT in all. */
+  outcomes: CallbackOutcome[];
+}
+
+export interface BatchResult extends BatchCallbacks {
+  states: BatchStates;
+}
+
+/** The targets of a batch that settled so far, sent to the execution running it (`batchProgressSignal`). */
+export interface BatchProgress {
+  batch: number;
+  states: BatchStates;
+}
+
+/** What `fanout.settleBatch` receives: records the workflow decided for a batch's targets, to store and call back. */
+export interface SettleBatchInput {
+  cid: string;
+  pattern: 'fanout' | 'parallel';
+  redrive?: number;
+  records: { index: number; stored: StoredRecord }[];
+  onTarget: CallbackRef[];
+  defaults: Defaults;
+  list: OutcomesListed;
+}
+
 /** What a service activity receives: the target's request, and what it needs to build and store the record. */
 export interface TargetCall {
   request: unknown;
@@ -420,7 +510,10 @@ export interface InvokeRetryWorkflowInput {
 
 /** The names and kinds a worker serves: lets the client and the workflow refuse unknown names up front. */
 export interface Catalog {
-  services: Record<string, { kind: 'activity' | 'workflow'; workflowType?: string; local?: boolean }>;
+  services: Record<
+    string,
+    { kind: 'activity' | 'workflow'; workflowType?: string; local?: boolean; batching?: Batching }
+  >;
   callbacks: string[];
 }
 

@@ -4,7 +4,7 @@
  */
 import type { ZodType } from 'zod';
 import type { CallbackContext, Catalog, FinalPayload, TargetRecord } from './contracts';
-import { ServiceName } from './contracts';
+import { Batching, ServiceName } from './contracts';
 
 /** Names the worker reserves for its own activities. */
 export const RESERVED_PREFIX = 'fanout.';
@@ -23,6 +23,11 @@ export interface ActivityService<Req = unknown, Res = unknown> {
    * workflow task timeout, that should skip the server's task queue. See the README's "Local targets".
    */
   local?: boolean;
+  /**
+   * Run this service's targets in batches by default (a fan-out's own `batching` overrides it): for many short
+   * calls, where Temporal's cost per activity would outweigh the call. See the README's "Batched targets".
+   */
+  batching?: Batching;
 }
 
 export interface WorkflowService<Req = unknown> {
@@ -127,8 +132,14 @@ export class Registry {
   }
 
   constructor(services: readonly unknown[], callbacks: readonly AnyCallbackDefinition[]) {
-    for (const service of services as ServiceDefinition[])
+    for (const service of services as ServiceDefinition[]) {
       this.add('service', service.name, () => this.services.set(service.name, service));
+      const batching = service.kind === 'activity' && service.batching && Batching.safeParse(service.batching);
+      if (batching && !batching.success)
+        throw new RegistryError(
+          `service "${service.name}" has invalid batching: ${batching.error.issues.map((i) => `${i.path.join('.') || 'batching'}: ${i.message}`).join('; ')}`,
+        );
+    }
     for (const callback of callbacks)
       this.add('callback', callback.name, () => this.callbacks.set(callback.name, callback));
   }
@@ -150,7 +161,11 @@ export class Registry {
       services[service.name] =
         service.kind === 'workflow'
           ? { kind: 'workflow', workflowType: service.workflowType }
-          : { kind: 'activity', ...(service.local ? { local: true } : {}) };
+          : {
+              kind: 'activity',
+              ...(service.local ? { local: true } : {}),
+              ...(service.batching ? { batching: service.batching } : {}),
+            };
     }
     return { services, callbacks: [...this.callbacks.keys()] };
   }

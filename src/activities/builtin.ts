@@ -4,12 +4,16 @@
  */
 import type { Catalog, StoredRecord } from '../contracts';
 import type { DESCRIBE_CATALOG, SAVE_RECORDS } from '../constants';
+import type { BatchActivities } from './batch';
 import type { CallbackActivity } from './callbacks';
 import type { ServiceActivity } from './services';
 
 /** The worker's own activities: its catalog (a local activity) and the store of records workflows built. */
 export type BuiltinActivities = Record<typeof DESCRIBE_CATALOG, () => Promise<Catalog>> &
   Record<typeof SAVE_RECORDS, (cid: string, records: [number, StoredRecord][]) => Promise<void>>;
+
+/** The worker's activities that run batched targets. */
+export type { BatchActivities };
 
 /** One activity per registered service, named after it. */
 export type ServiceActivities = Record<string, ServiceActivity>;

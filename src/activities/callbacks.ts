@@ -32,13 +32,23 @@ async function payloadFor(
   return { payload: { ...summary, data } satisfies FinalPayload, stream };
 }
 
+/** Runs one attempt of a callback: its payload from the input, then its handler. */
+export async function deliverCallback(
+  callback: AnyCallbackDefinition,
+  input: CallbackInput,
+  ctx: CallbackContext,
+  records: RecordStore,
+): Promise<void> {
+  const { payload, stream } = await payloadFor(input, callback, records);
+  await callback.handler(payload, stream ? { ...ctx, records: stream } : ctx);
+}
+
 export function createCallbackActivities(registry: Registry, records: RecordStore): Record<string, CallbackActivity> {
   // Null prototype: looking up a name such as `constructor` finds nothing rather than Object's members.
   const activities: Record<string, CallbackActivity> = Object.create(null) as Record<string, CallbackActivity>;
   for (const callback of registry.callbacks.values()) {
     activities[callback.name] = async (input, ctx) => {
-      const { payload, stream } = await payloadFor(input, callback, records);
-      await callback.handler(payload, stream ? { ...ctx, records: stream } : ctx);
+      await deliverCallback(callback, input, ctx, records);
       return null; // what a callback returns is its own business; history keeps only that it succeeded
     };
   }

@@ -1,7 +1,7 @@
 /**
  * All activities of a fan-out worker, built from its registry and result store: one per service, one per
- * callback, the catalog the workflows check names against at start, and the one that stores records the workflows
- * built themselves.
+ * callback, the catalog the workflows check names against at start, the one that stores records the workflows
+ * built themselves, and the two that run batched targets.
  */
 import type { Catalog, StoredRecord } from '../contracts';
 import { DESCRIBE_CATALOG, SAVE_RECORDS } from '../contracts';
@@ -9,6 +9,8 @@ import type { Registry } from '../registry';
 import type { BuiltinActivities } from './builtin';
 import type { RecordStore } from '../store/records';
 import { mapLimit } from '../store/records';
+import { createBatchActivities } from './batch';
+import { BatchProgressReporter } from './batch-progress';
 import { createCallbackActivities } from './callbacks';
 import { createServiceActivities } from './services';
 
@@ -32,5 +34,6 @@ export function createActivities({
     ...createServiceActivities(registry, records),
     ...createCallbackActivities(registry, records),
     ...builtin,
+    ...createBatchActivities(registry, records, new BatchProgressReporter()),
   });
 }

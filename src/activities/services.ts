@@ -6,8 +6,8 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ZodType } from 'zod';
-import type { TargetCall, TargetOutcome, TargetRecord } from '../contracts';
-import type { Registry } from '../registry';
+import type { StoredRecord, TargetCall, TargetOutcome, TargetRecord } from '../contracts';
+import type { ActivityService, Registry } from '../registry';
 import type { RecordStore } from '../store/records';
 
 export type ServiceActivity = (call: TargetCall) => Promise<TargetOutcome>;
@@ -21,42 +21,55 @@ export function describeIssues(schema: ZodType, value: unknown): string | undefi
   return parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
 }
 
+/**
+ * Runs one attempt of an activity target: checks the request, calls the handler, checks the response, and stores
+ * Zato's record unless the position already holds one. Returns the record kept (another attempt's, or a record
+ * the fan-out decided, stands). The service activity and the batch activity both run targets this way.
+ */
+export async function callService(
+  service: ActivityService<never, unknown>,
+  call: TargetCall,
+  records: RecordStore,
+): Promise<StoredRecord> {
+  const { name, request: requestSchema, response: responseSchema, handler } = service;
+  // Response time on the server's clock (the attempt's scheduled time plus what it took here), the clock the
+  // workflow's req_ts_utc comes from: the two agree in production and under time skipping alike.
+  const startedHere = Date.now();
+  const scheduledAt = Context.current().info.currentAttemptScheduledTimestampMs || startedHere;
+  const { request } = call;
+  const requestProblem = requestSchema && describeIssues(requestSchema, request);
+  if (requestProblem)
+    throw ApplicationFailure.nonRetryable(`Invalid request for ${name}: ${requestProblem}`, 'InvalidRequest');
+  const response = await (handler as (request: unknown) => Promise<unknown>)(
+    requestSchema ? requestSchema.parse(request) : request,
+  );
+  const responseProblem = responseSchema && describeIssues(responseSchema, response);
+  if (responseProblem)
+    throw ApplicationFailure.nonRetryable(`Invalid response from ${name}: ${responseProblem}`, 'InvalidResponse');
+  const record: TargetRecord = {
+    source: call.source,
+    target: call.target,
+    response: response ?? null,
+    req_ts_utc: call.reqTsUtc,
+    resp_ts_utc: new Date(scheduledAt + (Date.now() - startedHere)).toISOString(),
+    ok: true,
+    exception: null,
+    cid: call.cid,
+  };
+  return records.putFirst(call.cid, call.index, {
+    state: 'ok',
+    record,
+    ...(call.redrive ? { redrive: call.redrive } : {}),
+  });
+}
+
 export function createServiceActivities(registry: Registry, records: RecordStore): Record<string, ServiceActivity> {
   // Null prototype: looking up a name such as `constructor` finds nothing rather than Object's members.
   const activities: Record<string, ServiceActivity> = Object.create(null) as Record<string, ServiceActivity>;
   for (const service of registry.services.values()) {
     if (service.kind !== 'activity') continue;
-    const { name, request: requestSchema, response: responseSchema, handler } = service;
-    activities[name] = async (call: TargetCall) => {
-      // Response time on the server's clock (the attempt's scheduled time plus what it took here), the clock the
-      // workflow's req_ts_utc comes from: the two agree in production and under time skipping alike.
-      const startedHere = Date.now();
-      const scheduledAt = Context.current().info.currentAttemptScheduledTimestampMs || startedHere;
-      const { request } = call;
-      const requestProblem = requestSchema && describeIssues(requestSchema, request);
-      if (requestProblem)
-        throw ApplicationFailure.nonRetryable(`Invalid request for ${name}: ${requestProblem}`, 'InvalidRequest');
-      const response = await (handler as (request: unknown) => Promise<unknown>)(
-        requestSchema ? requestSchema.parse(request) : request,
-      );
-      const responseProblem = responseSchema && describeIssues(responseSchema, response);
-      if (responseProblem)
-        throw ApplicationFailure.nonRetryable(`Invalid response from ${name}: ${responseProblem}`, 'InvalidResponse');
-      const record: TargetRecord = {
-        source: call.source,
-        target: call.target,
-        response: response ?? null,
-        req_ts_utc: call.reqTsUtc,
-        resp_ts_utc: new Date(scheduledAt + (Date.now() - startedHere)).toISOString(),
-        ok: true,
-        exception: null,
-        cid: call.cid,
-      };
-      const kept = await records.putFirst(call.cid, call.index, {
-        state: 'ok',
-        record,
-        ...(call.redrive ? { redrive: call.redrive } : {}),
-      });
+    activities[service.name] = async (call: TargetCall) => {
+      const kept = await callService(service, call, records);
       if (kept.state !== 'ok') {
         // The fan-out already recorded this target otherwise (it stopped waiting for it); that record stands.
         throw ApplicationFailure.nonRetryable(

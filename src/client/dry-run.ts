@@ -7,6 +7,7 @@
  */
 import type { FanoutPlan, FanoutWorkflowInput, HistoryEstimate, PlannedTarget } from '../contracts';
 import { RECORDS_PER_SAVE, countsMemoInterval } from '../constants';
+import { batchWidthOf } from '../workflows/batches';
 import { planShards } from '../workflows/sharding';
 
 /** Temporal's warning threshold for one execution's history (workflows/sharding keeps shards well under it). */
@@ -70,7 +71,7 @@ function tenthMemos(targets: number): number {
 
 export function dryRunPlan(input: FanoutWorkflowInput, cidGiven: boolean): FanoutPlan {
   const { targets, onTarget, onFinal, maxConcurrency, deadline } = input;
-  const shape = planShards(targets.length, onTarget.length, maxConcurrency);
+  const shape = planShards(targets.length, onTarget.length, maxConcurrency, batchWidthOf(targets));
   const sharded = shape.shardCount > 1;
   const shards = sharded ? shape.shardCount : 0;
   const all = sliceOf(targets);

@@ -5,6 +5,7 @@
 import type { ZodType } from 'zod';
 import type { AnyCallbackDefinition, CallbackKind } from '../registry';
 import type {
+  Batching,
   CallbackRef,
   Catalog,
   FanoutWorkflowInput,
@@ -94,6 +95,7 @@ function planTargets(
   checks: RegistryChecks | undefined,
   targets: Record<string, unknown>,
   options: Record<string, TargetOptions> = {},
+  batching?: Batching,
 ): PlannedTarget[] {
   const issues: FieldIssue[] = [];
   for (const name of Object.keys(options)) {
@@ -112,6 +114,8 @@ function planTargets(
     const local = targetOptions.local ?? entry?.local ?? false;
     if (local && entry?.kind === 'workflow')
       issues.push(issue(['targetOptions', name, 'local'], 'only activity services run as local activities'));
+    // Child-workflow targets are never batched; activity targets as the fan-out says, else as their service does.
+    const batch = entry?.kind === 'workflow' ? undefined : (batching ?? entry?.batching);
     return {
       name,
       service,
@@ -120,6 +124,7 @@ function planTargets(
       request,
       options: targetOptions,
       ...(local ? { local: true } : {}),
+      ...(batch ? { batch } : {}),
     } satisfies PlannedTarget;
   });
   if (issues.length) throw new InvalidRequestError(issues);
@@ -146,7 +151,7 @@ export function planFanout(
     cid: request.cid ?? cid,
     source: request.source ?? 'unknown',
     pattern,
-    targets: planTargets(catalog, checks, request.targets, request.targetOptions),
+    targets: planTargets(catalog, checks, request.targets, request.targetOptions, request.batching),
     onTarget,
     onFinal: finalCallbacks,
     maxConcurrency: request.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,

@@ -72,6 +72,9 @@ export async function createFanoutWorker(options: FanoutWorkerOptions): Promise<
     ...rest,
     ...(interceptors ? { interceptors: { ...interceptors, workflowModules: undefined } } : {}),
     taskQueue: taskQueue ?? FANOUT_TASK_QUEUE,
+    // A batch heartbeats every second and hears of its cancellation (a stopped fan-out) only in a heartbeat's
+    // answer: sent at most this often, cancellation reaches it within about a second, not 80% of its timeout.
+    maxHeartbeatThrottleInterval: rest.maxHeartbeatThrottleInterval ?? '1 second',
     activities: allActivities,
     dataConverter: withFanoutStorage(dataConverter, store),
     workflowBundle: bundle,

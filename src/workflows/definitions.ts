@@ -1,6 +1,7 @@
 /** Queries and signals of the fan-out workflows, shared by the workflows and the client. */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { FanoutControl, FanoutProgress, FanoutWorkflowInput } from '../contracts';
+import type { BatchProgress, FanoutControl, FanoutProgress, FanoutWorkflowInput } from '../contracts';
+import { BATCH_PROGRESS_SIGNAL } from '../constants';
 
 export const progressQuery = defineQuery<FanoutProgress>('progress');
 
@@ -25,3 +26,6 @@ export const shardControlSignal = defineSignal<[control: { concurrency: number; 
  * fan-out. Asked of a finished fan-out (a worker replays it to answer).
  */
 export const redrivePlanQuery = defineQuery<FanoutWorkflowInput, [indexes: number[]]>('redrivePlan');
+
+/** A worker tells the execution running its batches which of their targets have settled so far. */
+export const batchProgressSignal = defineSignal<[batches: BatchProgress[]]>(BATCH_PROGRESS_SIGNAL);

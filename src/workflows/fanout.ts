@@ -33,6 +33,7 @@ import { pauseUpdate, progressQuery, redrivePlanQuery, resumeUpdate, setMaxConcu
 import { progressOf } from './progress';
 import { utc } from './records';
 import { ShardedRun } from './sharded-run';
+import { batchWidthOf } from './batches';
 import { planShards } from './sharding';
 import { SingleRun } from './single-run';
 import { CallbackIds, checkNames, runCallback } from './steps';
@@ -65,7 +66,7 @@ class FanoutRun implements RunHost {
     this.tolerated = toleratedFailures(input.failurePolicy, input.targets.length);
     this.settings = { maxConcurrency: input.maxConcurrency, paused: false };
     const { targets, onTarget, maxConcurrency } = input;
-    const plan = planShards(targets.length, onTarget.length, maxConcurrency);
+    const plan = planShards(targets.length, onTarget.length, maxConcurrency, batchWidthOf(targets));
     this.targets =
       plan.shardCount === 1
         ? new SingleRun(input, this.reqTsUtc, plan, this)

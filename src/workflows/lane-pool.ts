@@ -1,6 +1,7 @@
 /**
  * Keeps up to `atOnce` items of a list in flight, taking them in order: the one mechanism behind the targets of an
- * execution and the shards of a wide fan-out. `atOnce` may change while it runs (raised, lanes are added; lowered,
+ * execution (a target, or a batch of targets, each item) and the shards of a wide fan-out. An item may weigh more
+ * than one (a batch: its targets), and `atOnce` counts weight. `atOnce` may change while it runs (raised, lanes are added; lowered,
  * items in flight finish and lanes wait), and `paused` stops it taking new items without touching those in flight.
  */
 import { CancellationScope, condition } from '@temporalio/workflow';
@@ -10,8 +11,15 @@ export interface LanePoolOptions {
   size: number;
   /** Items in flight at most, to start with. */
   atOnce: number;
-  /** Runs the item at this position; settles when it is done. A rejection fails the pool (and so the run). */
-  take: (position: number) => Promise<void>;
+  /**
+   * Runs the item at this position, as `weight` of `atOnce` (its width, at most `atOnce` as it stands); settles when
+   * it is done. A rejection fails the pool (and so the run).
+   */
+  take: (position: number, weight: number) => Promise<void>;
+  /** How much of `atOnce` the item at this position may take (a batch: its targets); 1 when not given. */
+  width?: (position: number) => number;
+  /** The narrowest item's width: lanes beyond `atOnce / minWidth` would only wait. */
+  minWidth?: number;
   /**
    * Once the scope the pool runs in is cancelled: take nothing more (targets: the run marks them not started), or
    * take the rest regardless of `atOnce` and `paused`, so that each settles cancelled in its own way (shards).
@@ -33,7 +41,7 @@ export class LanePool {
 
   /** Runs until every item is taken and done (or, with `stop`, the scope is cancelled and what was taken is done). */
   async run(): Promise<void> {
-    this.addLanes(Math.min(this.atOnce, this.options.size));
+    this.addLanes(Math.min(this.lanesFor(this.atOnce), this.options.size));
     // Lanes added meanwhile (a raised `atOnce`) are awaited too.
     for (let i = 0; i < this.lanes.length; i++) await this.lanes[i];
   }
@@ -43,8 +51,18 @@ export class LanePool {
     this.atOnce = atOnce;
     if (this.lanes.length === 0) return;
     // Every active lane may hold an item, and each item still to take needs a lane of its own.
-    const wanted = Math.min(atOnce, this.activeLanes + this.remaining());
+    const wanted = Math.min(this.lanesFor(atOnce), this.activeLanes + this.remaining());
     this.addLanes(wanted - this.activeLanes);
+  }
+
+  /** Lanes enough to keep `atOnce` in flight with the narrowest items. */
+  private lanesFor(atOnce: number): number {
+    return Math.ceil(atOnce / (this.options.minWidth ?? 1));
+  }
+
+  /** What the next item weighs now: its width, at most `atOnce`. */
+  private weightOfNext(): number {
+    return Math.min(this.options.width?.(this.next) ?? 1, this.atOnce);
   }
 
   private remaining(): number {
@@ -62,7 +80,7 @@ export class LanePool {
   /** Whether a lane may take the next item now. */
   private open(): boolean {
     if (this.cancelled()) return this.options.whenCancelled === 'take-rest';
-    return !this.paused && this.inFlight < this.atOnce;
+    return !this.paused && this.remaining() > 0 && this.inFlight + this.weightOfNext() <= this.atOnce;
   }
 
   private async lane(): Promise<void> {
@@ -75,12 +93,14 @@ export class LanePool {
           await condition(() => this.open() || this.remaining() === 0).catch(() => undefined);
           continue;
         }
+        // Taken when cancelled (shards: `take-rest`) at their width, at least one.
+        const weight = Math.max(1, this.weightOfNext());
         const position = this.next++;
-        this.inFlight++;
+        this.inFlight += weight;
         try {
-          await this.options.take(position);
+          await this.options.take(position, weight);
         } finally {
-          this.inFlight--;
+          this.inFlight -= weight;
         }
       }
     } finally {

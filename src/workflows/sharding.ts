@@ -9,8 +9,11 @@
  *  - pending activities: at most PENDING_ACTIVITIES_LIMIT. A target in flight is one; a settled target, one per
  *    on-target callback still running (a slow receiver can keep all of them running), so a shard of S targets with
  *    n on-target callbacks may have n × S pending at once, beside its final callbacks and one records save.
+ * Batched targets (every target batched, the narrowest batch `batchWidth` wide) cost per batch what a target costs
+ * unbatched, less their callbacks (the batch runs them): an execution holds many more, and the limits above count
+ * batches. See BATCHED_EVENTS_PER_BATCH.
  */
-import { MAX_CALLBACKS } from '../constants';
+import { MAX_CALLBACKS, MAX_CONCURRENCY_LIMIT, MAX_TARGETS } from '../constants';
 
 export const HISTORY_EVENT_BUDGET = 9_000;
 export const SHARD_SIZE_LIMIT = 1_000;
@@ -29,6 +32,14 @@ const PENDING_ACTIVITIES_RESERVED = MAX_CALLBACKS + 2;
 export const SHARD_IN_FLIGHT = 200;
 
 /**
+ * History events per batch: its activity (3), the workflow task its result wakes (up to 3), and an activity that
+ * records its targets when they were cancelled (3). BATCH_PROGRESS_EVENTS more are kept for the workers' progress
+ * signals (one event each, one signal per worker every 2 s or so while batches run).
+ */
+export const BATCHED_EVENTS_PER_BATCH = 9;
+export const BATCH_PROGRESS_EVENTS = 1_000;
+
+/**
  * How a fan-out runs. The concurrency names, from the widest: `maxConcurrency` (the caller's, across the whole
  * fan-out), `shardsAtOnce` (shards running side by side), `targetsAtOnce` (targets in flight in one execution: the
  * fan-out's own, or each running shard's share), bounded by `executionLimit`.
@@ -43,9 +54,15 @@ export interface ShardPlan {
   shardsAtOnce: number;
   /** Targets in flight per execution at the start; shardsAtOnce × this never passes maxConcurrency. */
   targetsAtOnce: number;
+  /** Targets per batch in the narrowest batch when every target is batched, else 1. */
+  batchWidth: number;
 }
 
-function shardSizeFor(onTargetCallbacks: number): number {
+function shardSizeFor(onTargetCallbacks: number, batchWidth: number): number {
+  if (batchWidth > 1) {
+    const batches = Math.floor((HISTORY_EVENT_BUDGET - BATCH_PROGRESS_EVENTS) / BATCHED_EVENTS_PER_BATCH);
+    return Math.min(MAX_TARGETS, batches * batchWidth);
+  }
   const eventsPerTarget = 3 + 3 * onTargetCallbacks + 3;
   const byEvents = Math.floor(HISTORY_EVENT_BUDGET / eventsPerTarget);
   const byPending = Math.floor(
@@ -54,21 +71,33 @@ function shardSizeFor(onTargetCallbacks: number): number {
   return Math.max(1, Math.min(SHARD_SIZE_LIMIT, byEvents, byPending));
 }
 
-export function planShards(targets: number, onTargetCallbacks: number, maxConcurrency: number): ShardPlan {
-  const shardSize = shardSizeFor(onTargetCallbacks);
+export function planShards(
+  targets: number,
+  onTargetCallbacks: number,
+  maxConcurrency: number,
+  batchWidth = 1,
+): ShardPlan {
+  const shardSize = shardSizeFor(onTargetCallbacks, batchWidth);
   const shardCount = targets <= shardSize ? 1 : Math.ceil(targets / shardSize);
-  const perTaskLimit = Math.max(1, Math.floor(COMMANDS_PER_TASK / (1 + onTargetCallbacks)));
-  const executionLimit = Math.min(perTaskLimit, shardSize);
-  const plan = { shardSize, shardCount, executionLimit };
+  // A batch is one command whose callbacks it runs itself.
+  const perTaskLimit =
+    batchWidth > 1
+      ? COMMANDS_PER_TASK * batchWidth
+      : Math.max(1, Math.floor(COMMANDS_PER_TASK / (1 + onTargetCallbacks)));
+  const executionLimit = Math.min(perTaskLimit, shardSize, MAX_CONCURRENCY_LIMIT);
+  const plan = { shardSize, shardCount, executionLimit, batchWidth };
   const shardsAtOnce = shardsAtOnceFor(plan, maxConcurrency);
   return { ...plan, shardsAtOnce, targetsAtOnce: targetsAtOnceFor(plan, maxConcurrency, shardsAtOnce) };
 }
 
-type Bounds = Pick<ShardPlan, 'shardCount' | 'executionLimit'>;
+type Bounds = Pick<ShardPlan, 'shardCount' | 'executionLimit'> & Partial<Pick<ShardPlan, 'batchWidth'>>;
 
 /** Shards to run side by side for this concurrency: as many as it takes to give each SHARD_IN_FLIGHT targets. */
-export function shardsAtOnceFor({ shardCount, executionLimit }: Bounds, maxConcurrency: number): number {
-  const perShard = Math.min(executionLimit, SHARD_IN_FLIGHT);
+export function shardsAtOnceFor(
+  { shardCount, executionLimit, batchWidth = 1 }: Bounds,
+  maxConcurrency: number,
+): number {
+  const perShard = Math.min(executionLimit, SHARD_IN_FLIGHT * batchWidth);
   return Math.min(shardCount, Math.max(1, Math.ceil(maxConcurrency / perShard)));
 }
 

@@ -3,9 +3,13 @@
  * else one shard's), at most `targetsAtOnce` at a time; as each settles, its on-target callbacks start on their own.
  * Records of targets that succeeded are stored by the service activity itself; the ones this code builds (failed,
  * timed out, cancelled, child-workflow targets) are stored in batches by `saveRecords` once all targets settled.
+ * Batched targets (see batches) run a batch at a time: the batch stores their records and runs their callbacks,
+ * and tells this execution as they settle; what this code decides for them (cancelled) goes to `settleBatch`.
  */
-import { CancellationScope, CancelledFailure, isCancellation } from '@temporalio/workflow';
+import { CancellationScope, CancelledFailure, isCancellation, setHandler } from '@temporalio/workflow';
 import type {
+  BatchCallbacks,
+  BatchResult,
   CallbackInput,
   CallbackOutcome,
   CallbackRef,
@@ -13,15 +17,25 @@ import type {
   FanoutCounts,
   PlannedTarget,
   StoredRecord,
+  OutcomesListed,
   TargetRecord,
   TargetState,
 } from '../contracts';
 import { MAX_OUTCOMES_KEPT, RECORDS_PER_SAVE, callbackName } from '../constants';
 import type { StateCounts } from './records';
+import type { Unit } from './batches';
+import { batchActivityOptions, planUnits, runBatch, settleBatch } from './batches';
+import { batchProgressSignal } from './definitions';
 import { LanePool } from './lane-pool';
 import { targetRecord } from './records';
 import type { TargetSuccess } from './steps';
 import { CallbackIds, runCallback, runTarget, saveRecords } from './steps';
+
+/** A batched target this execution records itself, and why. */
+interface Decided {
+  position: number;
+  error: unknown;
+}
 
 export interface RunnerContext {
   cid: string;
@@ -48,6 +62,10 @@ export class TargetRunner {
   private readonly callbackIds = new CallbackIds();
   /** One scope for every on-target callback: they run to the end even when the fan-out is cancelled. */
   private readonly callbackScope = new CancellationScope({ cancellable: false });
+  /** The pool's items: each target, or a batch of targets. */
+  private readonly units: Unit[];
+  /** Batches running, by their number (their unit's): progress signals name them. */
+  private readonly openBatches = new Map<number, Unit>();
   /** Takes the targets in order; a cancelled scope stops it taking more (markNotStarted records the rest). */
   private readonly pool: LanePool;
   /** What cancelled the targets, for their records: the fan-out's own stop says why it stopped. */
@@ -59,12 +77,31 @@ export class TargetRunner {
     private readonly onChange: (state: TargetState) => void = () => undefined,
   ) {
     for (const target of ctx.targets) this.setState(target.name, 'pending');
+    this.units = planUnits(ctx.targets);
+    const width = (unit: Unit) => unit.end - unit.start;
     this.pool = new LanePool({
-      size: ctx.targets.length,
+      size: this.units.length,
       atOnce: ctx.targetsAtOnce,
-      take: (position) => this.runOne(ctx.targets[position], position),
+      take: (u, weight) => {
+        const unit = this.units[u];
+        return unit.batch ? this.runBatchUnit(u, unit, weight) : this.runOne(ctx.targets[unit.start], unit.start);
+      },
+      width: (u) => width(this.units[u]),
+      minWidth: this.units.reduce((narrowest, unit) => Math.min(narrowest, width(unit)), Infinity),
       whenCancelled: 'stop',
     });
+    if (this.units.some((unit) => unit.batch)) {
+      setHandler(batchProgressSignal, (batches) => {
+        for (const { batch, states } of batches) {
+          const unit = this.openBatches.get(batch);
+          if (!unit) continue; // ended already: its result said it all
+          for (let i = 0; i < states.length && unit.start + i < unit.end; i++) {
+            if (states[i] === 'o' || states[i] === 'f')
+              this.settleRecorded(unit.start + i, states[i] === 'o' ? 'ok' : 'failed');
+          }
+        }
+      });
+    }
   }
 
   /** Runs the targets in the current scope until all have settled, or it is cancelled and those running have. */
@@ -81,12 +118,18 @@ export class TargetRunner {
   /** Targets that never started are cancelled: recorded as such, and their callbacks still run. */
   markNotStarted(): number {
     let marked = 0;
-    this.ctx.targets.forEach((target, position) => {
-      if (this.states.get(target.name) !== 'pending') return;
-      const error = new CancelledFailure('cancelled before this target started');
-      this.settle(target, position, { ok: false, error }, 'cancelled');
-      marked++;
-    });
+    for (const unit of this.units) {
+      const decided: Decided[] = [];
+      for (let position = unit.start; position < unit.end; position++) {
+        const target = this.ctx.targets[position];
+        if (this.states.get(target.name) !== 'pending') continue;
+        const error = new CancelledFailure('cancelled before this target started');
+        if (unit.batch) decided.push({ position, error });
+        else this.settle(target, position, { ok: false, error }, 'cancelled');
+        marked++;
+      }
+      if (decided.length) this.settleDecided(decided);
+    }
     return marked;
   }
 
@@ -174,6 +217,129 @@ export class TargetRunner {
     if (!outcome.ok) this.callbacksFailed++;
     if (this.outcomes.length < MAX_OUTCOMES_KEPT || (!outcome.ok && this.outcomes.length < 2 * MAX_OUTCOMES_KEPT))
       this.outcomes.push(outcome);
+  }
+
+  /** Runs a batch of targets as one activity, `atOnce` of them at a time; settles each as the batch reports it. */
+  private runBatchUnit(u: number, unit: Unit, atOnce: number): Promise<void> {
+    const { cid, source, pattern, reqTsUtc, redrive, onTarget, defaults } = this.ctx;
+    const targets = this.ctx.targets.slice(unit.start, unit.end);
+    for (const target of targets) this.setState(target.name, 'running');
+    this.onChange('running');
+    this.openBatches.set(u, unit);
+    const input = {
+      cid,
+      source,
+      pattern,
+      reqTsUtc,
+      ...(redrive ? { redrive } : {}),
+      batch: u,
+      targets: targets.map((target, i) => ({
+        index: this.indexOf(target, unit.start + i),
+        name: target.name,
+        service: target.service,
+        request: target.request,
+        ...(target.options.startToCloseTimeout ? { startToCloseTimeout: target.options.startToCloseTimeout } : {}),
+        ...(target.options.retry ? { retry: target.options.retry } : {}),
+      })),
+      atOnce,
+      onTarget,
+      defaults,
+      list: this.outcomesListed(),
+    };
+    const options = batchActivityOptions(targets, atOnce, defaults, onTarget.length, this.batchSummary('batch', unit));
+    return runBatch(input, options, targets[0].local ?? false).then(
+      (result) => this.batchEnded(unit, u, result),
+      (error: unknown) => this.batchEnded(unit, u, undefined, error),
+    );
+  }
+
+  /**
+   * Settles the batch's targets not settled yet: as its result says, or, when the batch failed for good (or was
+   * cancelled before it ran), with its error. Targets it did not finish are recorded here (`settleDecided`).
+   */
+  private batchEnded(unit: Unit, u: number, result?: BatchResult, error?: unknown): void {
+    this.openBatches.delete(u);
+    if (result) this.recordCallbacks(result);
+    const decided: Decided[] = [];
+    for (let position = unit.start; position < unit.end; position++) {
+      const state = result?.states[position - unit.start];
+      if (state === 'o' || state === 'f') this.settleRecorded(position, state === 'o' ? 'ok' : 'failed');
+      else if (this.states.get(this.ctx.targets[position].name) === 'running') {
+        const cause =
+          state === 'n'
+            ? new CancelledFailure('cancelled before this target started')
+            : state === 'c'
+              ? new CancelledFailure('cancelled')
+              : error;
+        decided.push({ position, error: cause });
+      }
+    }
+    if (decided.length) this.settleDecided(decided);
+  }
+
+  /** A batched target whose record the batch stored, and whose callbacks it ran. */
+  private settleRecorded(position: number, state: 'ok' | 'failed'): void {
+    const { name } = this.ctx.targets[position];
+    const previous = this.states.get(name);
+    if (previous === 'ok' || previous === 'failed' || previous === 'cancelled') return; // told before
+    this.setState(name, state);
+    this.onChange(state);
+  }
+
+  /** Records batched targets as this execution decided (cancelled, or failed with their batch), then calls back. */
+  private settleDecided(decided: Decided[]): void {
+    const { cid, source, pattern, reqTsUtc, redrive, onTarget, defaults } = this.ctx;
+    const records = decided.map(({ position, error }) => {
+      const target = this.ctx.targets[position];
+      const state: TargetState = isCancellation(error) ? 'cancelled' : 'failed';
+      const record = targetRecord(
+        { source, cid, target: target.name, reqTsUtc },
+        { ok: false, error },
+        Date.now(),
+        this.cancelledBy,
+      );
+      this.setState(target.name, state);
+      this.onChange(state);
+      return { index: this.indexOf(target, position), stored: { state, record, ...(redrive ? { redrive } : {}) } };
+    });
+    const first = decided[0].position;
+    const summary = this.batchSummary('records and callbacks', {
+      start: first,
+      end: decided[decided.length - 1].position + 1,
+    });
+    this.callbacksInFlight.push(
+      settleBatch(
+        { cid, pattern, ...(redrive ? { redrive } : {}), records, onTarget, defaults, list: this.outcomesListed() },
+        this.callbackScope,
+        summary,
+      ).then((result) => this.recordCallbacks(result)),
+    );
+  }
+
+  /** The Web UI's name for a batch: what it does, and which targets (by position in the fan-out, and name). */
+  private batchSummary(what: string, { start, end }: Pick<Unit, 'start' | 'end'>): string {
+    const [first, last] = [this.ctx.targets[start], this.ctx.targets[end - 1]];
+    const from = this.indexOf(first, start) + 1;
+    const to = this.indexOf(last, end - 1) + 1;
+    return end - start === 1
+      ? `${what}: target ${from} (${first.name})`
+      : `${what}: targets ${from}–${to} (${first.name} … ${last.name})`;
+  }
+
+  /** Outcomes a batch should list: as many as this execution still lists. */
+  private outcomesListed(): OutcomesListed {
+    const listed = this.outcomes.length;
+    return { ok: Math.max(0, MAX_OUTCOMES_KEPT - listed), failed: Math.max(0, 2 * MAX_OUTCOMES_KEPT - listed) };
+  }
+
+  /** A batch's callbacks: all counted, its listed outcomes kept as far as there is room. */
+  private recordCallbacks({ callbacks, callbacksFailed, outcomes }: BatchCallbacks): void {
+    this.callbacksRun += callbacks;
+    this.callbacksFailed += callbacksFailed;
+    for (const outcome of outcomes) {
+      const listed = this.outcomes.length;
+      if (listed < MAX_OUTCOMES_KEPT || (!outcome.ok && listed < 2 * MAX_OUTCOMES_KEPT)) this.outcomes.push(outcome);
+    }
   }
 
   /** The target's position in the whole fan-out: its record's key (a redrive's targets carry their own). */
