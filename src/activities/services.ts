@@ -56,6 +56,9 @@ export async function callService(
     exception: null,
     cid: call.cid,
   };
+  // Cancelled meanwhile (or, in a batch, past its timeout): the fan-out records this attempt as it decided.
+  const { cancellationSignal } = Context.current();
+  if (cancellationSignal.aborted) throw cancellationSignal.reason as Error;
   return records.putFirst(call.cid, call.index, {
     state: 'ok',
     record,

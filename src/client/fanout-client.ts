@@ -8,6 +8,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { Client, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type {
+  Batching,
   CallbackRef,
   Catalog,
   Defaults,
@@ -95,6 +96,11 @@ export interface InvokeOptions {
   failurePolicy?: FailurePolicy;
   /** Time the targets have (e.g. '10 minutes'): then those unfinished are cancelled and the final callbacks run. */
   deadline?: Duration;
+  /**
+   * Run activity targets in batches of at most `maxTargets` (and `maxBytes` of requests), one activity per batch:
+   * each target keeps its record, retries, timeout and callbacks. Default: as each service is defined.
+   */
+  batching?: Batching;
 }
 
 export class FanoutClient {
