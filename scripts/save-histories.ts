@@ -41,6 +41,8 @@ async function main(): Promise<void> {
     [
       ...creditScoringServices({ latencyMs: { crm: 10, erp: 30, scoring: 20 } }),
       defineService({ name: 'always.fails', handler: async () => Promise.reject(new Error('backend down')) }),
+      // Answers in a minute, heeding no cancellation: a batched target cancelled while it runs.
+      defineService({ name: 'slow', handler: async () => new Promise((resolve) => setTimeout(resolve, 60_000)) }),
     ],
     [
       defineCallback({ name: 'collect', handler: async () => undefined }),
@@ -125,6 +127,40 @@ async function main(): Promise<void> {
         },
       },
     );
+    // Batched: two batches of two and one of one, a failing target among them, each target's callback run in its
+    // batch.
+    cids['fanout-batched'] = await fanout.invoke(
+      {
+        'crm.get-user': { user_id: 'u8' },
+        'always.fails': {},
+        s1: { uid: 'u8' },
+        s2: { uid: 'u9' },
+        s3: { uid: 'u10' },
+      },
+      ['collect'],
+      {
+        onTarget: ['collect'],
+        batching: { maxTargets: 2 },
+        defaults: { retry: { maximumAttempts: 2, initialInterval: '1s' } },
+        targetOptions: {
+          s1: { service: 'scoring.get-score' },
+          s2: { service: 'scoring.get-score' },
+          s3: { service: 'scoring.get-score' },
+        },
+      },
+    );
+    // Batched and cancelled while its first batch runs: the target running and the one never started are recorded
+    // by the workflow, and their callbacks run after the batch.
+    cids['fanout-batched-cancelled'] = await fanout.invoke(
+      { 'crm.get-user': { user_id: 'u11' }, held: {}, later: {} },
+      ['collect'],
+      {
+        onTarget: ['collect'],
+        batching: { maxTargets: 3 },
+        maxConcurrency: 1,
+        targetOptions: { held: { service: 'slow' }, later: { service: 'slow' } },
+      },
+    );
     // Sharded, its concurrency spread over both shards at once.
     const wide = Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`u${i}`, { user_id: `u${i}` }]));
     cids['fanout-sharded'] = await fanout.invoke(wide, ['collect'], {
@@ -142,6 +178,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < 200 && (await fanout.progress(cids['fanout-cancelled'])).ok < 1; i++)
       await new Promise((r) => setTimeout(r, 25));
     await fanout.cancel(cids['fanout-cancelled']);
+    for (let i = 0; i < 200 && (await fanout.progress(cids['fanout-batched-cancelled'])).ok < 1; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    await fanout.cancel(cids['fanout-batched-cancelled']);
     for (const cid of Object.values(cids)) await fanout.result(cid);
   });
   // Taken over by another worker mid-run, its child-workflow target still running: the successor replays the

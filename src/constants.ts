@@ -46,11 +46,11 @@ export const SAVE_RECORDS = 'fanout.saveRecords';
 /** The worker's own activity that runs a batch of targets, each with its record and on-target callbacks. */
 export const RUN_BATCH = 'fanout.runBatch';
 
-/** The worker's own activity that stores records the workflow decided for a batch's targets and runs their callbacks. */
-export const SETTLE_BATCH = 'fanout.settleBatch';
+/** The worker's own activity that runs the on-target callbacks of batched targets the workflow recorded itself. */
+export const BATCH_CALLBACKS = 'fanout.batchCallbacks';
 
-/** Records one `fanout.settleBatch` stores and calls back at once. */
-export const SETTLE_AT_ONCE = 32;
+/** Records whose callbacks one `fanout.batchCallbacks` runs at once. */
+export const CALLBACKS_AT_ONCE = 32;
 
 /** The signal a worker sends an execution with the progress of the batches it runs for it. */
 export const BATCH_PROGRESS_SIGNAL = 'fanout.batchProgress';

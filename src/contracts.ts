@@ -464,12 +464,12 @@ export interface BatchProgress {
   states: BatchStates;
 }
 
-/** What `fanout.settleBatch` receives: records the workflow decided for a batch's targets, to store and call back. */
-export interface SettleBatchInput {
+/** What `fanout.batchCallbacks` receives: records the workflow decided for batched targets, to call back. */
+export interface BatchCallbacksInput {
   cid: string;
   pattern: 'fanout' | 'parallel';
   redrive?: number;
-  records: { index: number; stored: StoredRecord }[];
+  records: TargetRecord[];
   onTarget: CallbackRef[];
   defaults: Defaults;
   list: OutcomesListed;

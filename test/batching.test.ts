@@ -24,6 +24,7 @@ function batchRegistry() {
   const calls = new Map<string, number>();
   const callbacks: { payload: unknown; ctx: CallbackContext; activityId: string; attempt: number }[] = [];
   const aborted: string[] = [];
+  const stubbornDone: string[] = [];
   let release: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (release = resolve));
   const count = (key: string) => {
@@ -65,6 +66,16 @@ function batchRegistry() {
         },
       }),
       defineService({
+        name: 'stubborn',
+        // Heeds no cancellation: its attempt must still end at its timeout.
+        handler: async (request: string) => {
+          count(request);
+          await new Promise((resolve) => setTimeout(resolve, 3000));
+          stubbornDone.push(request);
+          return 'too late';
+        },
+      }),
+      defineService({
         name: 'by-default',
         batching: { maxTargets: 2 },
         handler: async (request: string) => (count(request), request),
@@ -80,7 +91,7 @@ function batchRegistry() {
       }),
     ],
   );
-  return { registry, calls, callbacks, aborted, release: () => release() };
+  return { registry, calls, callbacks, aborted, stubbornDone, release: () => release() };
 }
 
 async function scheduledActivities(cid: string): Promise<string[]> {
@@ -152,23 +163,28 @@ describe.each(CACHE_MODES)('batched targets with $label', ({ maxCachedWorkflows 
     expect([calls.get('a'), calls.get(key), calls.get('b'), calls.get('x')]).toEqual([1, 3, 1, 2]);
   });
 
-  it('a target past its start-to-close timeout fails alone, and its service sees the cancellation', async () => {
-    const { registry, aborted, release } = batchRegistry();
-    const result = await withFanoutWorker(harness(), registry, async (fanout) => {
-      const cid = await fanout.invoke({ quick: 'q', slow: 'slow' }, ['cb'], {
+  it('a target past its start-to-close timeout fails alone, whether or not its service heeds the cancellation', async () => {
+    const { registry, aborted, stubbornDone, release } = batchRegistry();
+    const { result, doneWhenSettled } = await withFanoutWorker(harness(), registry, async (fanout) => {
+      const cid = await fanout.invoke({ quick: 'q', slow: 'slow', stubborn: 'stubborn' }, ['cb'], {
         targetOptions: {
           quick: { service: 'echo' },
           slow: { service: 'gated', startToCloseTimeout: '500ms', retry: { maximumAttempts: 1 } },
+          stubborn: { service: 'stubborn', startToCloseTimeout: '300ms', retry: { maximumAttempts: 1 } },
         },
         batching: { maxTargets: 5 },
       });
       const result = await fanout.result(cid);
+      const doneWhenSettled = [...stubbornDone];
       release();
-      return result;
+      return { result, doneWhenSettled };
     });
-    expect(result.targets).toEqual({ quick: 'ok', slow: 'failed' });
+    expect(result.targets).toEqual({ quick: 'ok', slow: 'failed', stubborn: 'failed' });
     expect(result.payload.data.slow.exception).toMatch(/^TimeoutFailure: StartToClose timeout/);
+    expect(result.payload.data.stubborn.exception).toMatch(/^TimeoutFailure: StartToClose timeout/);
     expect(aborted).toEqual(['slow']);
+    // The batch did not wait for the service that ignored its timeout: it was still running when the fan-out ended.
+    expect(doneWhenSettled).toEqual([]);
   });
 
   it('a service batched by its definition runs in batches unless the fan-out says otherwise', async () => {

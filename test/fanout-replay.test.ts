@@ -27,9 +27,12 @@ describe('saved histories replay without nondeterminism', () => {
     // Fan-out / fan-in with on-target callbacks; failing targets and callbacks; a child-workflow target; parallel
     // execution; invoke/retry; a cancelled fan-out; one stopped by fail-fast, with a deadline; one paused before its
     // first target, resumed and raised; a sharded one, its concurrency spread over both shards; a sharded one raised
-    // while its first shard runs; and one taken over by another worker mid-run.
+    // while its first shard runs; one taken over by another worker mid-run; a batched one, and a batched one
+    // cancelled while its batch runs.
     expect(files.sort()).toEqual(
       [
+        'fanout-batched',
+        'fanout-batched-cancelled',
         'fanout-cancelled',
         'fanout-child',
         'fanout-control',

@@ -73,10 +73,18 @@ export async function runAttempts<T>(
     const timer = setTimeout(() => controller.abort(timeout), timeoutMs);
     const cancel = () => controller.abort(batch.reason);
     batch.addEventListener('abort', cancel, { once: true });
+    // An attempt cut short ends then, as Temporal ends it, whether or not the service heeds its signal; what it
+    // does afterwards is left to run out on its own (it can no longer store a record: see callService).
+    const running = inAttemptContext(plan, number, controller.signal, serverNow(), () =>
+      attempt(number, controller.signal),
+    );
+    running.catch(() => undefined);
+    const cutShort = new Promise<never>((_, reject) =>
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), { once: true }),
+    );
+    cutShort.catch(() => undefined);
     try {
-      return await inAttemptContext(plan, number, controller.signal, serverNow(), () =>
-        attempt(number, controller.signal),
-      );
+      return await Promise.race([running, cutShort]);
     } catch (error) {
       // An attempt cut short fails with why it was (its timeout, the batch's cancellation), whatever it threw then.
       const failure: unknown = controller.signal.aborted ? controller.signal.reason : error;

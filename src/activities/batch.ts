@@ -2,8 +2,8 @@
  * Batched targets, worker side. `fanout.runBatch` runs a batch of a fan-out's targets at once in this worker: each
  * target with its own retry policy and timeout per attempt, its own record stored as it settles, and its on-target
  * callbacks run as it settles, with their retry policy and the delivery ids they would have as activities.
- * `fanout.settleBatch` stores records the workflow decided (targets cancelled, or a batch that failed for good) and
- * runs their on-target callbacks the same way.
+ * `fanout.batchCallbacks` runs the on-target callbacks of records the workflow decided (targets cancelled, or of a
+ * batch that failed for good) the same way.
  *
  * The store and the heartbeat are the checkpoint. A batch attempt that dies (its worker killed) is retried by
  * Temporal and resumes: a target whose record is stored is not run again, and one whose callbacks the last heartbeat
@@ -13,6 +13,7 @@ import { Context } from '@temporalio/activity';
 import { CancelledFailure, TimeoutFailure } from '@temporalio/common';
 import type {
   BatchCallbacks,
+  BatchCallbacksInput,
   BatchInput,
   BatchResult,
   CallbackContext,
@@ -21,11 +22,10 @@ import type {
   CallbackRef,
   Defaults,
   OutcomesListed,
-  SettleBatchInput,
   StoredRecord,
   TargetRecord,
 } from '../contracts';
-import { RUN_BATCH, SETTLE_AT_ONCE, SETTLE_BATCH, callbackName } from '../constants';
+import { BATCH_CALLBACKS, CALLBACKS_AT_ONCE, RUN_BATCH, callbackName } from '../constants';
 import { exceptionText } from '../exception-text';
 import type { Registry } from '../registry';
 import type { RecordStore } from '../store/records';
@@ -51,7 +51,7 @@ interface Checkpoint {
 
 export interface BatchActivities {
   [RUN_BATCH]: (input: BatchInput) => Promise<BatchResult>;
-  [SETTLE_BATCH]: (input: SettleBatchInput) => Promise<BatchCallbacks>;
+  [BATCH_CALLBACKS]: (input: BatchCallbacksInput) => Promise<BatchCallbacks>;
 }
 
 export function createBatchActivities(
@@ -61,7 +61,7 @@ export function createBatchActivities(
 ): BatchActivities {
   return {
     [RUN_BATCH]: (input) => new BatchRun(registry, records, progress, input).run(),
-    [SETTLE_BATCH]: async ({ cid, pattern, redrive, records: decided, onTarget, defaults, list }) => {
+    [BATCH_CALLBACKS]: async ({ cid, pattern, redrive, records: decided, onTarget, defaults, list }) => {
       const context = Context.current();
       const clock = batchClock(context);
       const callbacks = new CallbackRunner(registry, records, clock, {
@@ -74,10 +74,7 @@ export function createBatchActivities(
       });
       const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_MS);
       try {
-        await mapLimit(decided, SETTLE_AT_ONCE, async ({ index, stored }) => {
-          await records.put(cid, index, stored);
-          await callbacks.run(stored.record);
-        });
+        await mapLimit(decided, CALLBACKS_AT_ONCE, (record) => callbacks.run(record));
       } finally {
         clearInterval(heartbeat);
       }

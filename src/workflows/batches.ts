@@ -15,9 +15,9 @@ import type {
   Batching,
   Defaults,
   PlannedTarget,
-  SettleBatchInput,
+  BatchCallbacksInput,
 } from '../contracts';
-import { RUN_BATCH, SETTLE_AT_ONCE, SETTLE_BATCH } from '../constants';
+import { BATCH_CALLBACKS, CALLBACKS_AT_ONCE, RUN_BATCH } from '../constants';
 import type { RetryShape } from '../retry-math';
 import { worstCaseMs } from '../retry-math';
 import { CALLBACK_DEFAULTS, TARGET_DEFAULTS } from './steps';
@@ -140,19 +140,19 @@ export function runBatch(input: BatchInput, options: ActivityOptions, local: boo
   return proxyActivities<BatchActivities>(options)[RUN_BATCH](input);
 }
 
-/** Stores the records the workflow decided for a batch's targets and runs their on-target callbacks. */
-export function settleBatch(
-  input: SettleBatchInput,
+/** Runs the on-target callbacks of batched targets the workflow recorded itself, in one activity. */
+export function batchCallbacks(
+  input: BatchCallbacksInput,
   scope: CancellationScope,
   summary: string,
 ): Promise<BatchCallbacks> {
-  const waves = Math.ceil(input.records.length / SETTLE_AT_ONCE);
+  const waves = Math.ceil(input.records.length / CALLBACKS_AT_ONCE);
   return scope.run(() =>
     proxyActivities<BatchActivities>({
       summary,
       startToCloseTimeout: waves * callbacksWorstMs(input.defaults) + 60_000,
       heartbeatTimeout: BATCH_HEARTBEAT_TIMEOUT,
       retry: { maximumAttempts: 10, maximumInterval: '30 seconds' },
-    })[SETTLE_BATCH](input),
+    })[BATCH_CALLBACKS](input),
   );
 }

@@ -4,7 +4,8 @@
  * Records of targets that succeeded are stored by the service activity itself; the ones this code builds (failed,
  * timed out, cancelled, child-workflow targets) are stored in batches by `saveRecords` once all targets settled.
  * Batched targets (see batches) run a batch at a time: the batch stores their records and runs their callbacks,
- * and tells this execution as they settle; what this code decides for them (cancelled) goes to `settleBatch`.
+ * and tells this execution as they settle; the records this code decides for them (cancelled) are stored as
+ * others it builds, and their callbacks run in one `batchCallbacks` activity.
  */
 import { CancellationScope, CancelledFailure, isCancellation, setHandler } from '@temporalio/workflow';
 import type {
@@ -24,7 +25,7 @@ import type {
 import { MAX_OUTCOMES_KEPT, RECORDS_PER_SAVE, callbackName } from '../constants';
 import type { StateCounts } from './records';
 import type { Unit } from './batches';
-import { batchActivityOptions, planUnits, runBatch, settleBatch } from './batches';
+import { batchActivityOptions, batchCallbacks, planUnits, runBatch } from './batches';
 import { batchProgressSignal } from './definitions';
 import { LanePool } from './lane-pool';
 import { targetRecord } from './records';
@@ -286,32 +287,29 @@ export class TargetRunner {
     this.onChange(state);
   }
 
-  /** Records batched targets as this execution decided (cancelled, or failed with their batch), then calls back. */
+  /**
+   * Records batched targets as this execution decided (cancelled, or failed with their batch): stored with the other
+   * records built here, before the final callbacks; their on-target callbacks run in one activity for them all.
+   */
   private settleDecided(decided: Decided[]): void {
     const { cid, source, pattern, reqTsUtc, redrive, onTarget, defaults } = this.ctx;
     const records = decided.map(({ position, error }) => {
       const target = this.ctx.targets[position];
       const state: TargetState = isCancellation(error) ? 'cancelled' : 'failed';
-      const record = targetRecord(
-        { source, cid, target: target.name, reqTsUtc },
-        { ok: false, error },
-        Date.now(),
-        this.cancelledBy,
-      );
+      const base = { source, cid, target: target.name, reqTsUtc };
+      const record = targetRecord(base, { ok: false, error }, Date.now(), this.cancelledBy);
+      this.unsaved.push([this.indexOf(target, position), { state, record, ...(redrive ? { redrive } : {}) }]);
       this.setState(target.name, state);
       this.onChange(state);
-      return { index: this.indexOf(target, position), stored: { state, record, ...(redrive ? { redrive } : {}) } };
+      return record;
     });
-    const first = decided[0].position;
-    const summary = this.batchSummary('records and callbacks', {
-      start: first,
-      end: decided[decided.length - 1].position + 1,
-    });
+    if (!onTarget.length) return;
+    const range = { start: decided[0].position, end: decided[decided.length - 1].position + 1 };
     this.callbacksInFlight.push(
-      settleBatch(
+      batchCallbacks(
         { cid, pattern, ...(redrive ? { redrive } : {}), records, onTarget, defaults, list: this.outcomesListed() },
         this.callbackScope,
-        summary,
+        this.batchSummary('callbacks', range),
       ).then((result) => this.recordCallbacks(result)),
     );
   }
