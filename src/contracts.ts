@@ -536,9 +536,11 @@ export const FanoutPlan = z
     cid: z.string().optional().describe('The CID the request names (free when planned); absent: one is made at start'),
     targets: z.object({
       total: z.number(),
-      activities: z.number().describe('Targets run as activities'),
-      local: z.number().describe('Targets run as local activities'),
+      activities: z.number().describe('Targets run as activities of their own'),
+      local: z.number().describe('Targets run as local activities of their own'),
       childWorkflows: z.number().describe('Targets run as child workflows <cid>/<target>'),
+      batched: z.number().describe('Targets run in batches, with their on-target callbacks'),
+      batches: z.number().describe('Batches: one activity (or local activity) each'),
     }),
     run: z.object({
       mode: z.enum(['single', 'sharded']).describe('One execution, or shards (child workflows <cid>//shard-<n>)'),
@@ -558,7 +560,9 @@ export const FanoutPlan = z
       .object({
         total: z.number(),
         workflowStarts: z.number().describe('The fan-out; 2 per shard and per child-workflow target'),
-        activities: z.number().describe('Targets, on-target and final callbacks, records saves: first attempts'),
+        activities: z
+          .number()
+          .describe('Targets, batches, on-target and final callbacks, records saves: first attempts'),
         localActivities: z.number().describe('At most: markers of one workflow task are billed as one action'),
         signals: z.number().describe('Signals the workflows send (each shard tells the fan-out it has settled)'),
         searchAttributeUpserts: z.number(),

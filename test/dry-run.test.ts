@@ -59,7 +59,7 @@ describe('the plan is what the workflows will do', () => {
     expect(plan).toMatchObject({
       valid: true,
       pattern: 'fanout',
-      targets: { total: 3, activities: 1, local: 1, childWorkflows: 1 },
+      targets: { total: 3, activities: 1, local: 1, childWorkflows: 1, batched: 0, batches: 0 },
       run: { mode: 'single', executions: 1, shards: 0, targetsPerShard: 3, maxConcurrency: 500 },
     });
     // The workflow's window is maxConcurrency (500); three targets fill three of it.
@@ -84,6 +84,32 @@ describe('the plan is what the workflows will do', () => {
       searchAttributeUpserts: 2,
       timers: 0,
     });
+  });
+
+  it('batched: 5,000 targets in batches of 100 run in one execution, one activity a batch, callbacks within', async () => {
+    const plan = await fanoutClient().plan({
+      targets: targets(5_000),
+      targetOptions: echoes(5_000),
+      finalCallbacks: ['final'],
+      onTarget: ['each'],
+      maxConcurrency: 1_000,
+      batching: { maxTargets: 100 },
+    });
+    expect(planShards(5_000, 1, 1_000, 100)).toMatchObject({ shardCount: 1, targetsAtOnce: 1_000, batchWidth: 100 });
+    expect(plan.targets).toEqual({
+      total: 5_000,
+      activities: 0,
+      local: 0,
+      childWorkflows: 0,
+      batched: 5_000,
+      batches: 50,
+    });
+    expect(plan.run).toMatchObject({ mode: 'single', executions: 1, shards: 0, targetsAtOnce: 1_000 });
+    // 50 batches and the final callback: the on-target callbacks run inside the batches.
+    expect(plan.actions.activities).toBe(51);
+    // Started + completed, catalog marker, 2 state upserts, the memo at the end and at every tenth; 50 batches and
+    // the final callback, 3 events each; the three workflow tasks every run has.
+    expect(plan.history.fanout.expected).toBe(2 + 1 + 2 + 1 + 9 + 3 * 51 + 3 * 3);
   });
 
   it('5,000 targets: five shards of 1,000, run side by side at SHARD_IN_FLIGHT each', async () => {

@@ -117,10 +117,9 @@ class BatchRun {
 
   async run(): Promise<BatchResult> {
     const { targets, atOnce } = this.input;
-    // A local batch has no heartbeat: the worker running its workflow runs it, and hears of its cancellation itself.
-    const beat = () => this.context.heartbeat({ done: this.done.join('') } satisfies Checkpoint);
-    if (!this.context.info.isLocal) beat();
-    const heartbeat = this.context.info.isLocal ? undefined : setInterval(beat, HEARTBEAT_MS);
+    this.heartbeat();
+    // Beside the beats as targets finish: a batch whose targets are all slow still shows it is alive.
+    const heartbeat = setInterval(() => this.heartbeat(), HEARTBEAT_MS);
     try {
       await mapLimit(
         targets.map((_, offset) => offset),
@@ -136,6 +135,11 @@ class BatchRun {
     return { states: this.states.join(''), ...this.callbacks.summary() };
   }
 
+  /** Its liveness and checkpoint. A local batch has none: the worker running its workflow runs it. */
+  private heartbeat(): void {
+    if (!this.context.info.isLocal) this.context.heartbeat({ done: this.done.join('') } satisfies Checkpoint);
+  }
+
   private async settle(offset: number): Promise<void> {
     if (this.done[offset] !== '.') return; // an earlier attempt finished it
     const target = this.input.targets[offset];
@@ -149,6 +153,9 @@ class BatchRun {
     this.reportProgress();
     await this.callbacks.run(stored.record, target.name);
     this.done[offset] = this.states[offset];
+    // The SDK sends the latest details once a second at most: a batch retried after its worker died re-runs the
+    // callbacks of what it finished within that second, no more.
+    this.heartbeat();
   }
 
   /** On a retried batch, the record an earlier attempt stored for this run (a redrive's own), if any. */

@@ -7,7 +7,7 @@
  */
 import type { FanoutPlan, FanoutWorkflowInput, HistoryEstimate, PlannedTarget } from '../contracts';
 import { RECORDS_PER_SAVE, countsMemoInterval } from '../constants';
-import { batchWidthOf } from '../workflows/batches';
+import { batchWidthOf, planUnits } from '../workflows/batch-plan';
 import { planShards } from '../workflows/sharding';
 
 /** Temporal's warning threshold for one execution's history (workflows/sharding keeps shards well under it). */
@@ -30,12 +30,25 @@ interface Slice {
   activities: number;
   local: number;
   childWorkflows: number;
+  /** Targets run in batches: the batch runs their callbacks too. */
+  batched: number;
+  batches: number;
+  localBatches: number;
 }
 
 function sliceOf(targets: PlannedTarget[]): Slice {
-  const local = targets.filter((t) => t.local).length;
-  const childWorkflows = targets.filter((t) => t.kind === 'workflow').length;
-  return { activities: targets.length - local - childWorkflows, local, childWorkflows };
+  const slice: Slice = { activities: 0, local: 0, childWorkflows: 0, batched: 0, batches: 0, localBatches: 0 };
+  for (const unit of planUnits(targets)) {
+    const first = targets[unit.start];
+    if (unit.batch) {
+      slice.batched += unit.end - unit.start;
+      if (first.local) slice.localBatches++;
+      else slice.batches++;
+    } else if (first.kind === 'workflow') slice.childWorkflows++;
+    else if (first.local) slice.local++;
+    else slice.activities++;
+  }
+  return slice;
 }
 
 /** Records the workflow builds itself (child-workflow targets' here: activities store their own) and saves. */
@@ -48,13 +61,16 @@ const saveBatches = (slice: Slice) => Math.ceil(slice.childWorkflows / RECORDS_P
 function targetEvents(slice: Slice, onTarget: number): { events: number; wakeUps: number } {
   const targets = slice.activities + slice.local + slice.childWorkflows;
   const callbacks = targets * onTarget;
+  const batches = slice.batches + slice.localBatches;
   const events =
-    EVENTS_PER_ACTIVITY * (slice.activities + slice.childWorkflows) +
-    EVENTS_PER_LOCAL * slice.local +
+    EVENTS_PER_ACTIVITY * (slice.activities + slice.childWorkflows + slice.batches) +
+    EVENTS_PER_LOCAL * (slice.local + slice.localBatches) +
     EVENTS_PER_ACTIVITY * callbacks +
     EVENTS_PER_ACTIVITY * saveBatches(slice);
   // A child workflow wakes its parent when it starts and when it closes.
-  return { events, wakeUps: targets + slice.childWorkflows + callbacks + saveBatches(slice) };
+  // Batches also wake it with their workers' progress signals, one event each: not counted (how many depends on
+  // how long the batches run).
+  return { events, wakeUps: targets + batches + slice.childWorkflows + callbacks + saveBatches(slice) };
 }
 
 function estimate(recorded: number, wakeUps: number): HistoryEstimate {
@@ -112,15 +128,22 @@ export function dryRunPlan(input: FanoutWorkflowInput, cidGiven: boolean): Fanou
   // workflow tasks are not billed.
   const workflowStarts = 1 + 2 * shards + 2 * all.childWorkflows;
   const saves = slices.reduce((sum, slice) => sum + saveBatches(slice), 0);
-  const activities = all.activities + targets.length * onTarget.length + finals + saves;
-  const localActivities = 1 + all.local;
+  const activities = all.activities + all.batches + (targets.length - all.batched) * onTarget.length + finals + saves;
+  const localActivities = 1 + all.local + all.localBatches;
   const signals = shards;
   const searchAttributeUpserts = 2;
   return {
     valid: true,
     pattern: input.pattern,
     ...(cidGiven ? { cid: input.cid } : {}),
-    targets: { total: targets.length, ...all },
+    targets: {
+      total: targets.length,
+      activities: all.activities,
+      local: all.local,
+      childWorkflows: all.childWorkflows,
+      batched: all.batched,
+      batches: all.batches + all.localBatches,
+    },
     run: {
       mode: sharded ? 'sharded' : 'single',
       executions: 1 + shards,

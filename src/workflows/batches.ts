@@ -1,8 +1,6 @@
 /**
- * Batched targets, workflow side. Consecutive activity targets with the same batching (and the same local or not)
- * are cut into batches: at most `maxTargets` each, and at most `maxBytes` of requests as JSON. A batch is one item
- * of the lane pool, run by one `fanout.runBatch` activity that runs its targets at once in the worker. Targets that
- * are not batched are items of their own, as ever.
+ * Batched targets, workflow side: a batch (see batch-plan) is one item of the lane pool, run by one
+ * `fanout.runBatch` activity that runs its targets at once in the worker, with timeouts derived from theirs.
  */
 import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { ActivityOptions, CancellationScope } from '@temporalio/workflow';
@@ -12,7 +10,6 @@ import type {
   BatchCallbacks,
   BatchInput,
   BatchResult,
-  Batching,
   Defaults,
   PlannedTarget,
   BatchCallbacksInput,
@@ -22,13 +19,6 @@ import type { RetryShape } from '../retry-math';
 import { worstCaseMs } from '../retry-math';
 import { CALLBACK_DEFAULTS, TARGET_DEFAULTS } from './steps';
 
-/** One item of the lane pool: the targets at positions start .. end - 1, batched or a single target. */
-export interface Unit {
-  start: number;
-  end: number;
-  batch?: Batching;
-}
-
 /**
  * A batch's liveness: it heartbeats every second, so a worker lost mid-batch is noticed within this and the batch
  * retried on another (resuming where its records and last heartbeat say it was).
@@ -36,58 +26,6 @@ export interface Unit {
 export const BATCH_HEARTBEAT_TIMEOUT = '10 seconds';
 /** A batch attempt that fails (its worker lost, not its targets: those fail alone) is retried this often at most. */
 const BATCH_ATTEMPTS = 5;
-
-function sameBatching(a: PlannedTarget, b: PlannedTarget): boolean {
-  return (
-    a.batch !== undefined &&
-    b.batch !== undefined &&
-    a.batch.maxTargets === b.batch.maxTargets &&
-    a.batch.maxBytes === b.batch.maxBytes &&
-    (a.local ?? false) === (b.local ?? false)
-  );
-}
-
-function batchable(target: PlannedTarget): boolean {
-  return target.batch !== undefined && target.kind === 'activity';
-}
-
-/** The pool's items for these targets, in order. */
-export function planUnits(targets: PlannedTarget[]): Unit[] {
-  const units: Unit[] = [];
-  let current: (Unit & { bytes: number }) | undefined;
-  targets.forEach((target, position) => {
-    if (!batchable(target)) {
-      current = undefined;
-      units.push({ start: position, end: position + 1 });
-      return;
-    }
-    const { maxTargets, maxBytes } = target.batch!;
-    const bytes = maxBytes === undefined ? 0 : JSON.stringify(target.request ?? null).length;
-    const fits =
-      current &&
-      sameBatching(targets[current.start], target) &&
-      current.end - current.start < maxTargets &&
-      (maxBytes === undefined || current.bytes + bytes <= maxBytes);
-    if (fits) {
-      current!.end++;
-      current!.bytes += bytes;
-    } else {
-      current = { start: position, end: position + 1, batch: target.batch, bytes };
-      units.push(current);
-    }
-  });
-  return units.map(({ start, end, batch }) => (batch ? { start, end, batch } : { start, end }));
-}
-
-/** The narrowest batch when every target is batched (the plan then counts batches), else 1. */
-export function batchWidthOf(targets: PlannedTarget[]): number {
-  let narrowest = Infinity;
-  for (const target of targets) {
-    if (!batchable(target)) return 1;
-    narrowest = Math.min(narrowest, target.batch!.maxTargets);
-  }
-  return Number.isFinite(narrowest) ? narrowest : 1;
-}
 
 /** The batch's activity options: its timeouts derived from its targets' and callbacks' own. */
 export function batchActivityOptions(

@@ -33,7 +33,7 @@ import { pauseUpdate, progressQuery, redrivePlanQuery, resumeUpdate, setMaxConcu
 import { progressOf } from './progress';
 import { utc } from './records';
 import { ShardedRun } from './sharded-run';
-import { batchWidthOf } from './batches';
+import { batchWidthOf } from './batch-plan';
 import { planShards } from './sharding';
 import { SingleRun } from './single-run';
 import { CallbackIds, checkNames, runCallback } from './steps';

@@ -24,8 +24,9 @@ import type {
 } from '../contracts';
 import { MAX_OUTCOMES_KEPT, RECORDS_PER_SAVE, callbackName } from '../constants';
 import type { StateCounts } from './records';
-import type { Unit } from './batches';
-import { batchActivityOptions, batchCallbacks, planUnits, runBatch } from './batches';
+import type { Unit } from './batch-plan';
+import { planUnits } from './batch-plan';
+import { batchActivityOptions, batchCallbacks, runBatch } from './batches';
 import { batchProgressSignal } from './definitions';
 import { LanePool } from './lane-pool';
 import { targetRecord } from './records';
