@@ -105,6 +105,27 @@ describe('202 Accepted', () => {
     expect((await call('GET', `/v1/fanouts/${cid}`)).body).toMatchObject({ state: 'completed', ok: 3, settled: 3 });
   });
 
+  it('POST /v1/fanouts with batching runs its targets in batches, each with its record and callback', async () => {
+    const accepted = await call('POST', '/v1/fanouts', {
+      targets: SEED_TARGETS,
+      finalCallbacks: ['log.input'],
+      onTarget: ['log.input'],
+      source: 'batched-over-http',
+      batching: { maxTargets: 2 },
+    });
+    expect(accepted.status).toBe(202);
+    const cid = accepted.body.cid as string;
+    const body = (await resultOf(cid)).body;
+    expect(body.counts).toMatchObject({ total: 3, ok: 3, callbacks: 4 });
+    const result = FanoutResult.parse(body);
+    expect(result.state).toBe('completed');
+    expect(result.callbacks.filter((c) => c.ok && c.channel === 'FANOUT_ON_TARGET')).toHaveLength(3);
+    expect(result.payload.data['scoring.get-score']).toMatchObject({ ok: true, cid, source: 'batched-over-http' });
+    const history = await stack.env.client.workflow.getHandle(cid).fetchHistory();
+    const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
+    expect(scheduled.filter((name) => name === 'fanout.runBatch')).toHaveLength(2);
+  });
+
   it('GET /v1/fanouts/{cid}/records pages through the records in target order, or streams them as NDJSON', async () => {
     const targets = Object.fromEntries(Array.from({ length: 7 }, (_, i) => [`user-${i}`, { user_id: `u${i}` }]));
     const targetOptions = Object.fromEntries(Object.keys(targets).map((name) => [name, { service: 'crm.get-user' }]));
@@ -276,11 +297,14 @@ describe('client errors', () => {
       cid: 'has a space',
       failurePolicy: { toleratedFailurePercent: 120 },
       deadline: 'soon',
+      batching: { maxTargets: 5_000, maxBytes: 0 },
       unexpected: true,
     });
     expectProblem(reply, 400, 'invalid-request');
     const pointers = (reply.body.errors as { pointer: string; reason: string }[]).map((e) => e.pointer).sort();
     expect(pointers).toEqual([
+      '/batching/maxBytes',
+      '/batching/maxTargets',
       '/cid',
       '/deadline',
       '/failurePolicy/toleratedFailurePercent',
