@@ -15,6 +15,7 @@ import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { CACHE_MODES } from './helpers/temporal-env';
 import { waitFor } from './helpers/wait';
+import { shardWorkflowId } from '../src/workflows/sharding';
 
 let env: FanoutTestEnv;
 let workflowBundle: WorkflowBundleWithSourceMap;
@@ -25,6 +26,8 @@ function batchRegistry() {
   const callbacks: { payload: unknown; ctx: CallbackContext; activityId: string; attempt: number }[] = [];
   const aborted: string[] = [];
   const stubbornDone: string[] = [];
+  const running = { now: 0, peak: 0 };
+  const fixed = { now: false };
   let release: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (release = resolve));
   const count = (key: string) => {
@@ -66,6 +69,27 @@ function batchRegistry() {
         },
       }),
       defineService({
+        name: 'toggle',
+        // Fails until the backend is "fixed".
+        handler: async (request: string) => {
+          count(request);
+          if (!fixed.now) throw ApplicationFailure.create({ message: 'not yet', type: 'NotYet' });
+          return `fixed ${request}`;
+        },
+      }),
+      defineService({
+        name: 'held',
+        // Runs until released, counting how many run at once.
+        handler: async (request: string) => {
+          count(request);
+          running.now++;
+          running.peak = Math.max(running.peak, running.now);
+          await gate;
+          running.now--;
+          return request;
+        },
+      }),
+      defineService({
         name: 'stubborn',
         // Heeds no cancellation: its attempt must still end at its timeout.
         handler: async (request: string) => {
@@ -91,7 +115,7 @@ function batchRegistry() {
       }),
     ],
   );
-  return { registry, calls, callbacks, aborted, stubbornDone, release: () => release() };
+  return { registry, calls, callbacks, aborted, stubbornDone, running, fixed, release: () => release() };
 }
 
 async function scheduledActivities(cid: string): Promise<string[]> {
@@ -267,5 +291,97 @@ describe.each(CACHE_MODES)('batched targets with $label', ({ maxCachedWorkflows 
     });
     expect(result.payload.data.h1.exception).toMatch(/^CancelledFailure: the fan-out stopped \(1 of 6 targets failed/);
     expect(calls.get('n1')).toBeUndefined();
+  });
+
+  it('pause holds the next batches, and maxConcurrency counts targets: raised, more batches run at once', async () => {
+    const { registry, running, release } = batchRegistry();
+    const names = Array.from({ length: 10 }, (_, i) => `h${i}`);
+    const { result, atPause, peakRaised } = await withFanoutWorker(harness(), registry, async (fanout) => {
+      const cid = await fanout.invoke(Object.fromEntries(names.map((n) => [n, n])), ['cb'], {
+        targetOptions: Object.fromEntries(names.map((n) => [n, { service: 'held' }])),
+        batching: { maxTargets: 2 },
+        maxConcurrency: 2,
+      });
+      await waitFor(async () => running.now === 2);
+      await fanout.pause(cid);
+      const atPause = await fanout.progress(cid);
+      // Three batches of two at once: six targets running together.
+      await fanout.setMaxConcurrency(cid, 6);
+      await fanout.resume(cid);
+      await waitFor(async () => running.now === 6);
+      const peakRaised = running.peak;
+      release();
+      return { result: await fanout.result(cid), atPause, peakRaised };
+    });
+    expect(atPause).toMatchObject({ paused: true, running: 2, pending: 8 });
+    expect(peakRaised).toBe(6);
+    expect(result.counts).toMatchObject({ total: 10, ok: 10 });
+  });
+
+  it('a batched fan-out too wide for one execution runs as shards, batches in each', async () => {
+    const { registry, calls } = batchRegistry();
+    // Batches of two: an execution holds 1,776 targets (workflows/sharding), so 1,800 make two shards.
+    const width = 1_800;
+    const names = Array.from({ length: width }, (_, i) => `w${i}`);
+    const result = await withFanoutWorker(harness(), registry, async (fanout) => {
+      const cid = await fanout.invoke(Object.fromEntries(names.map((n) => [n, n])), ['cb'], {
+        targetOptions: Object.fromEntries(names.map((n) => [n, { service: 'echo' }])),
+        batching: { maxTargets: 2 },
+        maxConcurrency: 400,
+      });
+      const result = await fanout.result(cid);
+      const second = await env.client.workflow.getHandle(shardWorkflowId(cid, 1)).describe();
+      expect(second.status.name).toBe('COMPLETED');
+      expect(await scheduledActivities(shardWorkflowId(cid, 1))).toContain(RUN_BATCH);
+      return result;
+    });
+    expect(result.state).toBe('completed');
+    expect(result.counts).toMatchObject({ total: width, ok: width, failed: 0 });
+    expect(Object.keys(result.payload.data)).toHaveLength(width);
+    expect(names.every((name) => calls.get(name) === 1)).toBe(true);
+  });
+
+  it('local targets run in local batches: no task through the server, each target still recorded and called back', async () => {
+    const { registry, callbacks } = batchRegistry();
+    const names = ['l1', 'l2', 'l3'];
+    const { result, scheduled } = await withFanoutWorker(harness(), registry, async (fanout) => {
+      const cid = await fanout.invoke(Object.fromEntries(names.map((n) => [n, n])), ['cb'], {
+        onTarget: ['cb'],
+        targetOptions: Object.fromEntries(names.map((n) => [n, { service: 'echo', local: true }])),
+        batching: { maxTargets: 2 },
+      });
+      return { result: await fanout.result(cid), scheduled: await scheduledActivities(cid) };
+    });
+    expect(result.counts).toMatchObject({ total: 3, ok: 3, callbacks: 4 });
+    expect(result.payload.data.l3.response).toEqual({ echoed: 'l3' });
+    expect(scheduled).toEqual(['cb']); // the final callback; the batches ran as local activities
+    const onTarget = callbacks.filter((c) => c.ctx.channel === 'FANOUT_ON_TARGET').map((c) => c.ctx.target);
+    expect(onTarget.sort()).toEqual(names);
+  });
+
+  it('redrive runs the failed targets again in batches; their records and callbacks say which run they are of', async () => {
+    const { registry, calls, callbacks, fixed } = batchRegistry();
+    const { first, second } = await withFanoutWorker(harness(), registry, async (fanout) => {
+      const cid = await fanout.invoke({ a: 'a', t1: 't1', b: 'b', t2: 't2' }, ['cb'], {
+        onTarget: ['cb'],
+        targetOptions: {
+          a: { service: 'echo' },
+          t1: { service: 'toggle', retry: { maximumAttempts: 1 } },
+          b: { service: 'echo' },
+          t2: { service: 'toggle', retry: { maximumAttempts: 1 } },
+        },
+        batching: { maxTargets: 4 },
+      });
+      const first = await fanout.result(cid);
+      fixed.now = true;
+      expect(await fanout.redrive(cid)).toEqual({ cid, redrive: 1, targets: 2 });
+      return { first, second: await fanout.result(cid) };
+    });
+    expect(first.targets).toEqual({ a: 'ok', t1: 'failed', b: 'ok', t2: 'failed' });
+    expect(second.targets).toEqual({ a: 'ok', t1: 'ok', b: 'ok', t2: 'ok' });
+    expect(second.payload.data.t2.response).toBe('fixed t2');
+    expect([calls.get('a'), calls.get('t1'), calls.get('b'), calls.get('t2')]).toEqual([1, 2, 1, 2]);
+    const redriven = callbacks.filter((c) => c.ctx.channel === 'FANOUT_ON_TARGET' && c.ctx.redrive === 1);
+    expect(redriven.map((c) => c.ctx.target).sort()).toEqual(['t1', 't2']);
   });
 });
