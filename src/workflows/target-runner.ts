@@ -262,6 +262,11 @@ export class TargetRunner {
   private batchEnded(unit: Unit, u: number, result?: BatchResult, error?: unknown): void {
     this.openBatches.delete(u);
     if (result) this.recordCallbacks(result);
+    // A batch that ended otherwise once the fan-out had stopped waiting (its worker lost meanwhile, say): cancelled.
+    const failure =
+      error !== undefined && CancellationScope.current().consideredCancelled
+        ? new CancelledFailure('cancelled')
+        : error;
     const decided: Decided[] = [];
     for (let position = unit.start; position < unit.end; position++) {
       const state = result?.states[position - unit.start];
@@ -272,7 +277,7 @@ export class TargetRunner {
             ? new CancelledFailure('cancelled before this target started')
             : state === 'c'
               ? new CancelledFailure('cancelled')
-              : error;
+              : failure;
         decided.push({ position, error: cause });
       }
     }
