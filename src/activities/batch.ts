@@ -9,6 +9,7 @@
  * Temporal and resumes: a target whose record is stored is not run again, and one whose callbacks the last heartbeat
  * says are done has nothing left to do. The rest run at least once.
  */
+import { setMaxListeners } from 'node:events';
 import { Context } from '@temporalio/activity';
 import { CancelledFailure, TimeoutFailure } from '@temporalio/common';
 import type {
@@ -85,6 +86,8 @@ export function createBatchActivities(
 
 /** The batch attempt's cancellation, for what it runs, and the server's clock as this worker reads it. */
 function batchClock(context: Context): BatchAttempt & { cancelRequested: () => boolean } {
+  // Every running attempt listens for the batch's cancellation: up to `atOnce` listeners, by design.
+  setMaxListeners(0, context.cancellationSignal);
   const startedHere = Date.now();
   const scheduledAt = context.info.currentAttemptScheduledTimestampMs || startedHere;
   return {
