@@ -52,6 +52,12 @@ export const BATCH_CALLBACKS = 'fanout.batchCallbacks';
 /** Records whose callbacks one `fanout.batchCallbacks` runs at once. */
 export const CALLBACKS_AT_ONCE = 32;
 
+/** The worker's own activity that reads targets streamed into the store, for the fan-out that runs them. */
+export const LOAD_TARGETS = 'fanout.loadTargets';
+
+/** Targets per file of targets streamed into the store. */
+export const STAGED_CHUNK_TARGETS = 5_000;
+
 /** The signal a worker sends an execution with the progress of the batches it runs for it. */
 export const BATCH_PROGRESS_SIGNAL = 'fanout.batchProgress';
 

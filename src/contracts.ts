@@ -359,6 +359,24 @@ export interface PlannedTarget {
   batch?: Batching;
 }
 
+/**
+ * One target streamed in (an NDJSON line, an item of a JSONL, JSON or CSV file in the store): its name, the service
+ * it calls (default: its name) and the request.
+ */
+export const TargetItem = z.strictObject({
+  name: TargetName,
+  service: ServiceName.optional(),
+  request: z.unknown(),
+});
+export type TargetItem = z.infer<typeof TargetItem>;
+
+/** Targets streamed in, as the client wrote them to the result store: `<prefix>targets-<n>.jsonl`, n from 1. */
+export interface StagedTargets {
+  prefix: string;
+  chunks: number;
+  count: number;
+}
+
 /** What the fan-out workflow receives (built and validated by the client). */
 export interface FanoutWorkflowInput {
   cid: string;
@@ -374,6 +392,8 @@ export interface FanoutWorkflowInput {
   deadline?: Duration;
   /** A redrive: its number, the whole fan-out's width, and how many targets had already succeeded. */
   redrive?: { number: number; total: number; keptOk: number };
+  /** Targets streamed in, in the store rather than in `targets` (then empty): the workflow loads them first. */
+  stagedTargets?: StagedTargets;
 }
 
 /** One shard of a wide fan-out: a slice of its targets, run by a child workflow `<cid>//shard-<n>`. */

@@ -4,11 +4,12 @@
  * built themselves, and the two that run batched targets.
  */
 import type { Catalog, StoredRecord } from '../contracts';
-import { DESCRIBE_CATALOG, SAVE_RECORDS } from '../contracts';
+import { DESCRIBE_CATALOG, LOAD_TARGETS, SAVE_RECORDS } from '../contracts';
 import type { Registry } from '../registry';
 import type { BuiltinActivities } from './builtin';
 import type { RecordStore } from '../store/records';
 import { mapLimit } from '../store/records';
+import { readStagedTargets } from '../store/staged-targets';
 import { createBatchActivities } from './batch';
 import { BatchProgressReporter } from './batch-progress';
 import { createCallbackActivities } from './callbacks';
@@ -29,6 +30,7 @@ export function createActivities({
     [SAVE_RECORDS]: async (cid: string, batch: [number, StoredRecord][]): Promise<void> => {
       await mapLimit(batch, 16, ([index, stored]) => records.put(cid, index, stored));
     },
+    [LOAD_TARGETS]: (staged) => readStagedTargets(records.blobs, staged),
   };
   return Object.assign(Object.create(null) as Record<string, (...args: never[]) => Promise<unknown>>, {
     ...createServiceActivities(registry, records),

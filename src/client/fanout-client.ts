@@ -9,6 +9,8 @@ import { Client, WorkflowFailedError, WorkflowUpdateFailedError } from '@tempora
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type {
   Batching,
+  PlannedTarget,
+  TargetItem,
   CallbackRef,
   Catalog,
   Defaults,
@@ -53,7 +55,8 @@ import {
 import { hasLoneSurrogate } from './bounds';
 import { dryRunPlan } from './dry-run';
 import type { RegistryChecks } from './plan';
-import { planFanout, planInvokeRetry } from './plan';
+import { planFanout, planFanoutOptions, planInvokeRetry } from './plan';
+import { stageTargets } from './staging';
 import type { FanoutList, FanoutListOptions } from './listing';
 import { listFanouts } from './listing';
 import type { FanoutEvent, WatchOptions } from './watch';
@@ -139,22 +142,54 @@ export class FanoutClient {
     }
   }
 
-  /** Fan-out / fan-in, Zato style: `invoke(targets, finalCallbacks, { onTarget, cid, source })` → CID. */
+  /**
+   * Fan-out / fan-in, Zato style: `invoke(targets, finalCallbacks, { onTarget, cid, source })` → CID. `targets` is
+   * a map of target name to request, or a stream of `{ name, service?, request }` items (an async iterable, such
+   * as `readTargetItems(...)` of a file in the store): streamed targets are checked as they come and kept in the
+   * result store, never all in memory, up to 100,000.
+   */
   async invoke(
-    targets: Record<string, unknown>,
+    targets: Record<string, unknown> | AsyncIterable<TargetItem | unknown>,
     finalCallbacks: CallbackRef[],
     options: InvokeOptions = {},
   ): Promise<FanoutCid> {
+    if (isAsyncIterable(targets)) return this.startStreamed('fanout', { finalCallbacks, ...options }, targets);
     return this.startFanout({ targets, finalCallbacks, ...options });
   }
 
-  /** Parallel execution: on-target callbacks only. */
+  /** Parallel execution: on-target callbacks only. `targets` as for `invoke`. */
   async parallel(
-    targets: Record<string, unknown>,
+    targets: Record<string, unknown> | AsyncIterable<TargetItem | unknown>,
     onTarget: CallbackRef[],
     options: Omit<InvokeOptions, 'onTarget'> = {},
   ): Promise<FanoutCid> {
+    if (isAsyncIterable(targets)) return this.startStreamed('parallel', { onTarget, ...options }, targets);
     return this.startParallel({ targets, onTarget, ...options });
+  }
+
+  /**
+   * Starts a fan-out or parallel execution from its options (a raw request without `targets`) and its targets as a
+   * stream of items; `where` names an item's place in problems (an NDJSON upload: its line).
+   */
+  async startStreamed(
+    pattern: 'fanout' | 'parallel',
+    request: unknown,
+    items: AsyncIterable<unknown>,
+    where?: (index: number) => (string | number)[],
+  ): Promise<FanoutCid> {
+    const made = randomUUID();
+    const { input, batching } = planFanoutOptions(this.catalog, this.checks, request, pattern, made);
+    if (input.cid !== made) await this.checkCidFree(input.cid);
+    const { sample, ...stagedTargets } = await stageTargets(items, {
+      catalog: this.catalog,
+      checks: this.checks,
+      blobs: this.records.blobs,
+      cid: input.cid,
+      batching,
+      where,
+    });
+    const workflow = pattern === 'fanout' ? 'fanout' : 'parallelExecution';
+    return (await this.start({ workflow, input: { ...input, stagedTargets } }, sample)) as FanoutCid;
   }
 
   /** Starts a fan-out from a raw request (e.g. an HTTP body), validated against the contract. */
@@ -392,14 +427,15 @@ export class FanoutClient {
     }
   }
 
-  private async start(start: Start): Promise<string> {
+  /** Starts the run; `sample` is what the Web UI lists of targets streamed in (the input then has none). */
+  private async start(start: Start, sample?: PlannedTarget[]): Promise<string> {
     const { input } = start;
-    const targets = 'targets' in input ? input.targets : [input.target];
+    const width = 'targets' in input ? (input.stagedTargets?.count ?? input.targets.length) : 1;
     checkSizes(input);
-    const summary = `${patternLabel(start.workflow)} from ${input.source}: ${targets.length} target${targets.length === 1 ? '' : 's'}`;
+    const summary = `${patternLabel(start.workflow)} from ${input.source}: ${width} target${width === 1 ? '' : 's'}`;
     try {
       // A CID names one request forever: never reuse it, even after the first one finished.
-      await this.startRun(start, summary, 'REJECT_DUPLICATE');
+      await this.startRun(start, summary, 'REJECT_DUPLICATE', sample);
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) throw new DuplicateCidError(input.cid);
       throw error;
@@ -408,9 +444,14 @@ export class FanoutClient {
   }
 
   /** Starts a run of workflow ID = CID, with what the Web UI and listings show of it. */
-  private async startRun(start: Start, summary: string, reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE'): Promise<void> {
+  private async startRun(
+    start: Start,
+    summary: string,
+    reuse: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE',
+    sample?: PlannedTarget[],
+  ): Promise<void> {
     const { input } = start;
-    const targets = 'targets' in input ? input.targets : [input.target];
+    const targets = sample ?? ('targets' in input ? input.targets : [input.target]);
     const callbacks = 'targets' in input ? [...input.onTarget, ...input.onFinal] : input.callbacks;
     const options = {
       workflowId: input.cid,
@@ -461,4 +502,8 @@ function describeForUi(targets: { name: string; service: string; kind: string }[
   if (targets.length > 50) shown.push(`- … ${targets.length - 50} more`);
   const names = [...new Set(callbacks.map(callbackName))];
   return `**Targets**\n${shown.join('\n')}\n\n**Callbacks**: ${names.length ? names.join(', ') : 'none'}`;
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }

@@ -90,6 +90,45 @@ function checkCallbacks(
   if (undeliverable.length) throw new UndeliverableCallbackError(undeliverable);
 }
 
+/**
+ * One target as the workflow will run it: its service resolved, its request checked against the service's schema.
+ * Problems go to `issues`: the request's under `at` (with the request's own path after it), the `local` option's
+ * under `optionsAt`.
+ */
+export function planTarget(
+  catalog: Catalog,
+  checks: RegistryChecks | undefined,
+  target: { name: string; request: unknown; options?: TargetOptions; batching?: Batching },
+  issues: FieldIssue[],
+  at: (string | number)[],
+  optionsAt: (string | number)[] = at,
+): PlannedTarget {
+  const { name, request, batching } = target;
+  const targetOptions = target.options ?? {};
+  const service = targetOptions.service ?? name;
+  const entry = own(catalog.services, service);
+  const schema = checks?.requestSchema(service);
+  const problem = schema?.safeParse(request);
+  if (problem && !problem.success) {
+    for (const i of problem.error.issues) issues.push(issue([...at, ...(i.path as (string | number)[])], i.message));
+  }
+  const local = targetOptions.local ?? entry?.local ?? false;
+  if (local && entry?.kind === 'workflow')
+    issues.push(issue([...optionsAt, 'local'], 'only activity services run as local activities'));
+  // Child-workflow targets are never batched; activity targets as the fan-out says, else as their service does.
+  const batch = entry?.kind === 'workflow' ? undefined : (batching ?? entry?.batching);
+  return {
+    name,
+    service,
+    kind: entry?.kind ?? 'activity',
+    workflowType: entry?.workflowType,
+    request,
+    options: targetOptions,
+    ...(local ? { local: true } : {}),
+    ...(batch ? { batch } : {}),
+  } satisfies PlannedTarget;
+}
+
 function planTargets(
   catalog: Catalog,
   checks: RegistryChecks | undefined,
@@ -101,32 +140,16 @@ function planTargets(
   for (const name of Object.keys(options)) {
     if (!Object.hasOwn(targets, name)) issues.push(issue(['targetOptions', name], 'no such target'));
   }
-  const planned = Object.entries(targets).map(([name, request]) => {
-    const targetOptions = own(options, name) ?? {};
-    const service = targetOptions.service ?? name;
-    const entry = own(catalog.services, service);
-    const schema = checks?.requestSchema(service);
-    const problem = schema?.safeParse(request);
-    if (problem && !problem.success) {
-      for (const i of problem.error.issues)
-        issues.push(issue(['targets', name, ...(i.path as (string | number)[])], i.message));
-    }
-    const local = targetOptions.local ?? entry?.local ?? false;
-    if (local && entry?.kind === 'workflow')
-      issues.push(issue(['targetOptions', name, 'local'], 'only activity services run as local activities'));
-    // Child-workflow targets are never batched; activity targets as the fan-out says, else as their service does.
-    const batch = entry?.kind === 'workflow' ? undefined : (batching ?? entry?.batching);
-    return {
-      name,
-      service,
-      kind: entry?.kind ?? 'activity',
-      workflowType: entry?.workflowType,
-      request,
-      options: targetOptions,
-      ...(local ? { local: true } : {}),
-      ...(batch ? { batch } : {}),
-    } satisfies PlannedTarget;
-  });
+  const planned = Object.entries(targets).map(([name, request]) =>
+    planTarget(
+      catalog,
+      checks,
+      { name, request, options: own(options, name), batching },
+      issues,
+      ['targets', name],
+      ['targetOptions', name],
+    ),
+  );
   if (issues.length) throw new InvalidRequestError(issues);
   return planned;
 }
@@ -139,9 +162,42 @@ export function planFanout(
   cid: string,
 ): FanoutWorkflowInput {
   const request = pattern === 'fanout' ? parse(FanoutRequest, raw) : parse(ParallelRequest, raw);
-  const finalCallbacks = 'finalCallbacks' in request ? request.finalCallbacks : [];
-  const onTarget = request.onTarget ?? [];
   const services = Object.keys(request.targets).map((name) => own(request.targetOptions, name)?.service ?? name);
+  const input = planRun(catalog, checks, request, pattern, cid, services);
+  return { ...input, targets: planTargets(catalog, checks, request.targets, request.targetOptions, request.batching) };
+}
+
+/**
+ * A fan-out's request without its targets (they are streamed in: see staging): its options checked as a start
+ * checks them, and the workflow's input with no targets yet.
+ */
+export function planFanoutOptions(
+  catalog: Catalog,
+  checks: RegistryChecks | undefined,
+  raw: unknown,
+  pattern: 'fanout' | 'parallel',
+  cid: string,
+): { input: FanoutWorkflowInput; batching?: Batching } {
+  const request: Omit<FanoutRequest, 'targets' | 'finalCallbacks'> & { finalCallbacks?: CallbackRef[] } =
+    pattern === 'fanout'
+      ? parse(FanoutRequest.omit({ targets: true }), raw)
+      : parse(ParallelRequest.omit({ targets: true }), raw);
+  if (request.targetOptions !== undefined)
+    throw new InvalidRequestError([issue(['targetOptions'], 'streamed targets take no targetOptions')]);
+  return { input: planRun(catalog, checks, request, pattern, cid, []), batching: request.batching };
+}
+
+/** Everything of the workflow's input but its targets, whose services are checked with the callbacks. */
+function planRun(
+  catalog: Catalog,
+  checks: RegistryChecks | undefined,
+  request: Omit<FanoutRequest, 'targets' | 'finalCallbacks'> & { finalCallbacks?: CallbackRef[] },
+  pattern: 'fanout' | 'parallel',
+  cid: string,
+  services: string[],
+): FanoutWorkflowInput {
+  const finalCallbacks = request.finalCallbacks ?? [];
+  const onTarget = request.onTarget ?? [];
   checkNames(catalog, services, [...finalCallbacks, ...onTarget]);
   checkCallbacks(checks, [
     { field: 'onTarget', role: 'on-target', refs: onTarget },
@@ -151,7 +207,7 @@ export function planFanout(
     cid: request.cid ?? cid,
     source: request.source ?? 'unknown',
     pattern,
-    targets: planTargets(catalog, checks, request.targets, request.targetOptions, request.batching),
+    targets: [],
     onTarget,
     onFinal: finalCallbacks,
     maxConcurrency: request.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,

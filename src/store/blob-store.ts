@@ -22,6 +22,8 @@ export interface BlobStore {
   get(key: string): Promise<Uint8Array | undefined>;
   /** Keys under `prefix` (which ends with `/`), in ascending byte order, after `after`, at most `limit` (≤ 1,000). */
   list(prefix: string, options?: { after?: string; limit?: number }): Promise<ListPage>;
+  /** Removes the blob if there is one. Optional: a store without it keeps what a refused upload wrote. */
+  delete?(key: string): Promise<void>;
   /** A short description for logs and messages, e.g. `file:///…` or `s3://bucket/prefix`. */
   readonly description: string;
 }

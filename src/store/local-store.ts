@@ -149,6 +149,13 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
+  async delete(key: string): Promise<void> {
+    checkKey(key);
+    await unlink(this.path(key)).catch((error: unknown) => {
+      if (errorCode(error) !== 'ENOENT') throw error;
+    });
+  }
+
   async get(key: string): Promise<Uint8Array | undefined> {
     checkKey(key);
     try {

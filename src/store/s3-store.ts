@@ -95,6 +95,11 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  async delete(key: string): Promise<void> {
+    checkKey(key);
+    await this.client.send(new this.sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+  }
+
   async get(key: string): Promise<Uint8Array | undefined> {
     checkKey(key);
     try {

@@ -36,17 +36,23 @@ import { ShardedRun } from './sharded-run';
 import { batchWidthOf } from './batch-plan';
 import { planShards } from './sharding';
 import { SingleRun } from './single-run';
-import { CallbackIds, checkNames, runCallback } from './steps';
+import { CallbackIds, checkNames, loadTargets, runCallback } from './steps';
 import type { RunHost, RunSettings, TargetsRun } from './targets-run';
 
 /** Zato's fan-out / fan-in: final callbacks required, on-target callbacks optional. */
 export async function fanout(input: FanoutWorkflowInput): Promise<FanoutOutcome> {
-  return new FanoutRun({ ...input, pattern: 'fanout' }).run();
+  return new FanoutRun({ ...(input.stagedTargets ? await withStagedTargets(input) : input), pattern: 'fanout' }).run();
 }
 
 /** Zato's parallel execution: on-target callbacks required, no final callbacks. */
 export async function parallelExecution(input: FanoutWorkflowInput): Promise<FanoutOutcome> {
-  return new FanoutRun({ ...input, pattern: 'parallel', onFinal: [] }).run();
+  const withTargets = input.stagedTargets ? await withStagedTargets(input) : input;
+  return new FanoutRun({ ...withTargets, pattern: 'parallel', onFinal: [] }).run();
+}
+
+/** Targets streamed in are loaded from the store first; from then on the fan-out is as if they had been given. */
+async function withStagedTargets({ stagedTargets, ...input }: FanoutWorkflowInput): Promise<FanoutWorkflowInput> {
+  return { ...input, targets: await loadTargets(stagedTargets!) };
 }
 
 class FanoutRun implements RunHost {

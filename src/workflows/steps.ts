@@ -24,12 +24,13 @@ import type {
   Defaults,
   PlannedTarget,
   RetryPolicy,
+  StagedTargets,
   StopReason,
   StoredRecord,
   TargetCall,
   TargetRecord,
 } from '../contracts';
-import { DESCRIBE_CATALOG, SAVE_RECORDS, callbackName } from '../constants';
+import { DESCRIBE_CATALOG, LOAD_TARGETS, SAVE_RECORDS, callbackName } from '../constants';
 
 /** Bounded by default: nothing retries forever. */
 export const TARGET_DEFAULTS = { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } } as const;
@@ -47,6 +48,17 @@ const { [SAVE_RECORDS]: storeRecords } = proxyActivities<BuiltinActivities>({
   retry: { maximumAttempts: 10, maximumInterval: '30 seconds' },
   summary: 'store records built by the workflow',
 });
+
+const { [LOAD_TARGETS]: readStagedTargets } = proxyActivities<BuiltinActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { maximumAttempts: 5, maximumInterval: '30 seconds' },
+  summary: 'load the targets streamed into the store',
+});
+
+/** The targets of a fan-out whose targets were streamed in: the workflow input then holds none. */
+export async function loadTargets(staged: StagedTargets): Promise<PlannedTarget[]> {
+  return readStagedTargets(staged);
+}
 
 /** Stores records the workflow built (failed, cancelled, child-workflow targets) in the result store. */
 export async function saveRecords(cid: string, records: [number, StoredRecord][]): Promise<void> {
