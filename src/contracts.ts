@@ -99,6 +99,21 @@ export const Batching = z.strictObject({
 });
 export type Batching = z.infer<typeof Batching>;
 
+/**
+ * Temporal's task queue fairness: fan-outs of different keys get workers in proportion to their weights, not first
+ * come first served (with fairness enabled on the server: see docs/production.md).
+ */
+export const Fairness = z.strictObject({
+  key: z
+    .string()
+    .min(1)
+    .refine((key) => Buffer.byteLength(key) <= 64, 'at most 64 bytes')
+    .optional()
+    .describe("Default: the fan-out's source"),
+  weight: z.number().min(0.001).max(1000).optional().describe('Its share against other keys; default 1'),
+});
+export type Fairness = z.infer<typeof Fairness>;
+
 const Targets = z
   .record(TargetName, z.unknown())
   .refine((targets) => Object.keys(targets).length > 0, 'at least one target')
@@ -142,6 +157,16 @@ const Common = {
   targetOptions: z.record(TargetName, TargetOptions).optional(),
   maxConcurrency: z.number().int().min(1).max(MAX_CONCURRENCY_LIMIT).optional(),
   defaults: Defaults.optional(),
+  priority: z
+    .number()
+    .int()
+    .min(1)
+    .max(5)
+    .optional()
+    .describe("Temporal's task priority, 1 (first) to 5; default 3: every target, callback and shard runs at it"),
+  fairness: Fairness.optional().describe(
+    'How this fan-out shares workers with others on the task queue: its fairness key (default: its source) and weight',
+  ),
   batching: Batching.optional().describe(
     'Run activity targets in batches, one activity per batch (default: as each service is defined, else one activity per target)',
   ),
@@ -394,6 +419,15 @@ export interface FanoutWorkflowInput {
   redrive?: { number: number; total: number; keptOk: number };
   /** Targets streamed in, in the store rather than in `targets` (then empty): the workflow loads them first. */
   stagedTargets?: StagedTargets;
+  /** Temporal's priority and fairness of the run (set at its start; its activities and children inherit them). */
+  priority?: TaskPriority;
+}
+
+/** As Temporal's `Priority`: what a fan-out's run, and so each of its tasks, is dispatched by. */
+export interface TaskPriority {
+  priorityKey?: number;
+  fairnessKey: string;
+  fairnessWeight?: number;
 }
 
 /** One shard of a wide fan-out: a slice of its targets, run by a child workflow `<cid>//shard-<n>`. */

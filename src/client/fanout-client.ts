@@ -9,6 +9,7 @@ import { Client, WorkflowFailedError, WorkflowUpdateFailedError } from '@tempora
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type {
   Batching,
+  Fairness,
   PlannedTarget,
   TargetItem,
   CallbackRef,
@@ -104,6 +105,10 @@ export interface InvokeOptions {
    * each target keeps its record, retries, timeout and callbacks. Default: as each service is defined.
    */
   batching?: Batching;
+  /** Temporal's task priority, 1 (first) to 5, default 3: a fan-out at 1 overtakes those at 3 for workers. */
+  priority?: number;
+  /** Its fairness key (default: its source) and weight: fan-outs of different keys share workers in proportion. */
+  fairness?: Fairness;
 }
 
 export class FanoutClient {
@@ -464,6 +469,8 @@ export class FanoutClient {
         { key: FanoutSourceKey, value: input.source },
         { key: FanoutStateKey, value: 'running' },
       ],
+      // Its activities, callbacks, shards and child-workflow targets inherit it.
+      ...('priority' in input && input.priority ? { priority: input.priority } : {}),
     };
     // Typed by the workflow functions: an input that does not fit its workflow does not compile.
     if (start.workflow === 'invokeRetry')

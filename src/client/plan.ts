@@ -203,9 +203,10 @@ function planRun(
     { field: 'onTarget', role: 'on-target', refs: onTarget },
     { field: 'finalCallbacks', role: 'final', refs: finalCallbacks },
   ]);
+  const source = request.source ?? 'unknown';
   return {
     cid: request.cid ?? cid,
-    source: request.source ?? 'unknown',
+    source,
     pattern,
     targets: [],
     onTarget,
@@ -214,7 +215,19 @@ function planRun(
     defaults: request.defaults ?? {},
     ...(request.failurePolicy !== undefined ? { failurePolicy: request.failurePolicy } : {}),
     ...(request.deadline !== undefined ? { deadline: request.deadline } : {}),
+    priority: {
+      ...(request.priority !== undefined ? { priorityKey: request.priority } : {}),
+      fairnessKey: request.fairness?.key ?? fairnessKeyOf(source),
+      ...(request.fairness?.weight !== undefined ? { fairnessWeight: request.fairness.weight } : {}),
+    },
   };
+}
+
+/** A source as a fairness key: Temporal takes at most 64 bytes, so a longer source is cut at a character boundary. */
+function fairnessKeyOf(source: string): string {
+  const characters = [...source];
+  while (Buffer.byteLength(characters.join('')) > 64) characters.pop();
+  return characters.join('');
 }
 
 export function planInvokeRetry(

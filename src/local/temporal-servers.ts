@@ -19,6 +19,22 @@ const START_TIMEOUT_MS = 180_000;
  */
 export const DURABLE_SQLITE_PRAGMAS = ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'];
 
+/**
+ * Task queue priority and fairness (a fan-out's `priority` and `fairness`): the new matcher (Priority, on by
+ * default) and fairness (off by default), with one partition per task queue, so a local server dispatches by
+ * priority and fairness key exactly (with several partitions it is per partition).
+ */
+export const FAIRNESS_DYNAMIC_CONFIG = [
+  '--dynamic-config-value',
+  'matching.useNewMatcher=true',
+  '--dynamic-config-value',
+  'matching.enableFairness=true',
+  '--dynamic-config-value',
+  'matching.numTaskqueueReadPartitions=1',
+  '--dynamic-config-value',
+  'matching.numTaskqueueWritePartitions=1',
+];
+
 export interface DevServerOptions {
   /** Keep the server's state in this SQLite file (it survives restarts); in memory when unset. */
   dbFilename?: string;
@@ -73,6 +89,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
         ...(options.ui ? { ui: true, ...(options.uiPort ? { uiPort: options.uiPort } : {}) } : {}),
         log: { format: 'pretty', level: 'error' },
         extraArgs: [
+          ...FAIRNESS_DYNAMIC_CONFIG,
           ...(options.dbFilename && options.sqlitePragmas !== false ? DURABLE_SQLITE_PRAGMAS : []),
           ...(options.extraArgs ?? []),
         ],
