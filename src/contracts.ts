@@ -328,6 +328,41 @@ export interface StoredRecord {
   redrive?: number;
 }
 
+/** One results file: its key in the result store, its records (one JSON line each) and its size. */
+const ResultsFile = z.object({
+  key: z.string().describe('Key in the result store: fanouts/<cid>/results/<name>.jsonl'),
+  records: z.number().describe('Lines: one record each'),
+  bytes: z.number(),
+});
+
+/**
+ * What `fanout.writeResults` wrote (`fanouts/<cid>/results/manifest.json`), written after the files it names. Each
+ * run that writes them (the first, each redrive) replaces all three files and the manifest.
+ */
+export const ResultsManifest = z
+  .object({
+    cid: z.string(),
+    state: z.enum(['completed', 'cancelled']),
+    run: z.number().describe('The run that wrote the files: 0 for the first, else the redrive number'),
+    counts: z
+      .object({ total: z.number(), ok: z.number(), failed: z.number(), cancelled: z.number() })
+      .describe("Targets: the fan-out's width, and the records of each outcome the files hold"),
+    files: z.object({ succeeded: ResultsFile, failed: ResultsFile, cancelled: ResultsFile }),
+    writtenAt: z.string().describe('When the manifest was written (ISO 8601, UTC)'),
+  })
+  .describe("A fan-out's records written out as JSON-lines files, one per outcome, in target order");
+export type ResultsManifest = z.infer<typeof ResultsManifest>;
+
+/** What `fanout.writeResults` receives from the fan-out workflow. */
+export interface WriteResultsInput {
+  cid: string;
+  state: 'completed' | 'cancelled';
+  /** The fan-out's width: the whole fan-out's in a redrive. */
+  total: number;
+  /** 0 for the first run, else the redrive number. */
+  run: number;
+}
+
 export const InvokeRetryResult = z.object({
   cid: z.string(),
   record: TargetRecord,
@@ -374,6 +409,8 @@ export interface FanoutWorkflowInput {
   deadline?: Duration;
   /** A redrive: its number, the whole fan-out's width, and how many targets had already succeeded. */
   redrive?: { number: number; total: number; keptOk: number };
+  /** Write the records out as files once the targets have settled (`fanout.writeResults`); absent: no files. */
+  writeResults?: true;
 }
 
 /** One shard of a wide fan-out: a slice of its targets, run by a child workflow `<cid>//shard-<n>`. */
