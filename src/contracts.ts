@@ -145,6 +145,12 @@ const Common = {
   batching: Batching.optional().describe(
     'Run activity targets in batches, one activity per batch (default: as each service is defined, else one activity per target)',
   ),
+  writeResults: z
+    .boolean()
+    .optional()
+    .describe(
+      'true: once the targets have settled, write every record to the result store as JSON-lines files (succeeded, failed, cancelled) and a manifest, before the final callbacks run',
+    ),
 };
 
 /** A list of callbacks, as every pattern and the HTTP API take it. */
@@ -599,7 +605,7 @@ export const FanoutPlan = z
         workflowStarts: z.number().describe('The fan-out; 2 per shard and per child-workflow target'),
         activities: z
           .number()
-          .describe('Targets, batches, on-target and final callbacks, records saves: first attempts'),
+          .describe('Targets, batches, on-target and final callbacks, records saves, results written: first attempts'),
         localActivities: z.number().describe('At most: markers of one workflow task are billed as one action'),
         signals: z.number().describe('Signals the workflows send (each shard tells the fan-out it has settled)'),
         searchAttributeUpserts: z.number(),

@@ -158,6 +158,8 @@ export function planFanout(
     defaults: request.defaults ?? {},
     ...(request.failurePolicy !== undefined ? { failurePolicy: request.failurePolicy } : {}),
     ...(request.deadline !== undefined ? { deadline: request.deadline } : {}),
+    // Only when set: the input of a fan-out that does not ask stays as it was before the option existed.
+    ...(request.writeResults ? { writeResults: true as const } : {}),
   };
 }
 
