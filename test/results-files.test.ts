@@ -2,7 +2,8 @@
  * Results written out (`writeResults`), through the real SDK Worker and Client on the official time-skipping test
  * server, under both cache settings: a JSON-lines file per outcome holding exactly the records `result` returns, in
  * target order, and a manifest that matches the files, written before the final callbacks run; a redrive rewrites
- * them all; a fan-out without the option writes nothing and schedules nothing more.
+ * them all; a sharded fan-out's files hold every shard's records; a fan-out without the option writes nothing and
+ * schedules nothing more.
  */
 import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
@@ -121,6 +122,26 @@ it('the option reaches the workflow input only when true', () => {
   expect('writeResults' in plan(false)).toBe(false);
   expect('writeResults' in plan()).toBe(false);
 });
+
+it('a sharded fan-out: every shard’s records, in target order, counted from the records', async () => {
+  const { registry } = resultsRegistry();
+  // 1,001 targets without on-target callbacks: two shards, each storing its own records.
+  const names = Array.from({ length: 1001 }, (_, i) => `t${String(i).padStart(4, '0')}`);
+  const targets = Object.fromEntries(names.map((name, i) => [name, i]));
+  const targetOptions = Object.fromEntries(names.map((name) => [name, { service: 'echo' }]));
+  targetOptions.t0700 = failsOnce;
+  const harness = { env, workflowBundle, taskQueue: 'results-sharded' };
+  await withFanoutWorker(harness, registry, async (fanout) => {
+    const cid = await fanout.invoke(targets, ['final.cb'], { targetOptions, writeResults: true });
+    const result = await fanout.result(cid);
+    const manifest = await fanout.resultFiles(cid);
+    expect(manifest?.counts).toEqual({ total: 1001, ok: 1000, failed: 1, cancelled: 0 });
+    const files = await readFiles(manifest!);
+    expect(files.succeeded.lines).toEqual(names.filter((n) => n !== 't0700').map((n) => result.payload.data[n]));
+    expect(files.failed.lines).toEqual([result.payload.data.t0700]);
+    expect(files.cancelled.lines).toEqual([]);
+  });
+}, 120_000);
 
 describe.each(CACHE_MODES)('results written out with $label', ({ maxCachedWorkflows }) => {
   const harness = () => ({
