@@ -43,6 +43,12 @@ export const DESCRIBE_CATALOG = 'fanout.describeCatalog';
 /** The worker's own activity that stores records the workflow built (failed, cancelled, child-workflow targets). */
 export const SAVE_RECORDS = 'fanout.saveRecords';
 
+/**
+ * The worker's own activity that writes a finished fan-out's records out as files (JSON lines per outcome, and a
+ * manifest), when the fan-out asked for it (`writeResults`).
+ */
+export const WRITE_RESULTS = 'fanout.writeResults';
+
 /** The worker's own activity that runs a batch of targets, each with its record and on-target callbacks. */
 export const RUN_BATCH = 'fanout.runBatch';
 

@@ -170,6 +170,12 @@ const Common = {
   batching: Batching.optional().describe(
     'Run activity targets in batches, one activity per batch (default: as each service is defined, else one activity per target)',
   ),
+  writeResults: z
+    .boolean()
+    .optional()
+    .describe(
+      'true: once the targets have settled, write every record to the result store as JSON-lines files (succeeded, failed, cancelled) and a manifest, before the final callbacks run',
+    ),
 };
 
 /** A list of callbacks, as every pattern and the HTTP API take it. */
@@ -353,6 +359,41 @@ export interface StoredRecord {
   redrive?: number;
 }
 
+/** One results file: its key in the result store, its records (one JSON line each) and its size. */
+const ResultsFile = z.object({
+  key: z.string().describe('Key in the result store: fanouts/<cid>/results/<name>.jsonl'),
+  records: z.number().describe('Lines: one record each'),
+  bytes: z.number(),
+});
+
+/**
+ * What `fanout.writeResults` wrote (`fanouts/<cid>/results/manifest.json`), written after the files it names. Each
+ * run that writes them (the first, each redrive) replaces all three files and the manifest.
+ */
+export const ResultsManifest = z
+  .object({
+    cid: z.string(),
+    state: z.enum(['completed', 'cancelled']),
+    run: z.number().describe('The run that wrote the files: 0 for the first, else the redrive number'),
+    counts: z
+      .object({ total: z.number(), ok: z.number(), failed: z.number(), cancelled: z.number() })
+      .describe("Targets: the fan-out's width, and the records of each outcome the files hold"),
+    files: z.object({ succeeded: ResultsFile, failed: ResultsFile, cancelled: ResultsFile }),
+    writtenAt: z.string().describe('When the manifest was written (ISO 8601, UTC)'),
+  })
+  .describe("A fan-out's records written out as JSON-lines files, one per outcome, in target order");
+export type ResultsManifest = z.infer<typeof ResultsManifest>;
+
+/** What `fanout.writeResults` receives from the fan-out workflow. */
+export interface WriteResultsInput {
+  cid: string;
+  state: 'completed' | 'cancelled';
+  /** The fan-out's width: the whole fan-out's in a redrive. */
+  total: number;
+  /** 0 for the first run, else the redrive number. */
+  run: number;
+}
+
 export const InvokeRetryResult = z.object({
   cid: z.string(),
   record: TargetRecord,
@@ -421,6 +462,8 @@ export interface FanoutWorkflowInput {
   stagedTargets?: StagedTargets;
   /** Temporal's priority and fairness of the run (set at its start; its activities and children inherit them). */
   priority?: TaskPriority;
+  /** Write the records out as files once the targets have settled (`fanout.writeResults`); absent: no files. */
+  writeResults?: true;
 }
 
 /** As Temporal's `Priority`: what a fan-out's run, and so each of its tasks, is dispatched by. */
@@ -616,7 +659,7 @@ export const FanoutPlan = z
         workflowStarts: z.number().describe('The fan-out; 2 per shard and per child-workflow target'),
         activities: z
           .number()
-          .describe('Targets, batches, on-target and final callbacks, records saves: first attempts'),
+          .describe('Targets, batches, on-target and final callbacks, records saves, results written: first attempts'),
         localActivities: z.number().describe('At most: markers of one workflow task are billed as one action'),
         signals: z.number().describe('Signals the workflows send (each shard tells the fan-out it has settled)'),
         searchAttributeUpserts: z.number(),

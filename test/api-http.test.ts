@@ -5,7 +5,14 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FanoutProgress, FanoutResult, FinalPayload, InvokeRetryResult, RecordsPage } from '../src/contracts';
+import {
+  FanoutProgress,
+  FanoutResult,
+  FinalPayload,
+  InvokeRetryResult,
+  RecordsPage,
+  ResultsManifest,
+} from '../src/contracts';
 import type { ApiStack } from './helpers/api-stack';
 import { startApiStack } from './helpers/api-stack';
 
@@ -151,6 +158,27 @@ describe('202 Accepted', () => {
     expect(lines.every((l) => l.state === 'ok' && l.record.ok)).toBe(true);
     expect((await call('GET', `/v1/fanouts/${cid}/records?cursor=abc`)).status).toBe(400);
     expect((await call('GET', '/v1/fanouts/no-such-cid/records')).status).toBe(404);
+  });
+
+  it('GET /v1/fanouts/{cid}/results/manifest: the files written with writeResults; 404 without them', async () => {
+    const accepted = await call('POST', '/v1/fanouts', {
+      targets: SEED_TARGETS,
+      finalCallbacks: ['log.input'],
+      writeResults: true,
+    });
+    const cid = accepted.body.cid as string;
+    await resultOf(cid);
+    const reply = await call('GET', `/v1/fanouts/${cid}/results/manifest`);
+    expect(reply.status).toBe(200);
+    const manifest = ResultsManifest.parse(reply.body);
+    expect(manifest).toMatchObject({ cid, state: 'completed', run: 0, counts: { total: 3, ok: 3, failed: 0 } });
+    expect(manifest.files.succeeded).toMatchObject({ key: `fanouts/${cid}/results/succeeded.jsonl`, records: 3 });
+
+    const without = await call('POST', '/v1/fanouts', { targets: SEED_TARGETS, finalCallbacks: ['log.input'] });
+    await resultOf(without.body.cid as string);
+    const missing = await call('GET', `/v1/fanouts/${without.body.cid as string}/results/manifest`);
+    expectProblem(missing, 404, 'results-not-found');
+    expect(missing.body.cid).toBe(without.body.cid);
   });
 
   it('POST /v1/fanouts with the caller’s own CID returns that CID', async () => {

@@ -86,6 +86,20 @@ describe('the plan is what the workflows will do', () => {
     });
   });
 
+  it('writeResults: one more activity, and the workflow task its completion wakes before the final callbacks', async () => {
+    const request = { targets: { echo: 1, quick: 2, report: 3 }, finalCallbacks: ['final'], onTarget: ['each'] };
+    const without = await fanoutClient().plan(request);
+    const written = await fanoutClient().plan({ ...request, writeResults: true });
+    expect(written.history.fanout).toEqual({
+      expected: without.history.fanout.expected + 3 + 3,
+      atMost: without.history.fanout.atMost + 3 + 3,
+    });
+    expect(written.actions).toMatchObject({
+      total: without.actions.total + 1,
+      activities: without.actions.activities + 1,
+    });
+  });
+
   it('batched: 5,000 targets in batches of 100 run in one execution, one activity a batch, callbacks within', async () => {
     const plan = await fanoutClient().plan({
       targets: targets(5_000),

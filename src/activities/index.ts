@@ -1,10 +1,10 @@
 /**
  * All activities of a fan-out worker, built from its registry and result store: one per service, one per
  * callback, the catalog the workflows check names against at start, the one that stores records the workflows
- * built themselves, and the two that run batched targets.
+ * built themselves, the one that writes the results out as files, and the two that run batched targets.
  */
 import type { Catalog, StoredRecord } from '../contracts';
-import { DESCRIBE_CATALOG, LOAD_TARGETS, SAVE_RECORDS } from '../contracts';
+import { DESCRIBE_CATALOG, LOAD_TARGETS, SAVE_RECORDS, WRITE_RESULTS } from '../contracts';
 import type { Registry } from '../registry';
 import type { BuiltinActivities } from './builtin';
 import type { RecordStore } from '../store/records';
@@ -13,6 +13,7 @@ import { readStagedTargets } from '../store/staged-targets';
 import { createBatchActivities } from './batch';
 import { BatchProgressReporter } from './batch-progress';
 import { createCallbackActivities } from './callbacks';
+import { createResultsActivity } from './results';
 import { createServiceActivities } from './services';
 
 export interface FanoutActivityDeps {
@@ -31,6 +32,7 @@ export function createActivities({
       await mapLimit(batch, 16, ([index, stored]) => records.put(cid, index, stored));
     },
     [LOAD_TARGETS]: (staged) => readStagedTargets(records.blobs, staged),
+    [WRITE_RESULTS]: createResultsActivity(records),
   };
   return Object.assign(Object.create(null) as Record<string, (...args: never[]) => Promise<unknown>>, {
     ...createServiceActivities(registry, records),

@@ -167,6 +167,15 @@ export function createHandlers(deps: RouteDeps): Handlers {
       }
     },
 
+    getResultFiles: async (request, reply) => {
+      const { cid } = request.params;
+      const manifest = await client.resultFiles(cid);
+      return (
+        manifest ??
+        sendProblem(reply, problem(404, 'results-not-found', `Fan-out ${cid} has no results written`, { cid }))
+      );
+    },
+
     getEvents: (request, reply) => streamEvents(request, reply, client, deps.eventsKeepAliveMs),
 
     control: async (request, reply) => {

@@ -5,7 +5,15 @@
  */
 import type { z } from 'zod';
 import { FanoutList } from '../client/listing';
-import { FanoutControl, FanoutPlan, FanoutProgress, FanoutResult, InvokeRetryResult, RecordsPage } from '../contracts';
+import {
+  FanoutControl,
+  FanoutPlan,
+  FanoutProgress,
+  FanoutResult,
+  InvokeRetryResult,
+  RecordsPage,
+  ResultsManifest,
+} from '../contracts';
 import {
   Accepted,
   ApiRequests,
@@ -167,6 +175,17 @@ export const ROUTES = {
       },
       400: problem('`cursor` or `limit` is not a whole number, or `state` is not ok, failed or cancelled'),
       404: unknownCid,
+    },
+  },
+  getResultFiles: {
+    method: 'GET',
+    path: '/v1/fanouts/:cid/results/manifest',
+    summary:
+      'The manifest of the results files of a fan-out started with `writeResults`: a JSON-lines file of records ' +
+      'per outcome in the result store, written once the targets have settled (again by each redrive)',
+    responses: {
+      200: { description: 'What each file holds and its key', body: named('ResultsManifest', ResultsManifest) },
+      404: problem('No results written under this CID: not yet, or the fan-out did not ask for them'),
     },
   },
   getEvents: {

@@ -93,11 +93,14 @@ export function dryRunPlan(input: FanoutWorkflowInput, cidGiven: boolean): Fanou
   const all = sliceOf(targets);
   const finals = onFinal.length;
   const timers = deadline === undefined ? 0 : 1;
+  const written = input.writeResults ? 1 : 0;
 
   // The fan-out execution: started and completed; the catalog check's marker; the FanoutState upserts of
   // 'finalizing' and 'completed'; the memo of counts at the end; each final callback; the deadline's timer,
-  // started and cancelled.
-  const own = 2 + 1 + 2 + 1 + EVENTS_PER_ACTIVITY * finals + 2 * timers;
+  // started and cancelled; with `writeResults`, its activity and the workflow task its completion wakes (the final
+  // callbacks start after it).
+  const own =
+    2 + 1 + 2 + 1 + EVENTS_PER_ACTIVITY * finals + 2 * timers + written * (EVENTS_PER_ACTIVITY + EVENTS_PER_TASK);
   // Each execution's targets: all of them, or each shard's slice, as workflows/sharded-run cuts them.
   const slices = sharded
     ? Array.from({ length: shards }, (_, i) => sliceOf(targets.slice(i * shape.shardSize, (i + 1) * shape.shardSize)))
@@ -128,7 +131,8 @@ export function dryRunPlan(input: FanoutWorkflowInput, cidGiven: boolean): Fanou
   // workflow tasks are not billed.
   const workflowStarts = 1 + 2 * shards + 2 * all.childWorkflows;
   const saves = slices.reduce((sum, slice) => sum + saveBatches(slice), 0);
-  const activities = all.activities + all.batches + (targets.length - all.batched) * onTarget.length + finals + saves;
+  const activities =
+    all.activities + all.batches + (targets.length - all.batched) * onTarget.length + finals + saves + written;
   const localActivities = 1 + all.local + all.localBatches;
   const signals = shards;
   const searchAttributeUpserts = 2;

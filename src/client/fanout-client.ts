@@ -27,6 +27,7 @@ import type {
   InvokeRetryRequest,
   InvokeRetryResult,
   InvokeRetryWorkflowInput,
+  ResultsManifest,
   TargetOptions,
   TargetState,
 } from '../contracts';
@@ -37,6 +38,7 @@ import { defaultBlobStore } from '../store/default-store';
 import { withFanoutStorage } from '../store/payload-driver';
 import type { RecordPage, RecordPageOptions } from '../store/records';
 import { RecordStore } from '../store/records';
+import { readResultsManifest } from '../store/results';
 import {
   pauseUpdate,
   progressQuery,
@@ -109,6 +111,12 @@ export interface InvokeOptions {
   priority?: number;
   /** Its fairness key (default: its source) and weight: fan-outs of different keys share workers in proportion. */
   fairness?: Fairness;
+  /**
+   * Once the targets have settled, before the final callbacks: every record written to the result store as JSON
+   * lines, a file per outcome (`fanouts/<cid>/results/succeeded.jsonl`, `failed.jsonl`, `cancelled.jsonl`), then a
+   * manifest naming them (`resultFiles(cid)`). A redrive writes them again, replacing them.
+   */
+  writeResults?: boolean;
 }
 
 export class FanoutClient {
@@ -314,6 +322,16 @@ export class FanoutClient {
   }
 
   /**
+   * The manifest of the results files of a fan-out started with `writeResults` (what each file holds and its key in
+   * the result store), or undefined while none has been written: before the targets have settled, or without the
+   * option. Read from the result store only.
+   */
+  async resultFiles(cid: string): Promise<ResultsManifest | undefined> {
+    if (!isCid(cid)) return undefined;
+    return readResultsManifest(this.records.blobs, cid);
+  }
+
+  /**
    * One page of top-level fan-outs (every pattern; no shards or child workflows), most recent first, by Temporal
    * visibility: filtered by `source`, `state` (FanoutState) and `pattern`; `cursor` from the page before. A value
    * refused is an InvalidRequestError naming the option. Visibility lags a moment behind starts and changes.
@@ -420,10 +438,9 @@ export class FanoutClient {
   }
 
   private async withHandle<T>(cid: string, fn: (handle: WorkflowHandle) => Promise<T>): Promise<T> {
-    // No fan-out can have a CID the contract refuses (empty, too long, slashes, lone surrogates): do not ask the
-    // server, which would answer INVALID_ARGUMENT or INTERNAL rather than "not found".
-    if (typeof cid !== 'string' || !Cid.safeParse(cid).success || hasLoneSurrogate(cid))
-      throw new FanoutNotFoundError(String(cid));
+    // Do not ask the server about a CID no fan-out can have: it would answer INVALID_ARGUMENT or INTERNAL rather
+    // than "not found".
+    if (!isCid(cid)) throw new FanoutNotFoundError(String(cid));
     try {
       return await fn(this.client.workflow.getHandle(cid));
     } catch (error) {
@@ -477,6 +494,11 @@ export class FanoutClient {
       await this.client.workflow.start<typeof invokeRetry>(start.workflow, { ...options, args: [start.input] });
     else await this.client.workflow.start<typeof fanout>(start.workflow, { ...options, args: [start.input] });
   }
+}
+
+/** Whether a fan-out can have this CID: the contract refuses empty, too long, slashes and lone surrogates. */
+function isCid(cid: unknown): cid is string {
+  return typeof cid === 'string' && Cid.safeParse(cid).success && !hasLoneSurrogate(cid);
 }
 
 /** Each request travels on its own (in the store when large), so each must fit Temporal's payload limit. */

@@ -220,6 +220,8 @@ function planRun(
       fairnessKey: request.fairness?.key ?? fairnessKeyOf(source),
       ...(request.fairness?.weight !== undefined ? { fairnessWeight: request.fairness.weight } : {}),
     },
+    // Only when set: the input of a fan-out that does not ask stays as it was before the option existed.
+    ...(request.writeResults ? { writeResults: true as const } : {}),
   };
 }
 

@@ -3,7 +3,8 @@
  * `maxConcurrency` at a time; as each settles, its on-target callbacks run on their own; when the last target has
  * settled, every final callback runs with the responses keyed by target (assembled from the result store by the
  * callback's activity, never carried through history). A fan-out that fits one execution's history runs its
- * targets itself (SingleRun); a wider one runs them as shards (ShardedRun; see sharding).
+ * targets itself (SingleRun); a wider one runs them as shards (ShardedRun; see sharding). Asked to (`writeResults`),
+ * it has the records written out as files before the final callbacks run.
  * Cancelling cancels the targets still running, marks the ones not started, and still runs the callbacks. A fan-out
  * stops the same way by itself when its failure policy is broken or its deadline passes, and says why.
  */
@@ -36,7 +37,7 @@ import { ShardedRun } from './sharded-run';
 import { batchWidthOf } from './batch-plan';
 import { planShards } from './sharding';
 import { SingleRun } from './single-run';
-import { CallbackIds, checkNames, loadTargets, runCallback } from './steps';
+import { CallbackIds, checkNames, loadTargets, runCallback, writeResults } from './steps';
 import type { RunHost, RunSettings, TargetsRun } from './targets-run';
 
 /** Zato's fan-out / fan-in: final callbacks required, on-target callbacks optional. */
@@ -107,6 +108,7 @@ class FanoutRun implements RunHost {
     return CancellationScope.nonCancellable(async () => {
       await this.targets.saveRecords();
       this.setPhase('finalizing');
+      await this.writeResults(cancelled ? 'cancelled' : 'completed');
       await this.runFinalCallbacks();
       await this.targets.finished();
       this.setPhase(cancelled ? 'cancelled' : 'completed');
@@ -186,6 +188,16 @@ class FanoutRun implements RunHost {
         () => undefined, // cancelled: the targets settled in time
       );
     return scope;
+  }
+
+  /**
+   * Only when asked for: a run without `writeResults` schedules no command here, as before it existed. Before the
+   * final callbacks, so that they can point to the files.
+   */
+  private async writeResults(state: FanoutOutcome['state']): Promise<void> {
+    const { cid, writeResults: asked, redrive } = this.input;
+    if (!asked) return;
+    await writeResults({ cid, state, total: this.counts().total, run: redrive?.number ?? 0 });
   }
 
   private async runFinalCallbacks(): Promise<void> {

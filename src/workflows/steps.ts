@@ -29,8 +29,9 @@ import type {
   StoredRecord,
   TargetCall,
   TargetRecord,
+  WriteResultsInput,
 } from '../contracts';
-import { DESCRIBE_CATALOG, LOAD_TARGETS, SAVE_RECORDS, callbackName } from '../constants';
+import { DESCRIBE_CATALOG, LOAD_TARGETS, SAVE_RECORDS, WRITE_RESULTS, callbackName } from '../constants';
 
 /** Bounded by default: nothing retries forever. */
 export const TARGET_DEFAULTS = { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } } as const;
@@ -63,6 +64,19 @@ export async function loadTargets(staged: StagedTargets): Promise<PlannedTarget[
 /** Stores records the workflow built (failed, cancelled, child-workflow targets) in the result store. */
 export async function saveRecords(cid: string, records: [number, StoredRecord][]): Promise<void> {
   await storeRecords(cid, records);
+}
+
+const { [WRITE_RESULTS]: writeResultFiles } = proxyActivities<BuiltinActivities>({
+  activityId: 'write-results',
+  // It reads every record and writes them out again: minutes for the widest fan-outs, and bounded like the rest.
+  startToCloseTimeout: '10 minutes',
+  retry: { maximumAttempts: 5, maximumInterval: '30 seconds' },
+  summary: 'write the results to the store',
+});
+
+/** Writes the fan-out's records out as files, one per outcome, and their manifest (`writeResults`). */
+export async function writeResults(input: WriteResultsInput): Promise<void> {
+  await writeResultFiles(input);
 }
 
 /** The client checked names already; the worker's own catalog is the truth, so check again, non-retryably. */
