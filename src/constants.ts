@@ -67,6 +67,14 @@ export const STAGED_CHUNK_TARGETS = 5_000;
 /** The signal a worker sends an execution with the progress of the batches it runs for it. */
 export const BATCH_PROGRESS_SIGNAL = 'fanout.batchProgress';
 
+/**
+ * The task queue of a service limited to so many targets a second: its own, next to the fan-out's, so that the
+ * server's dispatch rate limit of that queue is the service's. Workers serve it beside the fan-out's queue.
+ */
+export function serviceTaskQueue(fanoutTaskQueue: string, service: string): string {
+  return `${fanoutTaskQueue}/${service}`;
+}
+
 /** A callback's name, whether it is given by name alone or with options (`CallbackRef`). */
 export function callbackName(ref: string | { name: string }): string {
   return typeof ref === 'string' ? ref : ref.name;

@@ -114,6 +114,12 @@ export const Fairness = z.strictObject({
 });
 export type Fairness = z.infer<typeof Fairness>;
 
+/** A service's limits across all fan-outs and workers (see `defineService`). */
+export const ServiceLimits = z.strictObject({
+  perSecond: z.number().positive().optional().describe('Targets started a second at most'),
+  concurrency: z.number().int().min(1).optional().describe('Targets running at once at most'),
+});
+
 const Targets = z
   .record(TargetName, z.unknown())
   .refine((targets) => Object.keys(targets).length > 0, 'at least one target')
@@ -423,6 +429,8 @@ export interface PlannedTarget {
   index?: number;
   /** Runs in a batch with its neighbours of the same batching (the fan-out's `batching`, else its service's). */
   batch?: Batching;
+  /** Its service is limited: `perSecond` through the service's own task queue, `concurrency` by its limiter. */
+  limits?: { perSecond?: number; concurrency?: number };
 }
 
 /**
@@ -609,7 +617,13 @@ export interface InvokeRetryWorkflowInput {
 export interface Catalog {
   services: Record<
     string,
-    { kind: 'activity' | 'workflow'; workflowType?: string; local?: boolean; batching?: Batching }
+    {
+      kind: 'activity' | 'workflow';
+      workflowType?: string;
+      local?: boolean;
+      batching?: Batching;
+      limits?: { perSecond?: number; concurrency?: number };
+    }
   >;
   callbacks: string[];
 }

@@ -4,7 +4,7 @@
  */
 import type { ZodType } from 'zod';
 import type { CallbackContext, Catalog, FinalPayload, TargetRecord } from './contracts';
-import { Batching, ServiceName } from './contracts';
+import { Batching, ServiceLimits as ServiceLimitsSchema, ServiceName } from './contracts';
 
 /** Names the worker reserves for its own activities. */
 export const RESERVED_PREFIX = 'fanout.';
@@ -28,6 +28,18 @@ export interface ActivityService<Req = unknown, Res = unknown> {
    * calls, where Temporal's cost per activity would outweigh the call. See the README's "Batched targets".
    */
   batching?: Batching;
+  /**
+   * What this service receives from all fan-outs and all workers together, enforced by Temporal: `perSecond`
+   * targets started a second at most (its targets then go through a task queue of their own, whose dispatch rate
+   * the server limits); `concurrency` targets running at once at most (each holds a lease from the service's
+   * limiter workflow while it runs). A limited service's targets are never batched or run locally.
+   */
+  limits?: ServiceLimits;
+}
+
+export interface ServiceLimits {
+  perSecond?: number;
+  concurrency?: number;
 }
 
 export interface WorkflowService<Req = unknown> {
@@ -103,6 +115,21 @@ export function defineCallback(callback: AnyCallbackDefinition): AnyCallbackDefi
 
 export class RegistryError extends Error {}
 
+/** What zod or the rules below refuse in a service's definition, said at registration rather than at its first use. */
+function checkActivityService(service: ActivityService<never, unknown>): void {
+  const problems: string[] = [];
+  const batching = service.batching && Batching.safeParse(service.batching);
+  if (batching && !batching.success)
+    problems.push(
+      ...batching.error.issues.map((i) => `batching.${i.path.join('.')}: ${i.message}`.replace(/\.:/, ':')),
+    );
+  const limits = service.limits && ServiceLimitsSchema.safeParse(service.limits);
+  if (limits && !limits.success)
+    problems.push(...limits.error.issues.map((i) => `limits.${i.path.join('.')}: ${i.message}`.replace(/\.:/, ':')));
+  if (service.limits && service.local) problems.push('a limited service runs through the server: it cannot be local');
+  if (problems.length) throw new RegistryError(`service "${service.name}": ${problems.join('; ')}`);
+}
+
 /**
  * Marks a Registry across copies of this package: an app whose dependencies hold two copies (a linked package, a
  * test runner loading it twice) must still recognise its registry, where `instanceof` would say no.
@@ -134,11 +161,7 @@ export class Registry {
   constructor(services: readonly unknown[], callbacks: readonly AnyCallbackDefinition[]) {
     for (const service of services as ServiceDefinition[]) {
       this.add('service', service.name, () => this.services.set(service.name, service));
-      const batching = service.kind === 'activity' && service.batching && Batching.safeParse(service.batching);
-      if (batching && !batching.success)
-        throw new RegistryError(
-          `service "${service.name}" has invalid batching: ${batching.error.issues.map((i) => `${i.path.join('.') || 'batching'}: ${i.message}`).join('; ')}`,
-        );
+      if (service.kind === 'activity') checkActivityService(service);
     }
     for (const callback of callbacks)
       this.add('callback', callback.name, () => this.callbacks.set(callback.name, callback));
@@ -165,6 +188,7 @@ export class Registry {
               kind: 'activity',
               ...(service.local ? { local: true } : {}),
               ...(service.batching ? { batching: service.batching } : {}),
+              ...(service.limits ? { limits: service.limits } : {}),
             };
     }
     return { services, callbacks: [...this.callbacks.keys()] };

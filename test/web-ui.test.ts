@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame, Locator, Page } from 'playwright-core';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
+import type { FanoutWorker } from '../src/worker/fanout-worker';
 import { FanoutClient } from '../src/client';
 import { freePort, workflowPageUrl } from '../src/local/local-temporal';
 import { Registry, defineService } from '../src/registry';
@@ -31,7 +31,7 @@ const TASK_QUEUE = 'web-ui';
 const UI_TIMEOUT = 20_000;
 
 let env: TestWorkflowEnvironment;
-let worker: Worker;
+let worker: FanoutWorker;
 let workerRunning: Promise<void>;
 let fanout: FanoutClient;
 let browser: TestBrowser;

@@ -33,7 +33,7 @@ export async function runWorker(options: WorkerCommandOptions): Promise<void> {
     const services = [...registry.services.keys()];
     console.log(
       `fan-out worker: ${services.length} services (${services.slice(0, 5).join(', ')}${services.length > 5 ? ', …' : ''}), ` +
-        `task queue ${worker.options.taskQueue} on ${settings.address} (namespace ${settings.namespace})`,
+        `task queue ${worker.worker.options.taskQueue} on ${settings.address} (namespace ${settings.namespace})`,
     );
     // The SDK stops the worker on SIGINT and SIGTERM, letting running activities finish.
     await worker.run();

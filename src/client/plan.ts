@@ -115,8 +115,14 @@ export function planTarget(
   const local = targetOptions.local ?? entry?.local ?? false;
   if (local && entry?.kind === 'workflow')
     issues.push(issue([...optionsAt, 'local'], 'only activity services run as local activities'));
-  // Child-workflow targets are never batched; activity targets as the fan-out says, else as their service does.
-  const batch = entry?.kind === 'workflow' ? undefined : (batching ?? entry?.batching);
+  const limits = entry?.limits;
+  if (local && limits)
+    issues.push(
+      issue([...optionsAt, 'local'], `${service} is limited: its targets run through the server, not locally`),
+    );
+  // Child-workflow targets are never batched, nor a limited service's (its limits count each target); activity
+  // targets as the fan-out says, else as their service does.
+  const batch = entry?.kind === 'workflow' || limits ? undefined : (batching ?? entry?.batching);
   return {
     name,
     service,
@@ -126,6 +132,7 @@ export function planTarget(
     options: targetOptions,
     ...(local ? { local: true } : {}),
     ...(batch ? { batch } : {}),
+    ...(limits ? { limits } : {}),
   } satisfies PlannedTarget;
 }
 

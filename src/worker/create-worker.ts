@@ -7,13 +7,14 @@ import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection, WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { FANOUT_TASK_QUEUE } from '../contracts';
+import { FANOUT_TASK_QUEUE, serviceTaskQueue } from '../contracts';
 import { Registry, RegistryError } from '../registry';
 import type { BlobStore } from '../store/blob-store';
 import { defaultBlobStore } from '../store/default-store';
 import { withFanoutStorage } from '../store/payload-driver';
 import { RecordStore } from '../store/records';
 import { checkWorkflowBundle } from './bundle-check';
+import { FanoutWorker } from './fanout-worker';
 import { FANOUT_WORKFLOWS_PATH, bundleFanoutWorkflows } from './workflow-bundle';
 
 export interface FanoutWorkerOptions extends Omit<
@@ -39,7 +40,7 @@ export interface FanoutWorkerOptions extends Omit<
   store?: BlobStore;
 }
 
-export async function createFanoutWorker(options: FanoutWorkerOptions): Promise<Worker> {
+export async function createFanoutWorker(options: FanoutWorkerOptions): Promise<FanoutWorker> {
   const {
     registry,
     taskQueue,
@@ -68,17 +69,43 @@ export async function createFanoutWorker(options: FanoutWorkerOptions): Promise<
   if (workflowBundle) checkWorkflowBundle(workflowBundle);
   // What went into the bundle stays out of Worker.create, which would warn that it ignores it.
   const { bundlerOptions: _bundlerOptions, interceptors, ...rest } = workerOptions;
-  return Worker.create({
+  const queue = taskQueue ?? FANOUT_TASK_QUEUE;
+  const converter = withFanoutStorage(dataConverter, store);
+  const shared = {
     ...rest,
     ...(interceptors ? { interceptors: { ...interceptors, workflowModules: undefined } } : {}),
-    taskQueue: taskQueue ?? FANOUT_TASK_QUEUE,
     // A batch heartbeats every second and hears of its cancellation (a stopped fan-out) only in a heartbeat's
     // answer: sent at most this often, cancellation reaches it within about a second, not 80% of its timeout.
     maxHeartbeatThrottleInterval: rest.maxHeartbeatThrottleInterval ?? '1 second',
+    dataConverter: converter,
+  };
+  const worker = await Worker.create({
+    ...shared,
+    taskQueue: queue,
     activities: allActivities,
-    dataConverter: withFanoutStorage(dataConverter, store),
     workflowBundle: bundle,
   });
+  // A service limited to so many targets a second is served on its own task queue, whose dispatch rate the server
+  // keeps to the limit across all workers (each worker asks for the same rate).
+  const serviceWorkers = await Promise.all(
+    rateLimitedServices(registry).map(({ name, perSecond }) =>
+      Worker.create({
+        ...shared,
+        taskQueue: serviceTaskQueue(queue, name),
+        activities: { [name]: allActivities[name] },
+        maxTaskQueueActivitiesPerSecond: perSecond,
+      }),
+    ),
+  );
+  return new FanoutWorker(worker, serviceWorkers);
+}
+
+function rateLimitedServices(registry: Registry): { name: string; perSecond: number }[] {
+  return [...registry.services.values()].flatMap((service) =>
+    service.kind === 'activity' && service.limits?.perSecond
+      ? [{ name: service.name, perSecond: service.limits.perSecond }]
+      : [],
+  );
 }
 
 function mergeActivities(own: object, fanout: Record<string, unknown>): Record<string, unknown> {

@@ -3,6 +3,7 @@
  * workflow bundle built ahead of time, and the connection settings read as the Temporal CLI reads them.
  */
 export { createFanoutWorker } from './create-worker';
+export { FanoutWorker } from './fanout-worker';
 export type { FanoutWorkerOptions } from './create-worker';
 export {
   FANOUT_WORKFLOWS_PATH,

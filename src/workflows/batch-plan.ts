@@ -23,7 +23,7 @@ function sameBatching(a: PlannedTarget, b: PlannedTarget): boolean {
 }
 
 export function batchable(target: PlannedTarget): boolean {
-  return target.batch !== undefined && target.kind === 'activity';
+  return target.batch !== undefined && target.kind === 'activity' && target.limits === undefined;
 }
 
 /** The pool's items for these targets, in order. */

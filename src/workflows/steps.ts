@@ -31,7 +31,14 @@ import type {
   TargetRecord,
   WriteResultsInput,
 } from '../contracts';
-import { DESCRIBE_CATALOG, LOAD_TARGETS, SAVE_RECORDS, WRITE_RESULTS, callbackName } from '../constants';
+import {
+  DESCRIBE_CATALOG,
+  LOAD_TARGETS,
+  SAVE_RECORDS,
+  WRITE_RESULTS,
+  callbackName,
+  serviceTaskQueue,
+} from '../constants';
 
 /** Bounded by default: nothing retries forever. */
 export const TARGET_DEFAULTS = { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } } as const;
@@ -156,11 +163,13 @@ export function runTarget(call: TargetCall, target: PlannedTarget, defaults: Def
       ...targetActivityOptions(target, defaults, summary),
       cancellationType: ActivityCancellationType.TRY_CANCEL,
     };
+    // A service limited to so many a second has a task queue of its own, whose dispatch rate the server limits.
+    const taskQueue = target.limits?.perSecond ? serviceTaskQueue(workflowInfo().taskQueue, target.service) : undefined;
     const activities = target.local
       ? // The same activity, run by this worker within the workflow task: one marker in history instead of three
         // events and a round trip through the server's task queue. Local activities have no activity ID.
         proxyLocalActivities<ServiceActivities>({ ...options, summary: `local ${summary}` })
-      : proxyActivities<ServiceActivities>({ ...options, activityId });
+      : proxyActivities<ServiceActivities>({ ...options, activityId, ...(taskQueue ? { taskQueue } : {}) });
     return activities[target.service](call).then((outcome): TargetSuccess => ({
       ok: true,
       stored: true,

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Worker } from '@temporalio/worker';
+import type { FanoutWorker } from '../../src/worker/fanout-worker';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
@@ -64,7 +64,7 @@ const callsFor = (cid: string) => calls.filter((c) => c.ctx.cid === cid);
 let native: NativeConnection;
 let connection: Connection;
 let client: Client;
-let worker: Worker;
+let worker: FanoutWorker;
 let running: Promise<void>;
 let fanout: FanoutClient;
 

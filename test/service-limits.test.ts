@@ -1,0 +1,113 @@
+/**
+ * Limits per service that hold across fan-outs and workers, on the official dev server with two real workers (each
+ * on a connection of its own, as two processes would be): a service limited to N targets a second receives N a
+ * second, measured at the receiver over the whole run of three fan-outs at once (after the server's initial burst).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NativeConnection } from '@temporalio/worker';
+import { FanoutClient } from '../src/client';
+import { InvalidRequestError } from '../src/client';
+import { Registry, RegistryError, defineCallback, defineService } from '../src/registry';
+import { createFanoutWorker } from '../src/worker/create-worker';
+import type { FanoutWorker } from '../src/worker/fanout-worker';
+import { fanoutBundle } from './helpers/fanout-env';
+import type { FanoutTestEnv } from './helpers/temporal-env';
+import { createDevServerEnv } from './helpers/temporal-env';
+
+const TASK_QUEUE = 'limits';
+const PER_SECOND = 10;
+const received: number[] = [];
+
+const registry = new Registry(
+  [
+    defineService({
+      name: 'limited',
+      limits: { perSecond: PER_SECOND },
+      handler: async () => {
+        received.push(Date.now());
+        return 'ok';
+      },
+    }),
+  ],
+  [defineCallback({ name: 'done', handler: async () => undefined })],
+);
+
+let env: FanoutTestEnv;
+let fanout: FanoutClient;
+let workers: FanoutWorker[];
+let connections: NativeConnection[];
+let running: Promise<void>[];
+
+beforeAll(async () => {
+  env = await createDevServerEnv();
+  const workflowBundle = await fanoutBundle();
+  connections = await Promise.all([1, 2].map(() => NativeConnection.connect({ address: env.address })));
+  workers = await Promise.all(
+    connections.map((connection) =>
+      createFanoutWorker({ connection, registry, store: env.store, taskQueue: TASK_QUEUE, workflowBundle }),
+    ),
+  );
+  running = workers.map((worker) => worker.run());
+  fanout = new FanoutClient({ client: env.client, registry, store: env.store, taskQueue: TASK_QUEUE });
+}, 120_000);
+
+afterAll(async () => {
+  for (const worker of workers ?? []) worker.shutdown();
+  await Promise.all(running ?? []);
+  await Promise.all((connections ?? []).map((connection) => connection.close()));
+  await env?.teardown();
+});
+
+/** The most calls any one-second window holds. */
+function busiestSecond(times: number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let start = 0, end = 0; end < sorted.length; end++) {
+    while (sorted[end] - sorted[start] >= 1000) start++;
+    most = Math.max(most, end - start + 1);
+  }
+  return most;
+}
+
+describe('a service limited to so many targets a second', () => {
+  it('receives that many a second, from three fan-outs on two workers', async () => {
+    const width = 20;
+    const cids = await Promise.all(
+      ['x', 'y', 'z'].map((prefix) =>
+        fanout.invoke(Object.fromEntries(Array.from({ length: width }, (_, i) => [`${prefix}${i}`, null])), ['done'], {
+          targetOptions: Object.fromEntries(
+            Array.from({ length: width }, (_, i) => [`${prefix}${i}`, { service: 'limited' }]),
+          ),
+          // Batching asked for: a limited service's targets still run one activity each, counted by the limit.
+          batching: { maxTargets: 10 },
+        }),
+      ),
+    );
+    for (const cid of cids) expect((await fanout.result(cid)).counts).toMatchObject({ total: width, ok: width });
+    expect(received).toHaveLength(3 * width);
+    // Temporal's limiter is a token bucket as deep as the rate: at first a burst of N (the bucket full), then N a
+    // second. So: over the whole run at most N a second, the burst aside; after the first second, N in any second
+    // (and one more, where the dispatch times straddle a window's edge); any second at most 2N.
+    const sorted = [...received].sort((a, b) => a - b);
+    const spanSeconds = (sorted[sorted.length - 1] - sorted[0]) / 1000;
+    expect(sorted.length - PER_SECOND).toBeLessThanOrEqual(Math.ceil(spanSeconds * PER_SECOND) + 1);
+    expect(busiestSecond(sorted.filter((t) => t >= sorted[0] + 1000))).toBeLessThanOrEqual(PER_SECOND + 1);
+    expect(busiestSecond(sorted)).toBeLessThanOrEqual(2 * PER_SECOND + 1);
+  });
+
+  it('is refused as local, in a request and in its definition', async () => {
+    await expect(
+      fanout.invoke({ a: null }, ['done'], { targetOptions: { a: { service: 'limited', local: true } } }),
+    ).rejects.toBeInstanceOf(InvalidRequestError);
+    expect(
+      () =>
+        new Registry(
+          [defineService({ name: 'x', local: true, limits: { perSecond: 1 }, handler: async () => null })],
+          [],
+        ),
+    ).toThrow(RegistryError);
+    expect(
+      () => new Registry([defineService({ name: 'x', limits: { perSecond: 0 }, handler: async () => null })], []),
+    ).toThrow(/limits.perSecond/);
+  });
+});
