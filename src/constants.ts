@@ -75,6 +75,11 @@ export function serviceTaskQueue(fanoutTaskQueue: string, service: string): stri
   return `${fanoutTaskQueue}/${service}`;
 }
 
+/** The workflow ID of a service's concurrency limiter (`serviceLimiter`): one per service per namespace. */
+export function limiterWorkflowId(service: string): string {
+  return `fanout-limiter/${service}`;
+}
+
 /** A callback's name, whether it is given by name alone or with options (`CallbackRef`). */
 export function callbackName(ref: string | { name: string }): string {
   return typeof ref === 'string' ? ref : ref.name;

@@ -613,6 +613,14 @@ export interface InvokeRetryWorkflowInput {
   callbacks: CallbackRef[];
 }
 
+/** A service's concurrency limiter's input: the limit, and the leases a run hands over to the next. */
+export interface ServiceLimiterInput {
+  service: string;
+  limit: number;
+  /** Holder to when its lease expires (ms since the epoch). */
+  leases?: [string, number][];
+}
+
 /** The names and kinds a worker serves: lets the client and the workflow refuse unknown names up front. */
 export interface Catalog {
   services: Record<

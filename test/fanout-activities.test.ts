@@ -199,7 +199,7 @@ describe('activities by name are own entries only', () => {
     const activities = createActivities({ registry, records });
     for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__', 'valueOf'])
       expect((activities as Record<string, unknown>)[name], name).toBeUndefined();
-    expect(Object.keys(createServiceActivities(registry, records))).toContain('crm.get-user');
+    expect(Object.keys(createServiceActivities(registry, records, 'fanout'))).toContain('crm.get-user');
     expect(typeof createCallbackActivities(registry, records)['log.input']).toBe('function');
   });
 });

@@ -13,10 +13,13 @@ import type { FanoutWorker } from '../src/worker/fanout-worker';
 import { fanoutBundle } from './helpers/fanout-env';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { createDevServerEnv } from './helpers/temporal-env';
+import { limiterWorkflowId } from '../src/contracts';
 
 const TASK_QUEUE = 'limits';
 const PER_SECOND = 10;
+const CONCURRENCY = 3;
 const received: number[] = [];
+const running = { now: 0, peak: 0 };
 
 const registry = new Registry(
   [
@@ -28,6 +31,17 @@ const registry = new Registry(
         return 'ok';
       },
     }),
+    defineService({
+      name: 'narrow',
+      limits: { concurrency: CONCURRENCY },
+      handler: async () => {
+        running.now++;
+        running.peak = Math.max(running.peak, running.now);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        running.now--;
+        return 'ok';
+      },
+    }),
   ],
   [defineCallback({ name: 'done', handler: async () => undefined })],
 );
@@ -36,7 +50,7 @@ let env: FanoutTestEnv;
 let fanout: FanoutClient;
 let workers: FanoutWorker[];
 let connections: NativeConnection[];
-let running: Promise<void>[];
+let runs: Promise<void>[];
 
 beforeAll(async () => {
   env = await createDevServerEnv();
@@ -47,13 +61,13 @@ beforeAll(async () => {
       createFanoutWorker({ connection, registry, store: env.store, taskQueue: TASK_QUEUE, workflowBundle }),
     ),
   );
-  running = workers.map((worker) => worker.run());
+  runs = workers.map((worker) => worker.run());
   fanout = new FanoutClient({ client: env.client, registry, store: env.store, taskQueue: TASK_QUEUE });
 }, 120_000);
 
 afterAll(async () => {
   for (const worker of workers ?? []) worker.shutdown();
-  await Promise.all(running ?? []);
+  await Promise.all(runs ?? []);
   await Promise.all((connections ?? []).map((connection) => connection.close()));
   await env?.teardown();
 });
@@ -109,5 +123,25 @@ describe('a service limited to so many targets a second', () => {
     expect(
       () => new Registry([defineService({ name: 'x', limits: { perSecond: 0 }, handler: async () => null })], []),
     ).toThrow(/limits.perSecond/);
+  });
+});
+
+describe('a service limited to so many targets at once', () => {
+  it('never runs more at once, from three fan-outs on two workers, each wanting 20 at once', async () => {
+    const width = 20;
+    const cids = await Promise.all(
+      ['p', 'q', 'r'].map((prefix) =>
+        fanout.invoke(Object.fromEntries(Array.from({ length: width }, (_, i) => [`${prefix}${i}`, null])), ['done'], {
+          targetOptions: Object.fromEntries(
+            Array.from({ length: width }, (_, i) => [`${prefix}${i}`, { service: 'narrow' }]),
+          ),
+        }),
+      ),
+    );
+    for (const cid of cids) expect((await fanout.result(cid)).counts).toMatchObject({ total: width, ok: width });
+    // Held to the limit, and reached it: the leases were given out as they came back.
+    expect(running.peak).toBe(CONCURRENCY);
+    const limiter = await env.client.workflow.getHandle(limiterWorkflowId('narrow')).describe();
+    expect(limiter.status.name).toBe('RUNNING');
   });
 });

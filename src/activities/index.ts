@@ -4,7 +4,7 @@
  * built themselves, the one that writes the results out as files, and the two that run batched targets.
  */
 import type { Catalog, StoredRecord } from '../contracts';
-import { DESCRIBE_CATALOG, LOAD_TARGETS, SAVE_RECORDS, WRITE_RESULTS } from '../contracts';
+import { DESCRIBE_CATALOG, FANOUT_TASK_QUEUE, LOAD_TARGETS, SAVE_RECORDS, WRITE_RESULTS } from '../contracts';
 import type { Registry } from '../registry';
 import type { BuiltinActivities } from './builtin';
 import type { RecordStore } from '../store/records';
@@ -19,11 +19,14 @@ import { createServiceActivities } from './services';
 export interface FanoutActivityDeps {
   registry: Registry;
   records: RecordStore;
+  /** The fan-out's task queue, where concurrency-limited services' limiter workflows run. */
+  taskQueue?: string;
 }
 
 export function createActivities({
   registry,
   records,
+  taskQueue = FANOUT_TASK_QUEUE,
 }: FanoutActivityDeps): Record<string, (...args: never[]) => Promise<unknown>> {
   // Null prototype: the worker takes own entries only, and so does anyone looking an activity up by name.
   const builtin: BuiltinActivities = {
@@ -35,7 +38,7 @@ export function createActivities({
     [WRITE_RESULTS]: createResultsActivity(records),
   };
   return Object.assign(Object.create(null) as Record<string, (...args: never[]) => Promise<unknown>>, {
-    ...createServiceActivities(registry, records),
+    ...createServiceActivities(registry, records, taskQueue),
     ...createCallbackActivities(registry, records),
     ...builtin,
     ...createBatchActivities(registry, records, new BatchProgressReporter()),

@@ -9,6 +9,7 @@ import type { ZodType } from 'zod';
 import type { StoredRecord, TargetCall, TargetOutcome, TargetRecord } from '../contracts';
 import type { ActivityService, Registry } from '../registry';
 import type { RecordStore } from '../store/records';
+import { withServiceLease } from './service-lease';
 
 export type ServiceActivity = (call: TargetCall) => Promise<TargetOutcome>;
 
@@ -66,13 +67,24 @@ export async function callService(
   });
 }
 
-export function createServiceActivities(registry: Registry, records: RecordStore): Record<string, ServiceActivity> {
+/**
+ * One activity per activity service. A service limited in concurrency calls through a lease from its limiter
+ * workflow, which runs on `limiterTaskQueue` (the fan-out's task queue).
+ */
+export function createServiceActivities(
+  registry: Registry,
+  records: RecordStore,
+  limiterTaskQueue: string,
+): Record<string, ServiceActivity> {
   // Null prototype: looking up a name such as `constructor` finds nothing rather than Object's members.
   const activities: Record<string, ServiceActivity> = Object.create(null) as Record<string, ServiceActivity>;
   for (const service of registry.services.values()) {
     if (service.kind !== 'activity') continue;
+    const concurrency = service.limits?.concurrency;
     activities[service.name] = async (call: TargetCall) => {
-      const kept = await callService(service, call, records);
+      const kept = concurrency
+        ? await withServiceLease(service.name, concurrency, limiterTaskQueue, () => callService(service, call, records))
+        : await callService(service, call, records);
       if (kept.state !== 'ok') {
         // The fan-out already recorded this target otherwise (it stopped waiting for it); that record stands.
         throw ApplicationFailure.nonRetryable(

@@ -54,7 +54,7 @@ export async function createFanoutWorker(options: FanoutWorkerOptions): Promise<
   if (!Registry.is(registry)) throw new RegistryError('registry: expected a Registry of temporal-fanout');
   const allActivities = mergeActivities(
     activities ?? {},
-    createActivities({ registry, records: new RecordStore(store) }),
+    createActivities({ registry, records: new RecordStore(store), taskQueue: taskQueue ?? FANOUT_TASK_QUEUE }),
   );
   // Bundled here rather than by Worker.create, with the options it would use, so the bundle can be checked first.
   const bundle =

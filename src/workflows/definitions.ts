@@ -29,3 +29,12 @@ export const redrivePlanQuery = defineQuery<FanoutWorkflowInput, [indexes: numbe
 
 /** A worker tells the execution running its batches which of their targets have settled so far. */
 export const batchProgressSignal = defineSignal<[batches: BatchProgress[]]>(BATCH_PROGRESS_SIGNAL);
+
+/**
+ * A service's concurrency limiter (`serviceLimiter`, workflow ID `limiterWorkflowId(service)`): a target takes a
+ * lease for `leaseMs` before it calls the service (at most `limit` held at once), renews it while it runs and
+ * releases it when done.
+ */
+export const acquireLeaseUpdate = defineUpdate<void, [holder: string, leaseMs: number, limit: number]>('acquire');
+export const renewLeaseSignal = defineSignal<[holder: string, leaseMs: number]>('renew');
+export const releaseLeaseSignal = defineSignal<[holder: string]>('release');

@@ -7,3 +7,4 @@
 export { fanout, parallelExecution } from './fanout';
 export { fanoutShard } from './shard';
 export { invokeRetry } from './invoke-retry';
+export { serviceLimiter } from './service-limiter';
