@@ -30,3 +30,4 @@ export { fanoutDataConverter, withFanoutStorage } from './store/payload-driver';
 export { RecordStore } from './store/records';
 export type { RecordPage } from './store/records';
 export { MissingPeerDependencyError } from './optional-peer';
+export { ServiceBusyError } from './service-busy';

@@ -9,7 +9,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { CallbackContext, TargetRecord } from '../src/contracts';
-import { RUN_BATCH } from '../src/contracts';
+import { RUN_BATCH, ServiceBusyError } from '../src';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
 import type { FanoutTestEnv } from './helpers/temporal-env';
@@ -66,6 +66,15 @@ function batchRegistry() {
             });
           });
           return 'late';
+        },
+      }),
+      defineService({
+        name: 'busy',
+        // Asks twice to come back later, then answers.
+        handler: async (request: string) => {
+          const n = count(request);
+          if (n <= 2) throw new ServiceBusyError('429 Too Many Requests', { retryAfter: '100ms' });
+          return n;
         },
       }),
       defineService({
@@ -383,5 +392,34 @@ describe.each(CACHE_MODES)('batched targets with $label', ({ maxCachedWorkflows 
     expect([calls.get('a'), calls.get('t1'), calls.get('b'), calls.get('t2')]).toEqual([1, 2, 1, 2]);
     const redriven = callbacks.filter((c) => c.ctx.channel === 'FANOUT_ON_TARGET' && c.ctx.redrive === 1);
     expect(redriven.map((c) => c.ctx.target).sort()).toEqual(['t1', 't2']);
+  });
+
+  it('a busy backend (ServiceBusyError, as for 429 with Retry-After) is called again within the attempt, batched or not', async () => {
+    const { registry, calls } = batchRegistry();
+    const key = `busy-${maxCachedWorkflows ?? 'd'}-${Date.now()}`;
+    const result = await withFanoutWorker(harness(), registry, async (fanout) => {
+      const options = { service: 'busy', retry: { maximumAttempts: 1 } };
+      const plain = await fanout.invoke({ one: `${key}-1` }, ['cb'], { targetOptions: { one: options } });
+      const batched = await fanout.invoke({ two: `${key}-2` }, ['cb'], {
+        targetOptions: { two: options },
+        batching: { maxTargets: 5 },
+      });
+      return [await fanout.result(plain), await fanout.result(batched)];
+    });
+    // One attempt each, three calls: the two "come back later" answers burnt no attempt.
+    expect(result[0].payload.data.one).toMatchObject({ ok: true, response: 3 });
+    expect(result[1].payload.data.two).toMatchObject({ ok: true, response: 3 });
+    expect([calls.get(`${key}-1`), calls.get(`${key}-2`)]).toEqual([3, 3]);
+  });
+});
+
+describe('ServiceBusyError.fromRetryAfter', () => {
+  it('reads seconds or an HTTP date, and waits a second when there is neither', () => {
+    const now = Date.parse('2026-12-06T12:00:00Z');
+    expect(ServiceBusyError.fromRetryAfter('7', 'busy', now).retryAfterMs).toBe(7000);
+    expect(ServiceBusyError.fromRetryAfter('Sun, 06 Dec 2026 12:00:30 GMT', 'busy', now).retryAfterMs).toBe(30_000);
+    expect(ServiceBusyError.fromRetryAfter(null, 'busy', now).retryAfterMs).toBe(1000);
+    expect(ServiceBusyError.fromRetryAfter('soon', 'busy', now).retryAfterMs).toBe(1000);
+    expect(ServiceBusyError.fromRetryAfter('86400', 'busy', now).retryAfterMs).toBe(5 * 60_000);
   });
 });

@@ -8,6 +8,7 @@ import { Context, asyncLocalStorage } from '@temporalio/activity';
 import type { Info } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure, TimeoutFailure, TimeoutType, msToNumber } from '@temporalio/common';
 import type { Duration, RetryPolicy } from '../contracts';
+import { abortableSleep } from '../abortable-sleep';
 import { backoffMs } from '../retry-math';
 import type { RetryShape } from '../retry-math';
 
@@ -37,21 +38,6 @@ function retryable(error: unknown, retry: RetryPolicy): boolean {
   const type =
     error instanceof ApplicationFailure && error.type ? error.type : error instanceof Error ? error.name : '';
   return !(retry.nonRetryableErrorTypes ?? []).includes(type);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', abort);
-      resolve();
-    }, ms);
-    const abort = () => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    };
-    signal.addEventListener('abort', abort, { once: true });
-  });
 }
 
 /**
@@ -93,7 +79,7 @@ export async function runAttempts<T>(
         failure instanceof ApplicationFailure && failure.nextRetryDelay != null
           ? msToNumber(failure.nextRetryDelay)
           : backoffMs(plan.retry as RetryShape, number);
-      await sleep(delay, batch);
+      await abortableSleep(delay, batch);
     } finally {
       clearTimeout(timer);
       batch.removeEventListener('abort', cancel);

@@ -9,6 +9,7 @@ import type { ZodType } from 'zod';
 import type { StoredRecord, TargetCall, TargetOutcome, TargetRecord } from '../contracts';
 import type { ActivityService, Registry } from '../registry';
 import type { RecordStore } from '../store/records';
+import { callWhileBusy } from '../service-busy';
 import { withServiceLease } from './service-lease';
 
 export type ServiceActivity = (call: TargetCall) => Promise<TargetOutcome>;
@@ -41,8 +42,11 @@ export async function callService(
   const requestProblem = requestSchema && describeIssues(requestSchema, request);
   if (requestProblem)
     throw ApplicationFailure.nonRetryable(`Invalid request for ${name}: ${requestProblem}`, 'InvalidRequest');
-  const response = await (handler as (request: unknown) => Promise<unknown>)(
-    requestSchema ? requestSchema.parse(request) : request,
+  const parsed = requestSchema ? requestSchema.parse(request) : request;
+  // A backend that asks to come back later is called again within this attempt, not failed (see ServiceBusyError).
+  const response = await callWhileBusy(
+    () => (handler as (request: unknown) => Promise<unknown>)(parsed),
+    Context.current().cancellationSignal,
   );
   const responseProblem = responseSchema && describeIssues(responseSchema, response);
   if (responseProblem)
