@@ -47,7 +47,8 @@ function withTargetsOrItems<Options extends z.ZodObject>(options: Options) {
           path: given.length ? ['items'] : ['targets'],
           message: given.length ? 'targets or items, not both' : 'targets (or items) is required',
         });
-    });
+    })
+    .describe('The targets are given in `targets` or read from a file with `items`: exactly one of the two');
 }
 
 export const ApiRequests = {
