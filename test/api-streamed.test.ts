@@ -42,11 +42,11 @@ async function post(route: string, body: string, contentType: string, on = stack
   return { status: response.status, body: text ? JSON.parse(text) : {} };
 }
 
-const postNdjson = (lines: unknown[], route = '/v1/fanouts') =>
+const postNdjson = (lines: unknown[], route = '/v1/fanouts', contentType = 'application/x-ndjson') =>
   post(
     route,
     lines.map((line) => (typeof line === 'string' ? line : JSON.stringify(line))).join('\n') + '\n',
-    'application/x-ndjson',
+    contentType,
   );
 const postJson = (body: unknown, on = stack) => post('/v1/fanouts', JSON.stringify(body), 'application/json', on);
 
@@ -115,10 +115,18 @@ describe('NDJSON uploads', () => {
     expect(result.payload.data[`u${width - 1}`]).toMatchObject({ ok: true, response: { user_id: String(width - 1) } });
   });
 
-  it('parallel execution takes NDJSON too, with the delivery shorthand on the options line', async () => {
-    const reply = await postNdjson([{ onTarget: ['log.input'] }, user(1), user(2)], '/v1/parallel');
+  it('parallel execution takes NDJSON too (a charset parameter is fine)', async () => {
+    const lines = [{ onTarget: ['log.input'] }, user(1), user(2)];
+    const reply = await postNdjson(lines, '/v1/parallel', 'application/x-ndjson; charset=utf-8');
     expect(reply.status).toBe(202);
     expect((await resultOf(reply.body.cid as string)).targets).toEqual({ u1: 'ok', u2: 'ok' });
+  });
+
+  it('the options line takes the delivery shorthand, checked as in a JSON body', async () => {
+    const internal = await postNdjson([{ delivery: { webhook: { url: 'http://10.0.0.1/hook' } } }, user(1)]);
+    expect(internal).toMatchObject({ status: 422, body: { type: 'urn:problem:fanout:webhook-url-refused' } });
+    const bad = await postNdjson([{ delivery: { webhook: {} } }, user(1)]);
+    expect(pointers(bad)).toEqual(['/line/1/delivery/webhook/url']);
   });
 
   it('a bad line is refused by its line number; nothing starts and the CID stays free', async () => {
