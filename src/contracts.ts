@@ -444,6 +444,22 @@ export const TargetItem = z.strictObject({
 });
 export type TargetItem = z.infer<typeof TargetItem>;
 
+/**
+ * Target items kept in a file rather than sent: an S3 object or a local file, one item per line (`jsonl`), one JSON
+ * array of items (`json`), or CSV rows (`csv`: a `name` column, an optional `service` column, the other columns
+ * making the request, as strings).
+ */
+export const ItemsSource = z
+  .strictObject({
+    url: z
+      .string()
+      .max(2048)
+      .regex(/^(s3:\/\/[^/]+\/.+|file:\/\/.+)$/, 's3://bucket/key or file:///absolute/path'),
+    format: z.enum(['jsonl', 'json', 'csv']),
+  })
+  .describe('Target items read from a file: s3://bucket/key or file:///absolute/path, in JSONL, JSON or CSV');
+export type ItemsSource = z.infer<typeof ItemsSource>;
+
 /** Targets streamed in, as the client wrote them to the result store: `<prefix>targets-<n>.jsonl`, n from 1. */
 export interface StagedTargets {
   prefix: string;

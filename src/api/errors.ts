@@ -8,6 +8,7 @@ import {
   FanoutNotFoundError,
   FanoutRunningError,
   InvalidRequestError,
+  ItemsSourceError,
   PayloadTooLargeError,
   UndeliverableCallbackError,
   UnknownServiceError,
@@ -34,6 +35,9 @@ export function sendClientError(reply: FastifyReply, error: unknown): FastifyRep
   if (error instanceof UndeliverableCallbackError) {
     const errors = error.issues.map((i) => ({ pointer: toPointer(i.segments), reason: i.message }));
     return sendProblem(reply, problem(422, 'callback-not-deliverable', error.message, { errors }));
+  }
+  if (error instanceof ItemsSourceError) {
+    return sendProblem(reply, problem(422, `items-${error.reason}`, error.message, { url: error.url }));
   }
   if (error instanceof DuplicateCidError) {
     return sendProblem(reply, problem(409, 'duplicate-cid', error.message, { cid: error.cid }));

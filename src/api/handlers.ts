@@ -1,7 +1,7 @@
 /**
  * What each operation of the route table does. Requests are validated with the table's zod schemas (plus the
  * optional `delivery` shorthand) before the client is called, so every invalid field is reported by JSON Pointer;
- * the client's typed errors map to status codes.
+ * the client's typed errors map to status codes. The starts, with their streamed targets, are in ./starts.
  */
 import { Readable } from 'node:stream';
 import { QueryNotRegisteredError } from '@temporalio/client';
@@ -9,23 +9,30 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FanoutClient } from '../client';
 import { InvalidRequestError } from '../client';
 import type { AddressPolicy } from '../delivery/address-policy';
-import type { CallbackRefLike, DeliveryDestination } from './delivery-destination';
-import { destinationCallback, invalidDeliveryOptions, refusedWebhookUrls } from './delivery-destination';
 import { sendClientError } from './errors';
 import { streamEvents } from './event-stream';
+import { DEFAULT_NDJSON_LIMIT } from './ndjson-body';
 import { buildOpenApiDocument } from './openapi';
 import type { InvalidParam } from './problem';
 import { invalidParams, problem, sendProblem } from './problem';
 import type { OperationId } from './route-table';
 import { API_INFO, ROUTES } from './route-table';
-import type { InvokeRetryProgress, Pattern } from './schemas';
-import { ApiRequests, FanoutControlRequest, ListFanoutsQuery, RecordsQuery, StartQuery } from './schemas';
+import type { InvokeRetryProgress } from './schemas';
+import { FanoutControlRequest, ListFanoutsQuery, RecordsQuery } from './schemas';
+import type { StartDeps } from './starts';
+import { startRoute } from './starts';
 
 export interface RouteDeps {
   fanoutClient: FanoutClient;
   addressPolicy?: AddressPolicy;
   /** Between keep-alive comments on an event stream (default 15 s). */
   eventsKeepAliveMs?: number;
+  /** An NDJSON start's body in bytes at most (default 256 MiB). */
+  ndjsonLimit?: number;
+  /** `items` may name file:// URLs inside this folder only; unset, file items are refused. */
+  itemsFileRoot?: string;
+  /** Where `items` in S3 are read with: S3_ENDPOINT, AWS_REGION, AWS_* credentials (default: process.env). */
+  itemsEnv?: NodeJS.ProcessEnv;
 }
 
 /** `{ cid: string }` for '/v1/fanouts/:cid': a handler's params, read from its route's path. */
@@ -43,59 +50,14 @@ type Handler<Path extends string> = (
 /** One handler per operation of the table, no more, no fewer. */
 export type Handlers = { [Id in OperationId]: Handler<(typeof ROUTES)[Id]['path']> };
 
-const CALLBACK_LISTS = ['finalCallbacks', 'onTarget', 'callbacks'] as const;
-
 export function createHandlers(deps: RouteDeps): Handlers {
   const { fanoutClient: client } = deps;
   const document = buildOpenApiDocument(API_INFO, ROUTES);
-  const start: Record<Pattern, (request: unknown) => Promise<string>> = {
-    fanout: (request) => client.startFanout(request),
-    parallel: (request) => client.startParallel(request),
-    invokeRetry: (request) => client.invokeRetry(request),
-  };
-
-  const accept = (pattern: Pattern) => async (request: FastifyRequest, reply: FastifyReply) => {
-    // Fan-outs and parallel executions may be dry runs. Invoke/retry has none: asked for one, it refuses rather
-    // than start for real.
-    const query = StartQuery.safeParse(request.query);
-    if (!query.success) return sendProblem(reply, problem(400, 'invalid-query', 'dryRun is true or false'));
-    const dryRun = query.data.dryRun === 'true';
-    if (dryRun && pattern === 'invokeRetry')
-      return sendProblem(reply, problem(400, 'invalid-query', 'invoke/retry has no dry run; nothing was started'));
-    const { schema, callbacks: listName } = ApiRequests[pattern];
-    const parsed = schema.safeParse(request.body);
-    const errors = parsed.success ? [] : invalidParams(parsed.error.issues);
-    const body = (request.body ?? {}) as Record<string, unknown>;
-    for (const list of CALLBACK_LISTS) errors.push(...invalidDeliveryOptions(body[list], `/${list}`));
-    if (errors.length || !parsed.success) {
-      return sendProblem(reply, problem(400, 'invalid-request', 'The request body is not valid', { errors }));
-    }
-
-    // The delivery destination is just one more callback of the list that reports the result.
-    const { delivery, ...rest } = parsed.data as Record<string, unknown> & { delivery?: DeliveryDestination };
-    const merged: Record<string, unknown> = { ...rest };
-    if (delivery) merged[listName] = [...((rest[listName] as unknown[]) ?? []), destinationCallback(delivery)];
-
-    if (deps.addressPolicy) {
-      const refs = CALLBACK_LISTS.flatMap((list) => (merged[list] as CallbackRefLike[] | undefined) ?? []);
-      const refused = await refusedWebhookUrls(
-        refs.filter((ref) => typeof ref === 'object'),
-        deps.addressPolicy,
-      );
-      if (refused.length) return sendProblem(reply, problem(422, 'webhook-url-refused', refused.join('; ')));
-    }
-
-    try {
-      // Everything above and every check of the start itself (the same planning code), then the plan, not a start.
-      if (dryRun && pattern !== 'invokeRetry') return reply.code(200).send(await client.plan(merged, { pattern }));
-      const cid = await start[pattern](merged);
-      return reply
-        .code(202)
-        .header('location', `/v1/fanouts/${encodeURIComponent(cid)}`)
-        .send({ cid });
-    } catch (error) {
-      return sendClientError(reply, error);
-    }
+  const starts: StartDeps = {
+    client,
+    addressPolicy: deps.addressPolicy,
+    ndjsonLimit: deps.ndjsonLimit ?? DEFAULT_NDJSON_LIMIT,
+    items: { fileRoot: deps.itemsFileRoot, env: deps.itemsEnv },
   };
 
   return {
@@ -116,9 +78,9 @@ export function createHandlers(deps: RouteDeps): Handlers {
       }
     },
 
-    startFanout: accept('fanout'),
-    startParallel: accept('parallel'),
-    startInvokeRetry: accept('invokeRetry'),
+    startFanout: startRoute('fanout', starts),
+    startParallel: startRoute('parallel', starts),
+    startInvokeRetry: startRoute('invokeRetry', starts),
 
     getProgress: async (request, reply) => {
       const { cid } = request.params;

@@ -53,7 +53,7 @@ export function buildOpenApiDocument(
       operationId,
       summary: route.summary,
       ...(parameters.length ? { parameters } : {}),
-      ...(route.body ? { requestBody: { required: true, content: jsonContent(route.body.name) } } : {}),
+      ...(route.body ? { requestBody: { required: true, content: requestContent(route) } } : {}),
       responses: Object.fromEntries(Object.entries(statuses).map(([status, r]) => [status, response(r)])),
       ...(route.public ? { security: [] } : {}),
     };
@@ -128,6 +128,14 @@ function queryParameters(query: z.ZodObject | undefined) {
     required: required.includes(name),
     schema,
   }));
+}
+
+/** A route's JSON body, and its NDJSON one where it takes one (a text of lines: described, not a schema). */
+function requestContent({ body, ndjsonBody }: RouteSpec) {
+  return {
+    ...jsonContent(body!.name),
+    ...(ndjsonBody ? { 'application/x-ndjson': { schema: { type: 'string', description: ndjsonBody } } } : {}),
+  };
 }
 
 function jsonContent(schema: string, mediaType = 'application/json') {

@@ -53,6 +53,8 @@ export interface RouteSpec {
   /** Served without an API key; every other route also answers 401. */
   public?: boolean;
   body?: NamedSchema;
+  /** The body may also be NDJSON (application/x-ndjson), as described here: read as a stream, line by line. */
+  ndjsonBody?: string;
   query?: z.ZodObject;
   /** Request headers the route reads, name to description. */
   requestHeaders?: Record<string, string>;
@@ -91,8 +93,23 @@ const acceptedOrPlanned: Record<number, ResponseSpec> = {
     description: 'Dry run (`?dryRun=true`): what it would do; nothing started',
     body: named('FanoutPlan', FanoutPlan),
   },
-  400: problem('Invalid request (`errors` names each invalid field), or `dryRun` is neither true nor false'),
+  400: problem(
+    'Invalid request (`errors` names each invalid field; in an NDJSON body by line: /line/1 is the options), ' +
+      '`dryRun` is neither true nor false, or a dry run of targets not in application/json `targets`',
+  ),
+  413: problem('The body is over the configured size limit (API_BODY_LIMIT; NDJSON bodies: API_NDJSON_LIMIT)'),
+  415: problem('The body is neither application/json nor application/x-ndjson'),
+  422: problem(
+    'Unknown services or callbacks, callbacks that cannot be delivered as configured, a webhook URL pointing at an ' +
+      'internal address, or `items` that cannot be read: no such object or file (`items-not-found`), a file URL ' +
+      'where file items are not enabled or outside their folder (`items-refused`)',
+  ),
 };
+/** How an NDJSON body of a fan-out or parallel execution reads. */
+const ndjsonBody = (options: string) =>
+  `NDJSON: the first line is ${options} as JSON (every field but \`targets\` and \`items\`), every further line one ` +
+  'target item, { "name", "service"?, "request" }. Read as it arrives; problems name the line (/line/<n>); at most ' +
+  '100,000 targets and API_NDJSON_LIMIT bytes (default 256 MiB); no dry run.';
 const unknownCid = problem('No fan-out has this CID');
 
 /** Keyed by operation id: the document's `operationId`, and the name of each route's handler. */
@@ -114,6 +131,7 @@ export const ROUTES = {
     path: '/v1/fanouts',
     summary: 'Fan-out / fan-in: invoke all targets in parallel, then the final callbacks with all responses',
     body: named('FanoutRequest', ApiRequests.fanout.schema),
+    ndjsonBody: ndjsonBody('FanoutRequest'),
     query: StartQuery,
     responses: acceptedOrPlanned,
   },
@@ -122,6 +140,7 @@ export const ROUTES = {
     path: '/v1/parallel',
     summary: 'Parallel execution: invoke all targets, an on-target callback after each',
     body: named('ParallelRequest', ApiRequests.parallel.schema),
+    ndjsonBody: ndjsonBody('ParallelRequest'),
     query: StartQuery,
     responses: acceptedOrPlanned,
   },

@@ -11,6 +11,7 @@ import {
   FanoutRequest,
   FanoutState,
   InvokeRetryRequest,
+  ItemsSource,
   MAX_CONCURRENCY_LIMIT,
   ParallelRequest,
   StopReason,
@@ -21,13 +22,38 @@ import { DeliveryDestination } from './delivery-destination';
 
 /**
  * What each pattern's request looks like over HTTP: the contract plus `delivery`, with the callback list optional
- * (the contract's "at least one" applies once `delivery` has been added to it).
+ * (the contract's "at least one" applies once `delivery` has been added to it). Fan-outs and parallel executions
+ * take their targets in the body (`targets`) or from a file (`items`), exactly one of the two; their `options`
+ * schema is the rest, as the first line of an NDJSON upload holds it.
  */
 const callbacks = CallbackList.optional();
 const delivery = DeliveryDestination.optional();
+const fanoutOptions = FanoutRequest.extend({ finalCallbacks: callbacks, delivery }).omit({ targets: true });
+const parallelOptions = ParallelRequest.extend({ onTarget: callbacks, delivery }).omit({ targets: true });
+
+function withTargetsOrItems<Options extends z.ZodObject>(options: Options) {
+  return options
+    .extend({
+      targets: FanoutRequest.shape.targets.optional(),
+      items: ItemsSource.optional().describe(
+        'In place of `targets`: the target items, read from a file (s3:// or, where the API allows it, file://)',
+      ),
+    })
+    .superRefine((body, context) => {
+      const given = ['targets', 'items'].filter((key) => (body as Record<string, unknown>)[key] !== undefined);
+      if (given.length !== 1)
+        context.addIssue({
+          code: 'custom',
+          path: given.length ? ['items'] : ['targets'],
+          message: given.length ? 'targets or items, not both' : 'targets (or items) is required',
+        });
+    })
+    .describe('The targets are given in `targets` or read from a file with `items`: exactly one of the two');
+}
+
 export const ApiRequests = {
-  fanout: { schema: FanoutRequest.extend({ finalCallbacks: callbacks, delivery }), callbacks: 'finalCallbacks' },
-  parallel: { schema: ParallelRequest.extend({ onTarget: callbacks, delivery }), callbacks: 'onTarget' },
+  fanout: { schema: withTargetsOrItems(fanoutOptions), options: fanoutOptions, callbacks: 'finalCallbacks' },
+  parallel: { schema: withTargetsOrItems(parallelOptions), options: parallelOptions, callbacks: 'onTarget' },
   invokeRetry: { schema: InvokeRetryRequest.extend({ callbacks, delivery }), callbacks: 'callbacks' },
 } as const;
 export type Pattern = keyof typeof ApiRequests;

@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { FanoutClient } from '../client';
@@ -29,6 +30,15 @@ export interface ApiOptions {
    * while it is read, so this and `bodyLimit` bound the memory requests can take at any one time.
    */
   maxConnections?: number;
+  /** An NDJSON start's body in bytes at most (default 256 MiB); larger ones get 413, however they are sent. */
+  ndjsonLimit?: number;
+  /**
+   * The folder `items` may name file:// URLs in (symbolic links resolved). Unset: file items are refused (422), so
+   * no caller reads the API's files.
+   */
+  itemsFileRoot?: string;
+  /** Where `items` in S3 are read with: S3_ENDPOINT, AWS_REGION and the AWS_* credentials; default process.env. */
+  itemsEnv?: NodeJS.ProcessEnv;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -114,7 +124,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
 }
 
 async function refuseUnboundedBody(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-  if (request.body === undefined || request.body === null) return undefined;
+  // An NDJSON body is a stream, read by its route: each of its lines is checked as it is taken.
+  if (request.body === undefined || request.body === null || request.body instanceof Readable) return undefined;
   const issues = boundsIssues(request.body);
   if (!issues.length) return undefined;
   const errors = issues.map((i) => ({ pointer: toPointer(i.segments), reason: i.message }));

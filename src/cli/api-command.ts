@@ -5,8 +5,9 @@
  * worker in this process, so one command gives a working API for development.
  *
  * Env: API_KEYS (comma-separated; in development a key is made up and printed if unset), API_HOST (127.0.0.1),
- * API_PORT (8080), API_BODY_LIMIT (bytes, 1 MiB), API_MAX_CONNECTIONS (1024), the delivery settings of
- * delivery/config.ts.
+ * API_PORT (8080), API_BODY_LIMIT (bytes, 1 MiB), API_NDJSON_LIMIT (bytes of an NDJSON start's body, 256 MiB),
+ * API_MAX_CONNECTIONS (1024), API_ITEMS_FILE_ROOT (the folder `items` may name file:// URLs in; unset: none), the
+ * delivery settings of delivery/config.ts; `items` in S3 are read as the S3 store reads (S3_ENDPOINT, AWS_*).
  */
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
@@ -16,7 +17,7 @@ import type { LocalTemporal } from '../local/local-temporal';
 import { startLocalTemporal } from '../local/local-temporal';
 import type { Registry } from '../registry';
 import { temporalConfigured, temporalSettings } from '../worker/connection';
-import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_CONNECTIONS, apiKeysFromEnv, buildApi } from '../api';
+import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_CONNECTIONS, DEFAULT_NDJSON_LIMIT, apiKeysFromEnv, buildApi } from '../api';
 import { withDelivery } from './registry-module';
 
 export interface ApiCommandOptions {
@@ -62,6 +63,8 @@ export async function runApi(options: ApiCommandOptions): Promise<void> {
     }),
     apiKeys,
     bodyLimit: Number(process.env.API_BODY_LIMIT ?? DEFAULT_BODY_LIMIT),
+    ndjsonLimit: Number(process.env.API_NDJSON_LIMIT ?? DEFAULT_NDJSON_LIMIT),
+    ...(process.env.API_ITEMS_FILE_ROOT ? { itemsFileRoot: process.env.API_ITEMS_FILE_ROOT } : {}),
     maxConnections: Number(process.env.API_MAX_CONNECTIONS ?? DEFAULT_MAX_CONNECTIONS),
     addressPolicy: new AddressPolicy(deliveryConfigFromEnv().webhookAllowList),
     logger: true,

@@ -45,6 +45,20 @@ export class UndeliverableCallbackError extends FanoutError {
   }
 }
 
+/**
+ * Target items that cannot be read where the request says they are: no such object or file (`not-found`), or one
+ * this reader may not read (`refused`: a file outside its root, or S3 denying access); nothing was started.
+ */
+export class ItemsSourceError extends FanoutError {
+  constructor(
+    readonly url: string,
+    readonly reason: 'not-found' | 'refused',
+    detail: string,
+  ) {
+    super(`${url}: ${detail}`);
+  }
+}
+
 /** The CID is already in use (running or finished); the existing fan-out is untouched. */
 export class DuplicateCidError extends FanoutError {
   constructor(readonly cid: string) {

@@ -60,6 +60,7 @@ import { dryRunPlan } from './dry-run';
 import type { RegistryChecks } from './plan';
 import { planFanout, planFanoutOptions, planInvokeRetry } from './plan';
 import { stageTargets } from './staging';
+import type { TargetItems } from './target-items';
 import type { FanoutList, FanoutListOptions } from './listing';
 import { listFanouts } from './listing';
 import type { FanoutEvent, WatchOptions } from './watch';
@@ -182,7 +183,8 @@ export class FanoutClient {
 
   /**
    * Starts a fan-out or parallel execution from its options (a raw request without `targets`) and its targets as a
-   * stream of items; `where` names an item's place in problems (an NDJSON upload: its line).
+   * stream of items; `where` names an item's place in problems (an NDJSON upload: its line). Items from
+   * `readTargetItems` say their place in their file themselves.
    */
   async startStreamed(
     pattern: 'fanout' | 'parallel',
@@ -199,7 +201,7 @@ export class FanoutClient {
       blobs: this.records.blobs,
       cid: input.cid,
       batching,
-      where,
+      where: where ?? (items as Partial<TargetItems>).where,
     });
     const workflow = pattern === 'fanout' ? 'fanout' : 'parallelExecution';
     return (await this.start({ workflow, input: { ...input, stagedTargets } }, sample)) as FanoutCid;

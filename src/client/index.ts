@@ -2,6 +2,9 @@ export { FanoutClient, PAYLOAD_LIMIT_BYTES, REQUEST_LIMIT_BYTES } from './fanout
 export type { FanoutCid, FanoutClientOptions, InvokeOptions, InvokeRetryCid } from './fanout-client';
 export * from './errors';
 export { planFanout, planInvokeRetry } from './plan';
+export { MAX_JSON_ITEMS_BYTES, readTargetItems } from './target-items';
+export type { ItemSourceOptions, TargetItems } from './target-items';
+export { UnreadableItem } from './staging';
 export { MAX_DEPTH, boundsIssues, hasLoneSurrogate } from './bounds';
 export type { BoundsIssue } from './bounds';
 export { FanoutList, FanoutListItem, FanoutListOptions, ListedPattern } from './listing';

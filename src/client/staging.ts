@@ -9,6 +9,7 @@ import type { Batching, Catalog, PlannedTarget, StagedTargets } from '../contrac
 import { MAX_TARGETS, STAGED_CHUNK_TARGETS, TargetItem } from '../contracts';
 import type { BlobStore } from '../store/blob-store';
 import { removeStaged, stagingPrefix, writeStagedChunk } from '../store/staged-targets';
+import { boundsIssues } from './bounds';
 import type { FieldIssue } from './errors';
 import { InvalidRequestError, UnknownServiceError } from './errors';
 import type { RegistryChecks } from './plan';
@@ -97,6 +98,12 @@ function planItem(
 ): PlannedTarget | undefined {
   if (item instanceof UnreadableItem) {
     problem(at, item.reason);
+    return undefined;
+  }
+  // Before anything walks or serialises it (as for a whole request): too deep a value would overflow the stack.
+  const bounds = boundsIssues(item);
+  if (bounds.length) {
+    for (const i of bounds) problem([...at, ...i.segments], i.message);
     return undefined;
   }
   const parsed = TargetItem.safeParse(item);

@@ -20,6 +20,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BlobStore } from './blob-store';
 import { LocalBlobStore } from './local-store';
+import type { S3BlobStoreOptions } from './s3-store';
 import { S3BlobStore } from './s3-store';
 
 /** The local directory used when FANOUT_STORE is unset: `.data/blobs` under the working folder. */
@@ -43,21 +44,7 @@ export function storeFromEnv(env: NodeJS.ProcessEnv = process.env, defaultDir: s
     const bucket = slash < 0 ? rest : rest.slice(0, slash);
     const prefix = slash < 0 ? '' : rest.slice(slash + 1);
     if (bucket === '') throw new Error(`FANOUT_STORE=${spec}: no bucket (expected s3://bucket/optional/prefix)`);
-    const endpoint = env.S3_ENDPOINT?.trim() || undefined;
-    const {
-      AWS_ACCESS_KEY_ID: accessKeyId,
-      AWS_SECRET_ACCESS_KEY: secretAccessKey,
-      AWS_SESSION_TOKEN: sessionToken,
-    } = env;
-    return new S3BlobStore({
-      bucket,
-      prefix,
-      region: env.AWS_REGION?.trim() || 'us-east-1',
-      ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
-      ...(accessKeyId && secretAccessKey
-        ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } }
-        : {}),
-    });
+    return new S3BlobStore({ bucket, prefix, ...s3ConnectionFromEnv(env) });
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {
     throw new Error(
@@ -65,4 +52,23 @@ export function storeFromEnv(env: NodeJS.ProcessEnv = process.env, defaultDir: s
     );
   }
   return new LocalBlobStore(isAbsolute(spec) ? spec : resolve(spec));
+}
+
+/** How to reach S3 as the environment says (endpoint, region, credentials): the store's and target items' reads. */
+export function s3ConnectionFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): Pick<S3BlobStoreOptions, 'endpoint' | 'region' | 'forcePathStyle' | 'credentials'> {
+  const endpoint = env.S3_ENDPOINT?.trim() || undefined;
+  const {
+    AWS_ACCESS_KEY_ID: accessKeyId,
+    AWS_SECRET_ACCESS_KEY: secretAccessKey,
+    AWS_SESSION_TOKEN: sessionToken,
+  } = env;
+  return {
+    region: env.AWS_REGION?.trim() || 'us-east-1',
+    ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+    ...(accessKeyId && secretAccessKey
+      ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } }
+      : {}),
+  };
 }

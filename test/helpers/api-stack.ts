@@ -26,6 +26,10 @@ export interface ApiStackOptions {
   maxPayloadBytes?: number;
   /** Between keep-alive comments on event streams. */
   eventsKeepAliveMs?: number;
+  /** Streamed targets: the NDJSON body limit, the folder file items may be in, the environment S3 items are read with. */
+  ndjsonLimit?: number;
+  itemsFileRoot?: string;
+  itemsEnv?: NodeJS.ProcessEnv;
 }
 
 export interface ApiStack {
@@ -66,6 +70,9 @@ export async function startApiStack(options: ApiStackOptions): Promise<ApiStack>
       eventsKeepAliveMs: options.eventsKeepAliveMs,
       apiKeys: options.apiKeys,
       bodyLimit: options.bodyLimit,
+      ndjsonLimit: options.ndjsonLimit,
+      itemsFileRoot: options.itemsFileRoot,
+      itemsEnv: options.itemsEnv,
       addressPolicy: new AddressPolicy(['127.0.0.1']),
     });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });

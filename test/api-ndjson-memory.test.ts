@@ -1,0 +1,125 @@
+/**
+ * What an NDJSON upload of 100,000 targets costs the API: the production entries (dist/src/cli/main.js, built by
+ * `npm test`) run as processes of their own against the official dev server, the API (`api --registry`) apart from
+ * the worker (`worker --registry`, serving test/fixtures/echo-registry.cjs), so that the API's resident memory,
+ * sampled from /proc while the body streams in, is the API's alone. Batches of 1,000 and an echo service keep the
+ * fan-out itself quick. Prints the figures; the upload must stay under 256 MiB of RSS.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { rssBytes } from '../bench/proc';
+import { freePort } from '../src/local/local-temporal';
+import { LocalBlobStore } from '../src/store/local-store';
+import type { FanoutTestEnv } from './helpers/temporal-env';
+import { createDevServerEnv } from './helpers/temporal-env';
+import { waitFor } from './helpers/wait';
+
+const ENTRY = path.resolve(__dirname, '../dist/src/cli/main.js');
+const REGISTRY_MODULE = path.resolve(__dirname, 'fixtures/echo-registry.cjs');
+const KEY = 'memory-test-key';
+const TARGETS = 100_000;
+const MIB = 2 ** 20;
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-ndjson-memory-'));
+const children: ChildProcess[] = [];
+let env: FanoutTestEnv | undefined;
+let api: ChildProcess;
+let apiUrl: string;
+
+function start(command: 'api' | 'worker', extra: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, [ENTRY, command, '--registry', REGISTRY_MODULE], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: env!.address,
+      FANOUT_STORE: path.join(dir, 'store'),
+      FANOUT_DATA_DIR: path.join(dir, `data-${command}`),
+      ...extra,
+    },
+  });
+  children.push(child);
+  return child;
+}
+
+beforeAll(async () => {
+  expect(fs.existsSync(ENTRY)).toBe(true); // npm test builds first
+  env = await createDevServerEnv({ port: await freePort() }, new LocalBlobStore(path.join(dir, 'store')));
+  start('worker', {});
+  const port = await freePort();
+  apiUrl = `http://127.0.0.1:${port}`;
+  api = start('api', { API_KEYS: KEY, API_PORT: String(port) });
+  await waitFor(async () => (await fetch(`${apiUrl}/healthz`).catch(() => undefined))?.ok === true, 30_000);
+}, 120_000);
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  await env?.teardown();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** POSTs the lines as a chunked NDJSON body, writing as the socket takes them; resolves with the answer. */
+function upload(lines: () => Generator<string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(`${apiUrl}/v1/fanouts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-ndjson' },
+    });
+    request.on('error', reject);
+    request.on('response', (response) => {
+      let body = '';
+      response.on('data', (chunk) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    const source = lines();
+    const write = () => {
+      for (let next = source.next(); !next.done; next = source.next())
+        if (!request.write(next.value)) return void request.once('drain', write);
+      request.end();
+    };
+    write();
+  });
+}
+
+function* ndjson(): Generator<string> {
+  yield `${JSON.stringify({ finalCallbacks: ['done'], batching: { maxTargets: 1000 } })}\n`;
+  for (let from = 0; from < TARGETS; from += 1000) {
+    let chunk = '';
+    for (let i = from; i < from + 1000; i++)
+      chunk += `${JSON.stringify({ name: `t${i}`, service: 'echo', request: { n: i } })}\n`;
+    yield chunk;
+  }
+}
+
+it('an NDJSON upload of 100,000 targets streams in under 256 MiB of API RSS, and the fan-out completes', async () => {
+  const idle = rssBytes(api.pid!);
+  let peak = idle;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(api.pid!))), 20);
+  const started = Date.now();
+  const answer = await upload(ndjson);
+  const uploadMs = Date.now() - started;
+  clearInterval(sampler);
+  const uploadPeak = Math.max(peak, rssBytes(api.pid!));
+  expect(answer.status, answer.body).toBe(202);
+  const { cid } = JSON.parse(answer.body) as { cid: string };
+
+  let state = '';
+  await waitFor(async () => {
+    const response = await fetch(`${apiUrl}/v1/fanouts/${cid}`, { headers: { authorization: `Bearer ${KEY}` } });
+    const progress = (await response.json()) as { state: string; ok: number; total: number };
+    state = progress.state;
+    return progress.state === 'completed' && progress.ok === TARGETS && progress.total === TARGETS;
+  }, 100_000);
+  const totalMs = Date.now() - started;
+  console.log(
+    `NDJSON upload of ${TARGETS} targets: streamed in and started in ${(uploadMs / 1000).toFixed(1)} s, ` +
+      `completed in ${(totalMs / 1000).toFixed(1)} s; API RSS ${(idle / MIB).toFixed(0)} MiB before, ` +
+      `${(uploadPeak / MIB).toFixed(0)} MiB at most while streaming in`,
+  );
+  expect(state).toBe('completed');
+  expect(uploadPeak).toBeLessThan(256 * MIB);
+}, 150_000);
