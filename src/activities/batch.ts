@@ -36,6 +36,7 @@ import { runAttempts } from './attempts';
 import type { BatchProgressReporter } from './batch-progress';
 import { deliverCallback } from './callbacks';
 import { callService } from './services';
+import { countBatch, countRecordsWritten } from '../worker/metrics';
 
 /** As the workflows' defaults for targets and callbacks run as activities (workflows/steps). */
 const TARGET_TIMEOUT = '1 minute';
@@ -134,7 +135,11 @@ class BatchRun {
       this.progress.ended(this.context.info.workflowExecution, this.input.batch);
     }
     // Shut down or timed out rather than cancelled by the fan-out: fail, so that Temporal retries the batch.
-    if (this.clock.signal.aborted && !this.clock.cancelRequested()) throw this.clock.signal.reason as Error;
+    if (this.clock.signal.aborted && !this.clock.cancelRequested()) {
+      countBatch('failed');
+      throw this.clock.signal.reason as Error;
+    }
+    countBatch('completed');
     return { states: this.states.join(''), ...this.callbacks.summary() };
   }
 
@@ -206,7 +211,10 @@ class BatchRun {
         exception: exceptionText(error),
         cid,
       };
-      return this.records.putFirst(cid, target.index, { state: 'failed', record, ...(redrive ? { redrive } : {}) });
+      const stored: StoredRecord = { state: 'failed', record, ...(redrive ? { redrive } : {}) };
+      const kept = await this.records.putFirst(cid, target.index, stored);
+      if (kept === stored) countRecordsWritten('batch');
+      return kept;
     }
   }
 

@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { CallbackContext, CallbackInput, FinalPayload, TargetRecord } from '../contracts';
 import type { AnyCallbackDefinition, Registry } from '../registry';
 import type { RecordStore } from '../store/records';
+import { countCallbackAttempt } from '../worker/metrics';
 
 export type CallbackActivity = (input: CallbackInput, ctx: CallbackContext) => Promise<unknown>;
 
@@ -39,8 +40,14 @@ export async function deliverCallback(
   ctx: CallbackContext,
   records: RecordStore,
 ): Promise<void> {
-  const { payload, stream } = await payloadFor(input, callback, records);
-  await callback.handler(payload, stream ? { ...ctx, records: stream } : ctx);
+  try {
+    const { payload, stream } = await payloadFor(input, callback, records);
+    await callback.handler(payload, stream ? { ...ctx, records: stream } : ctx);
+  } catch (error) {
+    countCallbackAttempt(callback.name, 'failed');
+    throw error;
+  }
+  countCallbackAttempt(callback.name, 'ok');
 }
 
 export function createCallbackActivities(registry: Registry, records: RecordStore): Record<string, CallbackActivity> {

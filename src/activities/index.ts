@@ -10,6 +10,7 @@ import type { BuiltinActivities } from './builtin';
 import type { RecordStore } from '../store/records';
 import { mapLimit } from '../store/records';
 import { readStagedTargets } from '../store/staged-targets';
+import { countRecordsWritten } from '../worker/metrics';
 import { createBatchActivities } from './batch';
 import { BatchProgressReporter } from './batch-progress';
 import { createCallbackActivities } from './callbacks';
@@ -33,6 +34,7 @@ export function createActivities({
     [DESCRIBE_CATALOG]: async (): Promise<Catalog> => registry.catalog(),
     [SAVE_RECORDS]: async (cid: string, batch: [number, StoredRecord][]): Promise<void> => {
       await mapLimit(batch, 16, ([index, stored]) => records.put(cid, index, stored));
+      countRecordsWritten('workflow', batch.length);
     },
     [LOAD_TARGETS]: (staged) => readStagedTargets(records.blobs, staged),
     [WRITE_RESULTS]: createResultsActivity(records),

@@ -10,6 +10,7 @@ import type { StoredRecord, TargetCall, TargetOutcome, TargetRecord } from '../c
 import type { ActivityService, Registry } from '../registry';
 import type { RecordStore } from '../store/records';
 import { callWhileBusy } from '../service-busy';
+import { countRecordsWritten, recordAttempt } from '../worker/metrics';
 import { withServiceLease } from './service-lease';
 
 export type ServiceActivity = (call: TargetCall) => Promise<TargetOutcome>;
@@ -44,10 +45,17 @@ export async function callService(
     throw ApplicationFailure.nonRetryable(`Invalid request for ${name}: ${requestProblem}`, 'InvalidRequest');
   const parsed = requestSchema ? requestSchema.parse(request) : request;
   // A backend that asks to come back later is called again within this attempt, not failed (see ServiceBusyError).
-  const response = await callWhileBusy(
-    () => (handler as (request: unknown) => Promise<unknown>)(parsed),
-    Context.current().cancellationSignal,
-  );
+  let response: unknown;
+  try {
+    response = await callWhileBusy(
+      () => (handler as (request: unknown) => Promise<unknown>)(parsed),
+      Context.current().cancellationSignal,
+    );
+  } catch (error) {
+    recordAttempt(name, 'failed', Date.now() - startedHere);
+    throw error;
+  }
+  recordAttempt(name, 'ok', Date.now() - startedHere);
   const responseProblem = responseSchema && describeIssues(responseSchema, response);
   if (responseProblem)
     throw ApplicationFailure.nonRetryable(`Invalid response from ${name}: ${responseProblem}`, 'InvalidResponse');
@@ -64,11 +72,10 @@ export async function callService(
   // Cancelled meanwhile (or, in a batch, past its timeout): the fan-out records this attempt as it decided.
   const { cancellationSignal } = Context.current();
   if (cancellationSignal.aborted) throw cancellationSignal.reason as Error;
-  return records.putFirst(call.cid, call.index, {
-    state: 'ok',
-    record,
-    ...(call.redrive ? { redrive: call.redrive } : {}),
-  });
+  const stored: StoredRecord = { state: 'ok', record, ...(call.redrive ? { redrive: call.redrive } : {}) };
+  const kept = await records.putFirst(call.cid, call.index, stored);
+  if (kept === stored) countRecordsWritten('service');
+  return kept;
 }
 
 /**

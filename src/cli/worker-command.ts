@@ -6,6 +6,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import { createFanoutWorker } from '../worker/create-worker';
 import { temporalSettings } from '../worker/connection';
+import { installTelemetryFromEnv } from '../worker/telemetry';
 import { workflowBundleFromEnv } from '../worker/workflow-bundle';
 import type { Registry } from '../registry';
 import { withDelivery } from './registry-module';
@@ -18,6 +19,8 @@ export interface WorkerCommandOptions {
 }
 
 export async function runWorker(options: WorkerCommandOptions): Promise<void> {
+  const metrics = installTelemetryFromEnv();
+  if (metrics) console.log(`fan-out worker: metrics on http://${metrics}/metrics`);
   const settings = temporalSettings();
   const connection = await NativeConnection.connect(settings.connectionOptions);
   const { registry, delivery } = withDelivery(options.registry);

@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type * as Amqplib from 'amqplib';
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import { requirePeer } from '../optional-peer';
+import { countAmqpPublish } from '../worker/metrics';
 
 export interface AmqpMessage {
   exchange: string;
@@ -49,7 +50,9 @@ export class AmqpPublisher {
       // Errors after the outcome is known (or while closing) must not crash the worker.
       channel.on('error', () => undefined);
       await withTimeout(confirmedPublish(channel, message), this.timeoutMs, 'broker confirm');
+      countAmqpPublish('confirmed');
     } catch (err) {
+      countAmqpPublish('failed');
       if (err instanceof ApplicationFailure) throw err;
       throw ApplicationFailure.retryable(
         `Publishing to exchange "${message.exchange}" with routing key "${message.routingKey}" failed: ${(err as Error).message}`,

@@ -8,6 +8,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type * as StandardWebhooks from 'standardwebhooks';
 import { requirePeer } from '../optional-peer';
+import { countWebhookResponse } from '../worker/metrics';
 import { AddressRefusedError } from './address-policy';
 import type { AddressPolicy } from './address-policy';
 import { postJson } from './http-post';
@@ -78,11 +79,13 @@ export async function deliverWebhook(
   } catch (err) {
     // Cancelled by Temporal: report the cancellation itself, not a delivery failure.
     if (signal?.aborted) throw signal.reason;
+    countWebhookResponse(0);
     if (err instanceof AddressRefusedError) throw ApplicationFailure.nonRetryable(err.message, 'WebhookAddressRefused');
     // DNS failures, refused connections, resets and timeouts may all pass: let Temporal retry.
     throw ApplicationFailure.retryable(`POST ${options.url} failed: ${(err as Error).message}`, 'WebhookNetworkError');
   }
   const { status } = response;
+  countWebhookResponse(status);
   if (status >= 200 && status < 300) return { webhookId, status };
 
   const message = `POST ${options.url} returned ${status}${response.excerpt ? `: ${response.excerpt}` : ''}`;

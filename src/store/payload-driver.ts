@@ -20,9 +20,14 @@ export class BlobStorageDriver implements StorageDriver {
   readonly name = 'fanout-blob-store';
   readonly type = 'fanout.blobstore';
 
-  constructor(private readonly blobs: BlobStore) {}
+  constructor(
+    private readonly blobs: BlobStore,
+    /** Told how many payloads each store call kept (the worker counts them in its metrics). */
+    private readonly onStored?: (payloads: number) => void,
+  ) {}
 
   async store(_context: unknown, payloads: Payload[]): Promise<StorageDriverClaim[]> {
+    this.onStored?.(payloads.length);
     return mapLimit(payloads, 8, async (payload) => {
       const bytes = PayloadProto.encode(payload).finish();
       const key = `payloads/${createHash('sha256').update(bytes).digest('hex')}`;
@@ -49,7 +54,11 @@ export function fanoutDataConverter(blobs: BlobStore): DataConverter {
  * An app's own data converter (payload and failure converters, codecs) with the fan-out's External Storage added.
  * One that has External Storage of its own is refused: payloads can be kept in one place only.
  */
-export function withFanoutStorage(dataConverter: DataConverter | undefined, blobs: BlobStore): DataConverter {
+export function withFanoutStorage(
+  dataConverter: DataConverter | undefined,
+  blobs: BlobStore,
+  onStored?: (payloads: number) => void,
+): DataConverter {
   if (dataConverter?.externalStorage)
     throw new Error(
       'the data converter already has externalStorage: the fan-out keeps large payloads in its own store; leave externalStorage out',
@@ -57,7 +66,7 @@ export function withFanoutStorage(dataConverter: DataConverter | undefined, blob
   return {
     ...dataConverter,
     externalStorage: new ExternalStorage({
-      drivers: [new BlobStorageDriver(blobs)],
+      drivers: [new BlobStorageDriver(blobs, onStored)],
       payloadSizeThreshold: EXTERNAL_PAYLOAD_THRESHOLD_BYTES,
     }),
   };

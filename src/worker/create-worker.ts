@@ -15,6 +15,7 @@ import { withFanoutStorage } from '../store/payload-driver';
 import { RecordStore } from '../store/records';
 import { checkWorkflowBundle } from './bundle-check';
 import { FanoutWorker } from './fanout-worker';
+import { countPayloadsOffloaded } from './metrics';
 import { FANOUT_WORKFLOWS_PATH, bundleFanoutWorkflows } from './workflow-bundle';
 
 export interface FanoutWorkerOptions extends Omit<
@@ -70,7 +71,7 @@ export async function createFanoutWorker(options: FanoutWorkerOptions): Promise<
   // What went into the bundle stays out of Worker.create, which would warn that it ignores it.
   const { bundlerOptions: _bundlerOptions, interceptors, ...rest } = workerOptions;
   const queue = taskQueue ?? FANOUT_TASK_QUEUE;
-  const converter = withFanoutStorage(dataConverter, store);
+  const converter = withFanoutStorage(dataConverter, store, countPayloadsOffloaded);
   const shared = {
     ...rest,
     ...(interceptors ? { interceptors: { ...interceptors, workflowModules: undefined } } : {}),

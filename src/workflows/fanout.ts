@@ -31,6 +31,7 @@ import type {
 import type { Duration as TemporalDuration } from '@temporalio/common';
 import { FanoutStateKey, MAX_CONCURRENCY_LIMIT, callbackName, toleratedFailures } from '../constants';
 import { pauseUpdate, progressQuery, redrivePlanQuery, resumeUpdate, setMaxConcurrencyUpdate } from './definitions';
+import { countFinished, countStarted } from './metrics';
 import { progressOf } from './progress';
 import { utc } from './records';
 import { ShardedRun } from './sharded-run';
@@ -96,6 +97,7 @@ class FanoutRun implements RunHost {
       this.setPhase('failed');
       throw error;
     }
+    countStarted(input.pattern, input.source);
 
     const deadline = this.startDeadline();
     const cutShort = await this.targets.runTargets(this.targetsScope);
@@ -264,6 +266,8 @@ class FanoutRun implements RunHost {
 
   private setPhase(phase: FanoutState): void {
     this.phase = phase;
+    if (phase === 'completed' || phase === 'cancelled' || phase === 'failed')
+      countFinished(this.input.pattern, this.input.source, phase);
     upsertSearchAttributes([{ key: FanoutStateKey, value: phase }]);
     this.changed();
   }

@@ -29,6 +29,7 @@ import { planUnits } from './batch-plan';
 import { batchActivityOptions, batchCallbacks, runBatch } from './batches';
 import { batchProgressSignal } from './definitions';
 import { LanePool } from './lane-pool';
+import { countSettled } from './metrics';
 import { targetRecord } from './records';
 import type { TargetSuccess } from './steps';
 import { CallbackIds, runCallback, runTarget, saveRecords } from './steps';
@@ -196,6 +197,7 @@ export class TargetRunner {
       this.unsaved.push([index, { state, record, ...(redrive ? { redrive } : {}) }]);
     }
     this.setState(target.name, state);
+    countSettled(target.service, state);
     this.onChange(state);
     const input: CallbackInput = record ? { record } : { stored: { cid, index } };
     const channel = pattern === 'parallel' ? 'PARALLEL_EXEC_ON_TARGET' : 'FANOUT_ON_TARGET';
@@ -286,10 +288,11 @@ export class TargetRunner {
 
   /** A batched target whose record the batch stored, and whose callbacks it ran. */
   private settleRecorded(position: number, state: 'ok' | 'failed'): void {
-    const { name } = this.ctx.targets[position];
+    const { name, service } = this.ctx.targets[position];
     const previous = this.states.get(name);
     if (previous === 'ok' || previous === 'failed' || previous === 'cancelled') return; // told before
     this.setState(name, state);
+    countSettled(service, state);
     this.onChange(state);
   }
 
@@ -306,6 +309,7 @@ export class TargetRunner {
       const record = targetRecord(base, { ok: false, error }, Date.now(), this.cancelledBy);
       this.unsaved.push([this.indexOf(target, position), { state, record, ...(redrive ? { redrive } : {}) }]);
       this.setState(target.name, state);
+      countSettled(target.service, state);
       this.onChange(state);
       return record;
     });
