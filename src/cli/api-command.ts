@@ -7,7 +7,8 @@
  * Env: API_KEYS (comma-separated; in development a key is made up and printed if unset), API_HOST (127.0.0.1),
  * API_PORT (8080), API_BODY_LIMIT (bytes, 1 MiB), API_NDJSON_LIMIT (bytes of an NDJSON start's body, 256 MiB),
  * API_MAX_CONNECTIONS (1024), API_ITEMS_FILE_ROOT (the folder `items` may name file:// URLs in; unset: none), the
- * delivery settings of delivery/config.ts; `items` in S3 are read as the S3 store reads (S3_ENDPOINT, AWS_*).
+ * FANOUT_METRICS_ADDRESS (host:port of a Prometheus /metrics endpoint; unset: none), the delivery settings of
+ * delivery/config.ts; `items` in S3 are read as the S3 store reads (S3_ENDPOINT, AWS_*).
  */
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
@@ -18,6 +19,7 @@ import { startLocalTemporal } from '../local/local-temporal';
 import type { Registry } from '../registry';
 import { temporalConfigured, temporalSettings } from '../worker/connection';
 import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_CONNECTIONS, DEFAULT_NDJSON_LIMIT, apiKeysFromEnv, buildApi } from '../api';
+import { serveApiMetrics } from '../api/metrics';
 import { withDelivery } from './registry-module';
 
 export interface ApiCommandOptions {
@@ -69,6 +71,10 @@ export async function runApi(options: ApiCommandOptions): Promise<void> {
     addressPolicy: new AddressPolicy(deliveryConfigFromEnv().webhookAllowList),
     logger: true,
   });
+  // Before it listens: the metrics count every answer from the first.
+  const metricsAddress = process.env.FANOUT_METRICS_ADDRESS?.trim();
+  const metrics = metricsAddress ? await serveApiMetrics(app, metricsAddress) : undefined;
+  if (metrics) console.log(`API metrics on ${metrics.url}`);
   const address = await app.listen({
     host: process.env.API_HOST ?? '127.0.0.1',
     port: Number(process.env.API_PORT ?? 8080),
@@ -77,6 +83,7 @@ export async function runApi(options: ApiCommandOptions): Promise<void> {
 
   const shutdown = async () => {
     await app.close();
+    await metrics?.close();
     await delivery.amqp.close();
     await local?.shutdown();
     process.exit(0);
