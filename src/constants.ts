@@ -96,6 +96,16 @@ export function toleratedFailures(
   return Math.floor((total * policy.toleratedFailurePercent) / 100);
 }
 
+/** Successes a quorum (`Completion`) needs of `total` targets; Infinity for none. */
+export function quorumOf(
+  completion: { successes: number } | { successPercent: number } | undefined,
+  total: number,
+): number {
+  if (completion === undefined) return Infinity;
+  if ('successes' in completion) return completion.successes;
+  return Math.ceil((total * completion.successPercent) / 100);
+}
+
 /** Records per saveRecords activity: a few hundred KiB at most, offloaded to the store when larger than 2 KiB. */
 export const RECORDS_PER_SAVE = 100;
 

@@ -146,10 +146,21 @@ export type FanoutControl = z.infer<typeof FanoutControl>;
 
 /** Why a fan-out stopped before every target had settled on its own. */
 export const StopReason = z.object({
-  reason: z.enum(['failure-policy', 'deadline']),
+  reason: z.enum(['failure-policy', 'deadline', 'quorum']),
   message: z.string(),
 });
 export type StopReason = z.infer<typeof StopReason>;
+
+/**
+ * When enough is enough: once `successes` targets (or `successPercent` of them) have succeeded, the rest are
+ * cancelled and the final callbacks run, told why (`stopped.reason: 'quorum'`); once that many can no longer
+ * succeed, the fan-out stops as a failure policy does.
+ */
+export const Completion = z.union([
+  z.strictObject({ successes: z.number().int().min(1) }),
+  z.strictObject({ successPercent: z.number().gt(0).max(100) }),
+]);
+export type Completion = z.infer<typeof Completion>;
 
 const Common = {
   cid: Cid.optional().describe('Your own correlation ID; must not be in use'),
@@ -172,6 +183,9 @@ const Common = {
     .describe("Temporal's task priority, 1 (first) to 5; default 3: every target, callback and shard runs at it"),
   fairness: Fairness.optional().describe(
     'How this fan-out shares workers with others on the task queue: its fairness key (default: its source) and weight',
+  ),
+  completion: Completion.optional().describe(
+    'A quorum: { successes: k } or { successPercent: p }; reached, the rest are cancelled and the final callbacks run',
   ),
   batching: Batching.optional().describe(
     'Run activity targets in batches, one activity per batch (default: as each service is defined, else one activity per target)',
@@ -488,6 +502,8 @@ export interface FanoutWorkflowInput {
   priority?: TaskPriority;
   /** Write the records out as files once the targets have settled (`fanout.writeResults`); absent: no files. */
   writeResults?: true;
+  /** A quorum of successes: reached, the rest are cancelled (see `Completion`). */
+  completion?: Completion;
 }
 
 /** As Temporal's `Priority`: what a fan-out's run, and so each of its tasks, is dispatched by. */
@@ -519,6 +535,8 @@ export interface ShardWorkflowInput extends ShardInput {
   startCancelled: boolean;
   /** The fan-out has a failure policy: signal it each failed target (targetFailedSignal). */
   reportFailures?: boolean;
+  /** The fan-out has a quorum: signal it the shard's successes so far each time this many more have succeeded. */
+  reportSuccessesEvery?: number;
   /** The fan-out was paused when this shard started. */
   startPaused?: boolean;
 }

@@ -9,6 +9,7 @@ import { Client, WorkflowFailedError, WorkflowUpdateFailedError } from '@tempora
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type {
   Batching,
+  Completion,
   Fairness,
   PlannedTarget,
   TargetItem,
@@ -58,7 +59,8 @@ import {
 import { hasLoneSurrogate } from './bounds';
 import { dryRunPlan } from './dry-run';
 import type { RegistryChecks } from './plan';
-import { planFanout, planFanoutOptions, planInvokeRetry } from './plan';
+import { checkQuorum, planFanout, planFanoutOptions, planInvokeRetry } from './plan';
+import { removeStaged } from '../store/staged-targets';
 import { stageTargets } from './staging';
 import type { TargetItems } from './target-items';
 import type { FanoutList, FanoutListOptions } from './listing';
@@ -112,6 +114,12 @@ export interface InvokeOptions {
   priority?: number;
   /** Its fairness key (default: its source) and weight: fan-outs of different keys share workers in proportion. */
   fairness?: Fairness;
+  /**
+   * A quorum: once `{ successes: k }` (or `{ successPercent: p }`) targets have succeeded, the rest are cancelled and
+   * the final callbacks run, told why (`stopped.reason: 'quorum'`); the fan-out completes. Once that many can no
+   * longer succeed, it stops as a failure policy does.
+   */
+  completion?: Completion;
   /**
    * Once the targets have settled, before the final callbacks: every record written to the result store as JSON
    * lines, a file per outcome (`fanouts/<cid>/results/succeeded.jsonl`, `failed.jsonl`, `cancelled.jsonl`), then a
@@ -203,6 +211,12 @@ export class FanoutClient {
       batching,
       where: where ?? (items as Partial<TargetItems>).where,
     });
+    try {
+      checkQuorum(input, stagedTargets.count);
+    } catch (error) {
+      await removeStaged(this.records.blobs, stagedTargets.prefix, stagedTargets.chunks);
+      throw error;
+    }
     const workflow = pattern === 'fanout' ? 'fanout' : 'parallelExecution';
     return (await this.start({ workflow, input: { ...input, stagedTargets } }, sample)) as FanoutCid;
   }

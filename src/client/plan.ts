@@ -171,7 +171,20 @@ export function planFanout(
   const request = pattern === 'fanout' ? parse(FanoutRequest, raw) : parse(ParallelRequest, raw);
   const services = Object.keys(request.targets).map((name) => own(request.targetOptions, name)?.service ?? name);
   const input = planRun(catalog, checks, request, pattern, cid, services);
+  checkQuorum(input, Object.keys(request.targets).length);
   return { ...input, targets: planTargets(catalog, checks, request.targets, request.targetOptions, request.batching) };
+}
+
+/** A quorum of more successes than there are targets could never be reached: refused before anything starts. */
+export function checkQuorum(input: FanoutWorkflowInput, targets: number): void {
+  const successes = input.completion && 'successes' in input.completion ? input.completion.successes : 0;
+  if (successes > targets)
+    throw new InvalidRequestError([
+      issue(
+        ['completion', 'successes'],
+        `${successes} successes asked of ${targets} target${targets === 1 ? '' : 's'}`,
+      ),
+    ]);
 }
 
 /**
@@ -222,6 +235,7 @@ function planRun(
     defaults: request.defaults ?? {},
     ...(request.failurePolicy !== undefined ? { failurePolicy: request.failurePolicy } : {}),
     ...(request.deadline !== undefined ? { deadline: request.deadline } : {}),
+    ...(request.completion !== undefined ? { completion: request.completion } : {}),
     priority: {
       ...(request.priority !== undefined ? { priorityKey: request.priority } : {}),
       fairnessKey: request.fairness?.key ?? fairnessKeyOf(source),

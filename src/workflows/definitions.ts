@@ -11,6 +11,9 @@ export const shardSettledSignal = defineSignal<[shardIndex: number]>('shardSettl
 /** A shard tells its fan-out that one of its targets failed, so the fan-out can apply its failure policy. */
 export const targetFailedSignal = defineSignal<[shardIndex: number]>('targetFailed');
 
+/** A shard tells its fan-out how many of its targets have succeeded so far, so the fan-out can check its quorum. */
+export const shardSucceededSignal = defineSignal<[shardIndex: number, ok: number]>('shardSucceeded');
+
 /** Targets in flight at most from now on (1 to MAX_CONCURRENCY_LIMIT), while the fan-out still starts targets. */
 export const setMaxConcurrencyUpdate = defineUpdate<FanoutControl, [maxConcurrency: number]>('setMaxConcurrency');
 

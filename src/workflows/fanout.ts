@@ -29,7 +29,7 @@ import type {
   StopReason,
 } from '../contracts';
 import type { Duration as TemporalDuration } from '@temporalio/common';
-import { FanoutStateKey, MAX_CONCURRENCY_LIMIT, callbackName, toleratedFailures } from '../constants';
+import { FanoutStateKey, MAX_CONCURRENCY_LIMIT, callbackName, quorumOf, toleratedFailures } from '../constants';
 import { pauseUpdate, progressQuery, redrivePlanQuery, resumeUpdate, setMaxConcurrencyUpdate } from './definitions';
 import { countFinished, countStarted } from './metrics';
 import { progressOf } from './progress';
@@ -65,6 +65,8 @@ class FanoutRun implements RunHost {
   /** The scope the targets (or shards) run in: cancelled when the fan-out is, or when it stops by itself. */
   private readonly targetsScope = new CancellationScope();
   private readonly tolerated: number;
+  /** Successes that stop the fan-out (`completion`), of all its targets; Infinity for none. */
+  private readonly quorum: number;
   private stopped?: StopReason;
   /** Run-time control (setMaxConcurrency, pause, resume): what the fan-out allows now. */
   private settings: RunSettings;
@@ -72,13 +74,17 @@ class FanoutRun implements RunHost {
   constructor(private readonly input: FanoutWorkflowInput) {
     this.reqTsUtc = utc(workflowInfo().runStartTime.getTime());
     this.tolerated = toleratedFailures(input.failurePolicy, input.targets.length);
+    this.quorum = quorumOf(input.completion, input.redrive?.total ?? input.targets.length);
     this.settings = { maxConcurrency: input.maxConcurrency, paused: false };
     const { targets, onTarget, maxConcurrency } = input;
     const plan = planShards(targets.length, onTarget.length, maxConcurrency, batchWidthOf(targets));
     this.targets =
       plan.shardCount === 1
         ? new SingleRun(input, this.reqTsUtc, plan, this)
-        : new ShardedRun(input, this.reqTsUtc, plan, this, Number.isFinite(this.tolerated));
+        : new ShardedRun(input, this.reqTsUtc, plan, this, {
+            failures: Number.isFinite(this.tolerated) || Number.isFinite(this.quorum),
+            quorum: Number.isFinite(this.quorum),
+          });
   }
 
   async run(): Promise<FanoutOutcome> {
@@ -104,7 +110,9 @@ class FanoutRun implements RunHost {
     deadline?.cancel();
     // A stop that cut nothing short (the deadline fired in the task where the last target finished) is no stop.
     if (!cutShort) this.stopped = undefined;
-    const cancelled = CancellationScope.current().consideredCancelled || cutShort;
+    // A quorum reached is the fan-out done, though it cancelled the rest.
+    const cancelled =
+      CancellationScope.current().consideredCancelled || (cutShort && this.stopped?.reason !== 'quorum');
 
     // Final callbacks start when the last target has settled, beside on-target callbacks still retrying.
     return CancellationScope.nonCancellable(async () => {
@@ -121,10 +129,31 @@ class FanoutRun implements RunHost {
   }
 
   failed(count: number): void {
+    const { targets, redrive, failurePolicy } = this.input;
+    // Successes still possible: those kept from an earlier run, and every target of this one not failed.
+    const reachable = (redrive?.keptOk ?? 0) + targets.length - count;
+    if (reachable < this.quorum && Number.isFinite(this.quorum)) {
+      const total = redrive?.total ?? targets.length;
+      this.stop({
+        reason: 'failure-policy',
+        message: `${count} of ${targets.length} targets failed: ${this.quorum} of ${total} can no longer succeed`,
+      });
+      return;
+    }
     if (count <= this.tolerated) return;
-    const { failurePolicy, targets } = this.input;
     const rule = failurePolicy === 'fail-fast' ? 'fail-fast' : `${this.tolerated} failed target(s) tolerated`;
     this.stop({ reason: 'failure-policy', message: `${count} of ${targets.length} targets failed; ${rule}` });
+  }
+
+  succeeded(count: number): void {
+    const { targets, redrive } = this.input;
+    const ok = (redrive?.keptOk ?? 0) + count;
+    if (ok < this.quorum) return;
+    const total = redrive?.total ?? targets.length;
+    this.stop({
+      reason: 'quorum',
+      message: `${ok} of ${total} targets succeeded: the quorum of ${this.quorum} is reached`,
+    });
   }
 
   saveCounts(): void {

@@ -13,7 +13,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { FanoutProgress, ShardResult, ShardWorkflowInput } from '../contracts';
-import { progressQuery, shardControlSignal, shardSettledSignal, targetFailedSignal } from './definitions';
+import {
+  progressQuery,
+  shardControlSignal,
+  shardSettledSignal,
+  shardSucceededSignal,
+  targetFailedSignal,
+} from './definitions';
 import { progressOf, targetStates } from './progress';
 import { detailsTable } from './records';
 import { TargetRunner } from './target-runner';
@@ -29,6 +35,10 @@ export async function fanoutShard(input: ShardWorkflowInput): Promise<ShardResul
     // the time a late signal arrives, which is no concern of the shard's.
     if (state === 'failed' && input.reportFailures && fanout)
       fanout.signal(targetFailedSignal, input.shardIndex).catch(() => undefined);
+    const every = input.reportSuccessesEvery;
+    const { ok } = runner.counts;
+    if (state === 'ok' && every && fanout && ok % every === 0)
+      fanout.signal(shardSucceededSignal, input.shardIndex, ok).catch(() => undefined);
     setCurrentDetails(detailsTable(runner.states, runner.counts, title()));
   });
   runner.control({ targetsAtOnce: input.maxConcurrency, paused: input.startPaused ?? false });

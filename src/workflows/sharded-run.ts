@@ -23,7 +23,7 @@ import type {
   ShardWorkflowInput,
   StopReason,
 } from '../contracts';
-import { shardControlSignal, shardSettledSignal, targetFailedSignal } from './definitions';
+import { shardControlSignal, shardSettledSignal, shardSucceededSignal, targetFailedSignal } from './definitions';
 import { LanePool } from './lane-pool';
 import { countsLine } from './records';
 import { fanoutShard } from './shard';
@@ -42,16 +42,18 @@ export class ShardedRun implements TargetsRun {
   private settings: RunSettings;
   /** Each shard's share of the concurrency, as the running shards were last told and the next ones start with. */
   private targetsAtOnce: number;
-  /** Failed targets the shards reported (signalled only under a failure policy). */
+  /** Failed targets the shards reported (signalled only under a failure policy or a quorum). */
   private failures = 0;
+  /** Each shard's successes as it last reported them (signalled only under a quorum). */
+  private readonly successes: number[] = [];
 
   constructor(
     private readonly input: FanoutWorkflowInput,
     private readonly reqTsUtc: string,
     private readonly plan: ShardPlan,
     private readonly host: RunHost,
-    /** Under a failure policy, shards report each failed target. */
-    private readonly reportFailures: boolean,
+    /** What the shards report: each failed target (under a failure policy or a quorum), successes (a quorum). */
+    private readonly report: { failures: boolean; quorum: boolean },
   ) {
     this.shards = plan.shardCount;
     this.states = Array.from({ length: plan.shardCount }, (): ShardState => 'pending');
@@ -67,6 +69,10 @@ export class ShardedRun implements TargetsRun {
       if (this.states[index] === 'running') this.states[index] = 'settled';
     });
     setHandler(targetFailedSignal, () => host.failed(++this.failures));
+    setHandler(shardSucceededSignal, (index, ok) => {
+      this.successes[index] = Math.max(this.successes[index] ?? 0, ok);
+      host.succeeded(this.successes.reduce((sum, n) => sum + (n ?? 0), 0));
+    });
   }
 
   async runTargets(scope: CancellationScope): Promise<boolean> {
@@ -188,7 +194,9 @@ export class ShardedRun implements TargetsRun {
       reqTsUtc: this.reqTsUtc,
       ...(redrive ? { redrive: redrive.number } : {}),
       shardIndex: index,
-      ...(this.reportFailures ? { reportFailures: true } : {}),
+      ...(this.report.failures ? { reportFailures: true } : {}),
+      // Every hundredth of the shard: the fan-out learns of its quorum late by at most that much a shard.
+      ...(this.report.quorum ? { reportSuccessesEvery: Math.max(1, Math.floor(slice.length / 100)) } : {}),
       ...(this.settings.paused ? { startPaused: true } : {}),
     };
     this.states[index] = 'running';

@@ -38,6 +38,7 @@ export class SingleRun implements TargetsRun {
       },
       (state) => {
         if (state === 'failed') host.failed(this.runner.counts.failed);
+        if (state === 'ok') host.succeeded(this.runner.counts.ok);
         if (state !== 'running') this.countsAtEachTenth();
         host.changed();
       },

@@ -11,6 +11,8 @@ import type { StateCounts } from './records';
 export interface RunHost {
   /** This many targets have failed so far: the fan-out applies its failure policy. */
   failed(count: number): void;
+  /** At least this many targets have succeeded so far: the fan-out checks its quorum. */
+  succeeded(count: number): void;
   /** Counts worth keeping in the memo (readable with no worker running) have changed. */
   saveCounts(): void;
   /** Something the Web UI's details show has changed. */
