@@ -6,13 +6,14 @@
  *      (the final callback's share);
  *   C  the same floor with local activities as targets (the last activity plain, as the fan-out's callbacks are);
  *   D  BullMQ FlowProducer on a private Redis (one parent, N children, the parent reads the children's values);
- *   E  this project's fan-out with local targets (`targetOptions.local`), otherwise as A.
+ *   E  this project's fan-out with local targets (`targetOptions.local`), otherwise as A;
+ *   F  this project's fan-out with batched targets (`batching: { maxTargets: 100 }`), otherwise as A.
  * Per run: wall time, CPU ms per target of this process (the worker) and of the server process (Temporal's dev
- * server for A-C and E, redis-server for D), peak RSS of each, history events per target (over every execution: a
+ * server for A-C, E and F, redis-server for D), peak RSS of each, history events per target (over every execution: a
  * sharded fan-out's shards too) and workflow tasks force-closed. Prints a table of medians per width and the medians
- * of the pair ratios A/B, A/C, A/D, E/C, E/D; its last line is one JSON object. A run that passes RUN_DEADLINE_MS is
+ * of the pair ratios A/B, A/C, A/D, E/C, E/D, F/D, F/A; its last line is one JSON object. A run that passes RUN_DEADLINE_MS is
  * stopped and the bench fails.
- *   npm run bench        BENCH_WIDTHS=100,1000,5000 (default)  BENCH_ROUNDS=3 (default)  BENCH_CONTENDERS=A,B,C,D,E
+ *   npm run bench        BENCH_WIDTHS=100,1000,5000 (default)  BENCH_ROUNDS=3 (default)  BENCH_CONTENDERS=A,B,C,D,E,F
  *                        BENCH_WORKER_OPTIONS='{"maxConcurrentActivityTaskPolls":5}' (both Temporal workers)
  */
 import os from 'node:os';
@@ -44,10 +45,13 @@ const CONTENDERS = {
   C: 'C bare Temporal, local activities',
   D: 'D BullMQ FlowProducer, Redis',
   E: 'E fan-out, local targets (this project)',
+  F: 'F fan-out, batched targets (this project)',
 } as const;
+/** F's batches: at most this many targets per `fanout.runBatch` activity. */
+const F_BATCH_TARGETS = 100;
 type Contender = keyof typeof CONTENDERS;
-const ORDER = (process.env.BENCH_CONTENDERS ?? 'A,B,C,D,E').split(',').map((name) => {
-  if (!Object.hasOwn(CONTENDERS, name)) throw new Error(`BENCH_CONTENDERS: no contender ${name}; they are A to E`);
+const ORDER = (process.env.BENCH_CONTENDERS ?? 'A,B,C,D,E,F').split(',').map((name) => {
+  if (!Object.hasOwn(CONTENDERS, name)) throw new Error(`BENCH_CONTENDERS: no contender ${name}; they are A to F`);
   return name as Contender;
 });
 const RATIOS = (
@@ -57,6 +61,8 @@ const RATIOS = (
     ['A', 'D'],
     ['E', 'C'],
     ['E', 'D'],
+    ['F', 'D'],
+    ['F', 'A'],
   ] as const
 ).filter(([one, other]) => ORDER.includes(one) && ORDER.includes(other));
 
@@ -127,13 +133,19 @@ async function main(): Promise<void> {
     const window = windowFor(width);
     switch (contender) {
       case 'A':
-      case 'E': {
+      case 'E':
+      case 'F': {
         const names = Array.from({ length: width }, (_, i) => `t${i}`);
         const targets = Object.fromEntries(names.map((name, i) => [name, i]));
         const local = contender === 'E';
+        const batching = contender === 'F' ? { maxTargets: F_BATCH_TARGETS } : undefined;
         const targetOptions = Object.fromEntries(names.map((name) => [name, { service: 'bench.target', local }]));
         const { figures, value: cid } = await measureRun(temporalPid, width, async () => {
-          const cid = await fanout.invoke(targets, ['bench.noop'], { targetOptions, maxConcurrency: window });
+          const cid = await fanout.invoke(targets, ['bench.noop'], {
+            targetOptions,
+            maxConcurrency: window,
+            ...(batching && { batching }),
+          });
           const result = await withinDeadline(fanout.result(cid), `${contender} at ${width}`, () =>
             env.client.workflow.getHandle(cid).terminate('the bench run passed its deadline'),
           );
@@ -141,7 +153,10 @@ async function main(): Promise<void> {
           if (ok !== width) throw new Error(`fan-out ${width}: only ${ok} targets ok`);
           return cid;
         });
-        return { ...figures, ...(await historyFigures(fanoutExecutionIds(cid, width, 0, window), width)) };
+        return {
+          ...figures,
+          ...(await historyFigures(fanoutExecutionIds(cid, width, 0, window, batching?.maxTargets), width)),
+        };
       }
       case 'B':
       case 'C': {
@@ -171,7 +186,7 @@ async function main(): Promise<void> {
         // Warm-up (JIT, workflow sandboxes, connections, Redis scripts): the figures are steady state.
         for (const contender of ORDER) await runOnce(contender, WARMUP_WIDTH);
         for (const width of WIDTHS) {
-          const runs: Record<Contender, Run[]> = { A: [], B: [], C: [], D: [], E: [] };
+          const runs: Record<Contender, Run[]> = { A: [], B: [], C: [], D: [], E: [], F: [] };
           figures[width] = runs;
           for (let round = 1; round <= ROUNDS; round++) {
             for (const contender of ORDER) {
@@ -271,7 +286,7 @@ function printWidth(width: number, runs: Record<Contender, Run[]>): void {
     ];
   });
   console.log(
-    `\nwidth ${width}: medians of ${runs[ORDER[0]].length} rounds (server = Temporal dev server for A-C and E, Redis for D)`,
+    `\nwidth ${width}: medians of ${runs[ORDER[0]].length} rounds (server = Temporal dev server for A-C, E and F, Redis for D)`,
   );
   console.log(
     formatTable(

@@ -2,7 +2,8 @@
  * `npm run bench:scale`: wide fan-outs on the official dev server (its state in SQLite, as `npm start` keeps it), one
  * worker in a process of its own (bench/scale-worker.ts), this process the client, records in a local result store in
  * a scratch folder. For each width (BENCH_SCALE_WIDTHS, default 5000,10000,100000): targets
- * answering 1 KB (BENCH_RESPONSE_BYTES) with one on-target callback and one final callback, maxConcurrency 1,000.
+ * answering 1 KB (BENCH_RESPONSE_BYTES) with one on-target callback and one final callback, maxConcurrency 1,000;
+ * BENCH_SCALE_BATCH=<maxTargets> runs them batched (`batching: { maxTargets }`), unset one activity per target.
  * Prints wall time, targets/s (and its ratio to the first width's), the largest history of any execution (fan-out
  * and shards), the largest payload in any of them, and peak RSS of worker and server; its last line is one JSON
  * object for the widest run.
@@ -42,6 +43,12 @@ const WORKER_NODE_OPTIONS = (process.env.BENCH_WORKER_NODE_OPTIONS ?? '--max-old
   .filter(Boolean);
 const WORKER_MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
 const MAX_CONCURRENCY = 1000;
+/** Targets per batch when set (`batching: { maxTargets }`); unset, every target is an activity of its own. */
+const BATCH = process.env.BENCH_SCALE_BATCH ? Number(process.env.BENCH_SCALE_BATCH) : undefined;
+if (BATCH !== undefined && !(Number.isInteger(BATCH) && BATCH >= 1))
+  throw new Error(`BENCH_SCALE_BATCH: ${process.env.BENCH_SCALE_BATCH} is not a positive integer`);
+/** As the workflow plans it: every target is batched, so the plan counts batches of BATCH. */
+const BATCH_WIDTH = BATCH ?? 1;
 const MIB = 2 ** 20;
 
 async function main(): Promise<void> {
@@ -74,7 +81,8 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(describeMachine()));
   console.log(
     `fan-outs of ${RESPONSE_BYTES}-byte responses, one on-target and one final callback, maxConcurrency ` +
-      `${MAX_CONCURRENCY}; dev server state ${SERVER_STATE === 'file' ? 'in SQLite (WAL)' : 'in memory'}, ` +
+      `${MAX_CONCURRENCY}, ${BATCH === undefined ? 'one activity per target' : `batched (batching: { maxTargets: ${BATCH} })`}; ` +
+      `dev server state ${SERVER_STATE === 'file' ? 'in SQLite (WAL)' : 'in memory'}, ` +
       `worker in a process of its own (node ${WORKER_NODE_OPTIONS.join(' ')}, MALLOC_ARENA_MAX=${WORKER_MALLOC_ARENA_MAX})`,
   );
   let last: Record<string, number> = {};
@@ -89,12 +97,13 @@ async function main(): Promise<void> {
         targetOptions,
         onTarget: [SCALE_ON_TARGET],
         maxConcurrency: MAX_CONCURRENCY,
+        ...(BATCH !== undefined && { batching: { maxTargets: BATCH } }),
       });
       const outcome = (await env.client.workflow.getHandle(cid).result()) as Pick<FanoutResult, 'counts'>;
       const wallSeconds = (Date.now() - started) / 1000;
       const cost = sampling.stop();
-      const { shardCount } = planShards(width, 1, MAX_CONCURRENCY);
-      const ids = fanoutExecutionIds(cid, width, 1, MAX_CONCURRENCY);
+      const { shardCount } = planShards(width, 1, MAX_CONCURRENCY, BATCH_WIDTH);
+      const ids = fanoutExecutionIds(cid, width, 1, MAX_CONCURRENCY, BATCH_WIDTH);
       let maxEvents = 0;
       let maxPayload = 0;
       const tasks = { count: 0, slowestMs: 0, timedOut: 0, forceClosed: 0, slowestIn: '' };
@@ -124,6 +133,7 @@ async function main(): Promise<void> {
         workerPeakRssMiB: Math.round(cost.worker.peakRssBytes / MIB),
         serverPeakRssMiB: Math.round(cost.server.peakRssBytes / MIB),
         shards: shardCount,
+        batchMaxTargets: BATCH ?? 0,
       };
       const targetsPerSecond = width / wallSeconds;
       first ??= { width, targetsPerSecond };

@@ -6,9 +6,18 @@
 import { temporal } from '@temporalio/proto';
 import { planShards, shardWorkflowId } from '../src/workflows/sharding';
 
-/** The fan-out's own workflow ID and, when it is sharded, its shards', as planned for this width and concurrency. */
-export function fanoutExecutionIds(cid: string, width: number, onTarget: number, maxConcurrency: number): string[] {
-  const { shardCount } = planShards(width, onTarget, maxConcurrency);
+/**
+ * The fan-out's own workflow ID and, when it is sharded, its shards', as planned for this width, concurrency and
+ * batch width (`maxTargets` when every target is batched, else 1), as the workflow plans them.
+ */
+export function fanoutExecutionIds(
+  cid: string,
+  width: number,
+  onTarget: number,
+  maxConcurrency: number,
+  batchWidth = 1,
+): string[] {
+  const { shardCount } = planShards(width, onTarget, maxConcurrency, batchWidth);
   return shardCount > 1 ? [cid, ...Array.from({ length: shardCount }, (_, i) => shardWorkflowId(cid, i))] : [cid];
 }
 
