@@ -286,6 +286,27 @@ export type TargetState = z.infer<typeof TargetState>;
 export const FanoutState = z.enum(['running', 'finalizing', 'completed', 'cancelled', 'failed']);
 export type FanoutState = z.infer<typeof FanoutState>;
 
+/** How long one service's targets took, as the fan-out saw them (started to settled, retries included). */
+export const ServiceLatencyFigures = z.object({
+  count: z.number().describe('Targets settled (succeeded or failed) so far'),
+  p50Ms: z.number(),
+  p95Ms: z.number(),
+  p99Ms: z.number().describe('Percentiles within 10% (read from logarithmic buckets)'),
+  maxMs: z.number(),
+  slowest: z.array(z.object({ target: z.string(), ms: z.number() })).describe('The slowest targets, slowest first'),
+});
+export type ServiceLatencyFigures = z.infer<typeof ServiceLatencyFigures>;
+export type LatencyFigures = Record<string, ServiceLatencyFigures>;
+
+/** The mergeable form the workflows keep: per service, logarithmic buckets (bucket i: up to 1.1^i ms). */
+export interface ServiceLatency {
+  count: number;
+  maxMs: number;
+  buckets: Record<number, number>;
+  slowest: { target: string; ms: number }[];
+}
+export type LatencyStats = Record<string, ServiceLatency>;
+
 export const FanoutProgress = z.object({
   cid: z.string(),
   source: z.string(),
@@ -310,6 +331,8 @@ export const FanoutProgress = z.object({
   paused: z.boolean().optional(),
   /** Set in a redrive: its number; the counts are then of the targets it re-runs. */
   redrive: z.number().optional(),
+  /** Per service, how long its targets took so far (a sharded fan-out's: of its finished shards). */
+  latency: z.record(z.string(), ServiceLatencyFigures).optional(),
 });
 export type FanoutProgress = z.infer<typeof FanoutProgress>;
 
@@ -351,6 +374,8 @@ export interface FanoutOutcome {
   stopped?: StopReason;
   /** Set when this run is a redrive: its number. Counts cover the whole fan-out. */
   redrive?: number;
+  /** Per service, how long its targets took (those of this run). */
+  latency?: LatencyFigures;
 }
 
 export const FanoutResult = z.object({
@@ -361,6 +386,7 @@ export const FanoutResult = z.object({
   callbacks: z.array(CallbackOutcome),
   stopped: StopReason.optional(),
   redrive: z.number().optional(),
+  latency: z.record(z.string(), ServiceLatencyFigures).optional(),
 });
 /** A fan-out's outcome with every record: the final payload as the final callbacks received it. */
 export type FanoutResult = z.infer<typeof FanoutResult> & { counts: FanoutCounts };
@@ -544,6 +570,8 @@ export interface ShardWorkflowInput extends ShardInput {
 export interface ShardResult {
   counts: FanoutCounts;
   callbacks: CallbackOutcome[];
+  /** Absent from shards of fan-outs started before latency was kept. */
+  latency?: LatencyStats;
 }
 
 /** One target of a batch, as the batch activity runs it. */
@@ -595,6 +623,8 @@ export interface BatchCallbacks {
 
 export interface BatchResult extends BatchCallbacks {
   states: BatchStates;
+  /** How long each target took in the batch, retries included (ms; -1 for one it did not run). */
+  ms?: number[];
 }
 
 /** The targets of a batch that settled so far, sent to the execution running it (`batchProgressSignal`). */

@@ -104,6 +104,8 @@ class BatchRun {
   private readonly clock = batchClock(this.context);
   private readonly states: string[];
   private readonly done: string[];
+  /** How long each target this attempt ran took, retries included; -1 for the others. */
+  private readonly ms: number[];
   private readonly callbacks: CallbackRunner;
 
   constructor(
@@ -116,6 +118,7 @@ class BatchRun {
     const checkpoint = this.context.info.heartbeatDetails as Checkpoint | undefined;
     this.done = checkpoint?.done.length === targets.length ? [...checkpoint.done] : Array.from(targets, () => '.');
     this.states = [...this.done];
+    this.ms = Array.from(targets, () => -1);
     this.callbacks = new CallbackRunner(registry, records, this.clock, input);
   }
 
@@ -140,7 +143,7 @@ class BatchRun {
       throw this.clock.signal.reason as Error;
     }
     countBatch('completed');
-    return { states: this.states.join(''), ...this.callbacks.summary() };
+    return { states: this.states.join(''), ms: this.ms, ...this.callbacks.summary() };
   }
 
   /** Its liveness and checkpoint. A local batch has none: the worker running its workflow runs it. */
@@ -151,8 +154,11 @@ class BatchRun {
   private async settle(offset: number): Promise<void> {
     if (this.done[offset] !== '.') return; // an earlier attempt finished it
     const target = this.input.targets[offset];
-    const stored = (await this.decidedBefore(target.index)) ?? (await this.runTarget(offset));
+    const startedAt = Date.now();
+    const before = await this.decidedBefore(target.index);
+    const stored = before ?? (await this.runTarget(offset));
     if (!stored) return; // cancelled: the workflow records it
+    if (!before) this.ms[offset] = Date.now() - startedAt;
     if (stored.state === 'cancelled') {
       this.states[offset] = 'c';
       return;

@@ -325,6 +325,7 @@ export class FanoutClient {
       counts: outcome.counts,
       ...(outcome.stopped ? { stopped: outcome.stopped } : {}),
       ...(outcome.redrive ? { redrive: outcome.redrive } : {}),
+      ...(outcome.latency ? { latency: outcome.latency } : {}),
     } satisfies FanoutResult;
   }
 

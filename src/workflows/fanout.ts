@@ -31,6 +31,7 @@ import type {
 import type { Duration as TemporalDuration } from '@temporalio/common';
 import { FanoutStateKey, MAX_CONCURRENCY_LIMIT, callbackName, quorumOf, toleratedFailures } from '../constants';
 import { pauseUpdate, progressQuery, redrivePlanQuery, resumeUpdate, setMaxConcurrencyUpdate } from './definitions';
+import { latencyFigures } from './latency';
 import { countFinished, countStarted } from './metrics';
 import { progressOf } from './progress';
 import { utc } from './records';
@@ -123,7 +124,7 @@ class FanoutRun implements RunHost {
       await this.targets.finished();
       this.setPhase(cancelled ? 'cancelled' : 'completed');
       const outcome = this.outcome(cancelled ? 'cancelled' : 'completed');
-      upsertMemo({ counts: outcome.counts });
+      upsertMemo({ counts: outcome.counts, ...(outcome.latency ? { latency: outcome.latency } : {}) });
       return outcome;
     });
   }
@@ -157,7 +158,7 @@ class FanoutRun implements RunHost {
   }
 
   saveCounts(): void {
-    upsertMemo({ counts: this.counts() });
+    upsertMemo({ counts: this.counts(), latency: latencyFigures(this.targets.latency()) });
   }
 
   changed(): void {
@@ -280,6 +281,7 @@ class FanoutRun implements RunHost {
 
   private outcome(state: FanoutOutcome['state']): FanoutOutcome {
     const { shards } = this.targets;
+    const latency = latencyFigures(this.targets.latency());
     return {
       cid: this.input.cid,
       state,
@@ -290,6 +292,7 @@ class FanoutRun implements RunHost {
       ...(shards ? { shards } : {}),
       ...(this.stopped ? { stopped: this.stopped } : {}),
       ...(this.input.redrive ? { redrive: this.input.redrive.number } : {}),
+      ...(Object.keys(latency).length ? { latency } : {}),
     };
   }
 

@@ -67,6 +67,6 @@ export async function fanoutShard(input: ShardWorkflowInput): Promise<ShardResul
     await runner.callbacksSettled();
     phase = CancellationScope.current().consideredCancelled || input.startCancelled ? 'cancelled' : 'completed';
     setCurrentDetails(detailsTable(runner.states, runner.counts, title()));
-    return { counts: runner.totals(), callbacks: runner.outcomes };
+    return { counts: runner.totals(), callbacks: runner.outcomes, latency: runner.latency };
   });
 }

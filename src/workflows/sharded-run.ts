@@ -18,6 +18,7 @@ import {
 import type {
   CallbackOutcome,
   FanoutCounts,
+  LatencyStats,
   FanoutWorkflowInput,
   ShardResult,
   ShardWorkflowInput,
@@ -25,6 +26,7 @@ import type {
 } from '../contracts';
 import { shardControlSignal, shardSettledSignal, shardSucceededSignal, targetFailedSignal } from './definitions';
 import { LanePool } from './lane-pool';
+import { latencyFigures, mergeLatency } from './latency';
 import { countsLine } from './records';
 import { fanoutShard } from './shard';
 import type { ShardPlan } from './sharding';
@@ -129,7 +131,10 @@ export class ShardedRun implements TargetsRun {
       if (state === 'running' || state === 'settled') runningShards.push(shardWorkflowId(cid, index));
     });
     const { ok, failed, cancelled } = counts;
-    return { states: { ok, failed, cancelled, running: 0, pending }, more: { runningShards } };
+    return {
+      states: { ok, failed, cancelled, running: 0, pending },
+      more: { runningShards, latency: latencyFigures(this.latency()) },
+    };
   }
 
   details(title: string): string {
@@ -145,6 +150,12 @@ export class ShardedRun implements TargetsRun {
 
   outcomes(): CallbackOutcome[] {
     return this.finishedShards().flatMap((result) => result.callbacks);
+  }
+
+  latency(): LatencyStats {
+    const merged: LatencyStats = {};
+    for (const result of this.finishedShards()) mergeLatency(merged, result.latency);
+    return merged;
   }
 
   /** Shards finish in any order: results has holes until all are done. */

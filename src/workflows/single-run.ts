@@ -4,8 +4,9 @@
  */
 import { isCancellation } from '@temporalio/workflow';
 import type { CancellationScope } from '@temporalio/workflow';
-import type { CallbackOutcome, FanoutCounts, FanoutWorkflowInput, StopReason } from '../contracts';
+import type { CallbackOutcome, FanoutCounts, FanoutWorkflowInput, LatencyStats, StopReason } from '../contracts';
 import { countsMemoInterval } from '../constants';
+import { latencyFigures, latencyLines } from './latency';
 import { targetStates } from './progress';
 import { detailsTable } from './records';
 import type { ShardPlan } from './sharding';
@@ -76,11 +77,20 @@ export class SingleRun implements TargetsRun {
   }
 
   progress(): ReturnType<TargetsRun['progress']> {
-    return { states: this.runner.counts, more: targetStates(this.runner.states) };
+    return {
+      states: this.runner.counts,
+      more: { ...targetStates(this.runner.states), latency: latencyFigures(this.runner.latency) },
+    };
   }
 
   details(title: string): string {
-    return detailsTable(this.runner.states, this.runner.counts, title);
+    return [detailsTable(this.runner.states, this.runner.counts, title), ...latencyLines(this.runner.latency)].join(
+      '\n',
+    );
+  }
+
+  latency(): LatencyStats {
+    return this.runner.latency;
   }
 
   outcomes(): CallbackOutcome[] {

@@ -12,6 +12,7 @@ import type {
   BatchCallbacks,
   BatchResult,
   CallbackInput,
+  LatencyStats,
   CallbackOutcome,
   CallbackRef,
   Defaults,
@@ -29,6 +30,7 @@ import { planUnits } from './batch-plan';
 import { batchActivityOptions, batchCallbacks, runBatch } from './batches';
 import { batchProgressSignal } from './definitions';
 import { LanePool } from './lane-pool';
+import { recordLatency } from './latency';
 import { countSettled } from './metrics';
 import { targetRecord } from './records';
 import type { TargetSuccess } from './steps';
@@ -58,6 +60,10 @@ export class TargetRunner {
   /** Kept in step with `states`, so wide slices do not recount every target at every settle. */
   readonly counts: StateCounts = { pending: 0, running: 0, ok: 0, failed: 0, cancelled: 0 };
   readonly outcomes: CallbackOutcome[] = [];
+  /** How long settled targets took, per service. */
+  readonly latency: LatencyStats = {};
+  /** When each target running now started, by position (the workflow's clock). */
+  private readonly startedAt = new Map<number, number>();
   private callbacksRun = 0;
   private callbacksFailed = 0;
   private readonly callbacksInFlight: Promise<void>[] = [];
@@ -162,6 +168,7 @@ export class TargetRunner {
   /** Starts the target and settles it when it ends. Chained rather than async, for fewer promises (see `runTarget`). */
   private runOne(target: PlannedTarget, position: number): Promise<void> {
     this.setState(target.name, 'running');
+    this.startedAt.set(position, Date.now());
     this.onChange('running');
     const { cid, source, defaults, reqTsUtc, redrive } = this.ctx;
     const index = this.indexOf(target, position);
@@ -198,6 +205,10 @@ export class TargetRunner {
     }
     this.setState(target.name, state);
     countSettled(target.service, state);
+    const startedAt = this.startedAt.get(position);
+    this.startedAt.delete(position);
+    if (startedAt !== undefined && state !== 'cancelled')
+      recordLatency(this.latency, target.service, target.name, Date.now() - startedAt);
     this.onChange(state);
     const input: CallbackInput = record ? { record } : { stored: { cid, index } };
     const channel = pattern === 'parallel' ? 'PARALLEL_EXEC_ON_TARGET' : 'FANOUT_ON_TARGET';
@@ -272,6 +283,11 @@ export class TargetRunner {
     const decided: Decided[] = [];
     for (let position = unit.start; position < unit.end; position++) {
       const state = result?.states[position - unit.start];
+      const ms = result?.ms?.[position - unit.start] ?? -1;
+      if ((state === 'o' || state === 'f') && ms >= 0) {
+        const { service, name } = this.ctx.targets[position];
+        recordLatency(this.latency, service, name, ms);
+      }
       if (state === 'o' || state === 'f') this.settleRecorded(position, state === 'o' ? 'ok' : 'failed');
       else if (this.states.get(this.ctx.targets[position].name) === 'running') {
         const cause =

@@ -3,7 +3,7 @@
  * workflows of their own (ShardedRun). The fan-out keeps what both share: its handlers, phase, failure policy,
  * deadline, final callbacks and outcome.
  */
-import type { CallbackOutcome, FanoutCounts, FanoutProgress, StopReason } from '../contracts';
+import type { CallbackOutcome, FanoutCounts, FanoutProgress, LatencyStats, StopReason } from '../contracts';
 import type { CancellationScope } from '@temporalio/workflow';
 import type { StateCounts } from './records';
 
@@ -49,4 +49,6 @@ export interface TargetsRun {
   details(title: string): string;
   /** The on-target callback outcomes listed in the fan-out's outcome. */
   outcomes(): CallbackOutcome[];
+  /** How long settled targets took, per service (a sharded run's: its finished shards'). */
+  latency(): LatencyStats;
 }
