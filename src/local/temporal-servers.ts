@@ -47,6 +47,11 @@ export interface DevServerOptions {
   ui?: boolean;
   port?: number;
   uiPort?: number;
+  /**
+   * Task queue fairness (`matching.enableFairness`): on by default; off only to measure first come first served
+   * dispatch against it (npm run bench:fairness). Priority stays on either way.
+   */
+  fairness?: boolean;
   /** Extra `temporal server start-dev` flags, e.g. `--dynamic-config-value`. */
   extraArgs?: string[];
   log?: (line: string) => void;
@@ -89,7 +94,11 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
         ...(options.ui ? { ui: true, ...(options.uiPort ? { uiPort: options.uiPort } : {}) } : {}),
         log: { format: 'pretty', level: 'error' },
         extraArgs: [
-          ...FAIRNESS_DYNAMIC_CONFIG,
+          ...(options.fairness === false
+            ? FAIRNESS_DYNAMIC_CONFIG.map((arg) =>
+                arg === 'matching.enableFairness=true' ? 'matching.enableFairness=false' : arg,
+              )
+            : FAIRNESS_DYNAMIC_CONFIG),
           ...(options.dbFilename && options.sqlitePragmas !== false ? DURABLE_SQLITE_PRAGMAS : []),
           ...(options.extraArgs ?? []),
         ],
