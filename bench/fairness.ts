@@ -21,7 +21,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
 import type { FanoutCid } from '../src/client';
@@ -30,7 +30,7 @@ import { startDevServer } from '../src/local/temporal-servers';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { LocalBlobStore } from '../src/store/local-store';
 import { fanoutDataConverter } from '../src/store/payload-driver';
-import { createFanoutWorker } from '../src/worker/create-worker';
+import { startWorkersApart } from '../src/testing/workers-apart';
 import { bundleFanoutWorkflows } from '../src/worker/workflow-bundle';
 import { describeMachine } from './machine';
 import { median } from './stats';
@@ -86,30 +86,15 @@ interface Case {
 
 /** Two fan-out workers on a task queue of their own, each on a connection of its own, as two processes would be. */
 async function startCase(server: Server, taskQueue: string, workflowBundle: WorkflowBundleOption): Promise<Case> {
-  const address = server.env.connection.options.address;
-  const connections = await Promise.all(Array.from({ length: WORKERS }, () => NativeConnection.connect({ address })));
-  const workers = await Promise.all(
-    connections.map((connection) =>
-      createFanoutWorker({
-        connection,
-        registry,
-        store: server.store,
-        taskQueue,
-        workflowBundle,
-        ...WORKER_OPTIONS,
-      }),
-    ),
-  );
-  const running = workers.map((worker) => worker.run());
+  const workers = await startWorkersApart(WORKERS, server.env.connection.options.address, {
+    registry,
+    store: server.store,
+    taskQueue,
+    workflowBundle,
+    ...WORKER_OPTIONS,
+  });
   const fanout = new FanoutClient({ client: server.env.client, registry, store: server.store, taskQueue });
-  return {
-    fanout,
-    async stop() {
-      for (const worker of workers) worker.shutdown();
-      await Promise.all(running);
-      await Promise.all(connections.map((connection) => connection.close()));
-    },
-  };
+  return { fanout, stop: () => workers.stop() };
 }
 
 const targets = (prefix: string, width: number, service = 'work') => ({

@@ -5,14 +5,14 @@
  * Ordering, not timing, is asserted: the small fan-out finishes while the large one has most of its targets left.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NativeConnection } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
 import type { FanoutCid } from '../src/client';
 import { Registry, defineCallback, defineService } from '../src/registry';
-import { createFanoutWorker } from '../src/worker/create-worker';
 import { fanoutBundle } from './helpers/fanout-env';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { createDevServerEnv } from './helpers/temporal-env';
+import type { WorkersApart } from '../src/testing';
+import { startWorkersApart } from '../src/testing';
 import { waitFor } from './helpers/wait';
 
 const TASK_QUEUE = 'fairness';
@@ -31,37 +31,23 @@ const registry = new Registry(
 
 let env: FanoutTestEnv;
 let fanout: FanoutClient;
-let stopWorkers: () => Promise<void>;
+let workers: WorkersApart;
 
 beforeAll(async () => {
   env = await createDevServerEnv();
-  const workflowBundle = await fanoutBundle();
   // Two workers of 5 activity slots each: a wide fan-out's targets wait in the task queue.
-  // Each on a connection of its own, as two worker processes would be.
-  const connections = await Promise.all([1, 2].map(() => NativeConnection.connect({ address: env.address })));
-  const workers = await Promise.all(
-    connections.map((connection) =>
-      createFanoutWorker({
-        connection,
-        registry,
-        store: env.store,
-        taskQueue: TASK_QUEUE,
-        workflowBundle,
-        maxConcurrentActivityTaskExecutions: 5,
-      }),
-    ),
-  );
-  const running = workers.map((worker) => worker.run());
-  stopWorkers = async () => {
-    for (const worker of workers) worker.shutdown();
-    await Promise.all(running);
-    await Promise.all(connections.map((connection) => connection.close()));
-  };
+  workers = await startWorkersApart(2, env.address, {
+    registry,
+    store: env.store,
+    taskQueue: TASK_QUEUE,
+    workflowBundle: await fanoutBundle(),
+    maxConcurrentActivityTaskExecutions: 5,
+  });
   fanout = new FanoutClient({ client: env.client, registry, store: env.store, taskQueue: TASK_QUEUE });
 }, 120_000);
 
 afterAll(async () => {
-  await stopWorkers?.();
+  await workers?.stop();
   await env?.teardown();
 });
 

@@ -4,15 +4,14 @@
  * second, measured at the receiver over the whole run of three fan-outs at once (after the server's initial burst).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NativeConnection } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
 import { InvalidRequestError } from '../src/client';
 import { Registry, RegistryError, defineCallback, defineService } from '../src/registry';
-import { createFanoutWorker } from '../src/worker/create-worker';
-import type { FanoutWorker } from '../src/worker/fanout-worker';
 import { fanoutBundle } from './helpers/fanout-env';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { createDevServerEnv } from './helpers/temporal-env';
+import type { WorkersApart } from '../src/testing';
+import { startWorkersApart } from '../src/testing';
 import { limiterWorkflowId } from '../src/contracts';
 
 const TASK_QUEUE = 'limits';
@@ -48,27 +47,22 @@ const registry = new Registry(
 
 let env: FanoutTestEnv;
 let fanout: FanoutClient;
-let workers: FanoutWorker[];
-let connections: NativeConnection[];
-let runs: Promise<void>[];
+let workers: WorkersApart;
 
 beforeAll(async () => {
   env = await createDevServerEnv();
   const workflowBundle = await fanoutBundle();
-  connections = await Promise.all([1, 2].map(() => NativeConnection.connect({ address: env.address })));
-  workers = await Promise.all(
-    connections.map((connection) =>
-      createFanoutWorker({ connection, registry, store: env.store, taskQueue: TASK_QUEUE, workflowBundle }),
-    ),
-  );
-  runs = workers.map((worker) => worker.run());
+  workers = await startWorkersApart(2, env.address, {
+    registry,
+    store: env.store,
+    taskQueue: TASK_QUEUE,
+    workflowBundle,
+  });
   fanout = new FanoutClient({ client: env.client, registry, store: env.store, taskQueue: TASK_QUEUE });
 }, 120_000);
 
 afterAll(async () => {
-  for (const worker of workers ?? []) worker.shutdown();
-  await Promise.all(runs ?? []);
-  await Promise.all((connections ?? []).map((connection) => connection.close()));
+  await workers?.stop();
   await env?.teardown();
 });
 

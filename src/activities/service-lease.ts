@@ -13,8 +13,11 @@ import { acquireLeaseUpdate, releaseLeaseSignal, renewLeaseSignal } from '../wor
 
 /** How long a lease lasts unrenewed: a holder whose worker is lost frees its place after this. */
 export const LEASE_MS = 30_000;
-/** How long to wait before asking again while the limiter hands over to its next run. */
-const HANDOVER_RETRY_MS = 200;
+/**
+ * How long to wait, at most, before asking again when the limiter cannot take the request now: it hands over to its
+ * next run, or already holds as many waiting requests as the server allows one workflow (10 by default).
+ */
+const ASK_AGAIN_MS = 500;
 
 /**
  * Created outside any activity: a release sent from here is not aborted with the activity (a cancelled target still
@@ -67,9 +70,17 @@ async function acquire(
       });
       return;
     } catch (error) {
-      const handingOver = error instanceof WorkflowUpdateFailedError && /handing over/.test(String(error.cause));
-      if (!handingOver) throw error;
-      await new Promise((resolve) => setTimeout(resolve, HANDOVER_RETRY_MS));
+      if (!askAgain(error)) throw error;
+      // Spread out, so that many waiting targets do not ask all at once.
+      await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MS / 2 + Math.random() * (ASK_AGAIN_MS / 2)));
     }
   }
+}
+
+/** Refusals that mean "not now": the limiter handing over, the server's limit on updates in flight, an aborted one. */
+function askAgain(error: unknown): boolean {
+  if (error instanceof WorkflowUpdateFailedError) return /handing over/.test(String(error.cause));
+  return /in-flight updates|update was aborted|workflow is closing|continued as new/i.test(
+    error instanceof Error ? error.message : String(error),
+  );
 }

@@ -39,3 +39,6 @@ export async function createDevServerEnv(
 ): Promise<FanoutTestEnv> {
   return Object.assign(await startDevServer({ ...options, dataConverter: fanoutDataConverter(store) }), { store });
 }
+
+export { startWorkersApart } from './workers-apart';
+export type { WorkersApart } from './workers-apart';

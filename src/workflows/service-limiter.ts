@@ -9,14 +9,19 @@ import { allHandlersFinished, condition, continueAsNew, setHandler, workflowInfo
 import type { ServiceLimiterInput } from '../contracts';
 import { acquireLeaseUpdate, releaseLeaseSignal, renewLeaseSignal } from './definitions';
 
-/** Events after which the limiter hands over to a new run (or sooner, when the server suggests it). */
+/**
+ * Events, and leases asked for, after which the limiter hands over to a new run (or sooner, when the server suggests
+ * it): the server accepts at most 2,000 updates in one run (`history.maxTotalUpdates`).
+ */
 const EVENTS_PER_RUN = 5_000;
+const ASKS_PER_RUN = 1_500;
 
 export async function serviceLimiter(input: ServiceLimiterInput): Promise<void> {
   let limit = input.limit;
   const leases = new Map<string, number>(input.leases ?? []);
   const waiting: string[] = [];
   let handingOver = false;
+  let asks = 0;
 
   const expire = () => {
     const now = Date.now();
@@ -26,6 +31,7 @@ export async function serviceLimiter(input: ServiceLimiterInput): Promise<void> 
   setHandler(
     acquireLeaseUpdate,
     async (holder, leaseMs, newLimit) => {
+      asks++;
       limit = newLimit; // the service's limit as its workers now define it
       if (leases.has(holder)) {
         // A retried acquire of a lease already held (its answer was lost): it is held.
@@ -51,7 +57,8 @@ export async function serviceLimiter(input: ServiceLimiterInput): Promise<void> 
     leases.delete(holder);
   });
 
-  const longHistory = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= EVENTS_PER_RUN;
+  const longHistory = () =>
+    workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= EVENTS_PER_RUN || asks >= ASKS_PER_RUN;
   while (!longHistory()) {
     // Woken by anything that changes the leases, and when the next one is due to expire.
     const next = Math.min(...leases.values());
