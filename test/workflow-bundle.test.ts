@@ -69,6 +69,7 @@ describe('a worker on a workflow bundle built ahead of time', () => {
   it('refuses a bundle with two copies of the workflow SDK, and one without the fan-out workflows', async () => {
     // A second copy of @temporalio/workflow where a nested install would put it; webpack resolves everything else
     // from the repository's node_modules above. The folder must sit inside the repository for that.
+    fs.mkdirSync(path.join(ROOT, '.data'), { recursive: true }); // a fresh clone has none yet
     const app = fs.mkdtempSync(path.join(ROOT, '.data', 'two-sdk-copies-'));
     try {
       const nested = path.join(app, 'node_modules', '@temporalio', 'workflow');
