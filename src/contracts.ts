@@ -162,6 +162,17 @@ export const Completion = z.union([
 ]);
 export type Completion = z.infer<typeof Completion>;
 
+/**
+ * A circuit breaker per service: after `failures` failed targets of a service in a row, its targets stop starting;
+ * every `probeEvery` (default 30 s) one goes through as a probe, and a success closes the circuit again.
+ */
+export const CircuitBreaker = z.strictObject({
+  failures: z.number().int().min(1).describe('Failed targets of one service in a row that open its circuit'),
+  probeEvery: Duration.optional().describe('How often an open circuit lets one target through; default 30 s'),
+});
+export type CircuitBreaker = z.infer<typeof CircuitBreaker>;
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
 const Common = {
   cid: Cid.optional().describe('Your own correlation ID; must not be in use'),
   failurePolicy: FailurePolicy.optional().describe(
@@ -183,6 +194,9 @@ const Common = {
     .describe("Temporal's task priority, 1 (first) to 5; default 3: every target, callback and shard runs at it"),
   fairness: Fairness.optional().describe(
     'How this fan-out shares workers with others on the task queue: its fairness key (default: its source) and weight',
+  ),
+  circuitBreaker: CircuitBreaker.optional().describe(
+    'A circuit breaker per service: its targets stop starting after so many failures in a row, probed at intervals',
   ),
   completion: Completion.optional().describe(
     'A quorum: { successes: k } or { successPercent: p }; reached, the rest are cancelled and the final callbacks run',
@@ -331,6 +345,8 @@ export const FanoutProgress = z.object({
   paused: z.boolean().optional(),
   /** Set in a redrive: its number; the counts are then of the targets it re-runs. */
   redrive: z.number().optional(),
+  /** Services whose circuit is not closed (`circuitBreaker`): open, or letting a probe through. */
+  circuits: z.record(z.string(), z.enum(['open', 'half-open'])).optional(),
   /** Per service, how long its targets took so far (a sharded fan-out's: of its finished shards). */
   latency: z.record(z.string(), ServiceLatencyFigures).optional(),
 });
@@ -530,6 +546,8 @@ export interface FanoutWorkflowInput {
   writeResults?: true;
   /** A quorum of successes: reached, the rest are cancelled (see `Completion`). */
   completion?: Completion;
+  /** A circuit breaker per service (see `CircuitBreaker`). */
+  circuitBreaker?: CircuitBreaker;
 }
 
 /** As Temporal's `Priority`: what a fan-out's run, and so each of its tasks, is dispatched by. */
@@ -553,6 +571,7 @@ export interface ShardInput {
   reqTsUtc: string;
   /** Set in a redrive: stamped on the records this slice writes. */
   redrive?: number;
+  circuitBreaker?: CircuitBreaker;
 }
 
 /** The shard workflow's input: its slice, its place, and whether the fan-out was cancelled before it started. */

@@ -9,6 +9,7 @@ import { Client, WorkflowFailedError, WorkflowUpdateFailedError } from '@tempora
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type {
   Batching,
+  CircuitBreaker,
   Completion,
   Fairness,
   PlannedTarget,
@@ -120,6 +121,11 @@ export interface InvokeOptions {
    * longer succeed, it stops as a failure policy does.
    */
   completion?: Completion;
+  /**
+   * A circuit breaker per service: after `failures` failed targets of a service in a row, its targets stop starting
+   * (the others' go on); every `probeEvery` (default 30 s) one goes through, and a success closes it again.
+   */
+  circuitBreaker?: CircuitBreaker;
   /**
    * Once the targets have settled, before the final callbacks: every record written to the result store as JSON
    * lines, a file per outcome (`fanouts/<cid>/results/succeeded.jsonl`, `failed.jsonl`, `cancelled.jsonl`), then a

@@ -236,6 +236,7 @@ function planRun(
     ...(request.failurePolicy !== undefined ? { failurePolicy: request.failurePolicy } : {}),
     ...(request.deadline !== undefined ? { deadline: request.deadline } : {}),
     ...(request.completion !== undefined ? { completion: request.completion } : {}),
+    ...(request.circuitBreaker !== undefined ? { circuitBreaker: request.circuitBreaker } : {}),
     priority: {
       ...(request.priority !== undefined ? { priorityKey: request.priority } : {}),
       fairnessKey: request.fairness?.key ?? fairnessKeyOf(source),

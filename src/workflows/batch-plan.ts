@@ -27,7 +27,7 @@ export function batchable(target: PlannedTarget): boolean {
 }
 
 /** The pool's items for these targets, in order. */
-export function planUnits(targets: PlannedTarget[]): Unit[] {
+export function planUnits(targets: PlannedTarget[], { byService = false } = {}): Unit[] {
   const units: Unit[] = [];
   let current: (Unit & { bytes: number }) | undefined;
   targets.forEach((target, position) => {
@@ -41,6 +41,7 @@ export function planUnits(targets: PlannedTarget[]): Unit[] {
     const fits =
       current &&
       sameBatching(targets[current.start], target) &&
+      (!byService || targets[current.start].service === target.service) &&
       current.end - current.start < maxTargets &&
       (maxBytes === undefined || current.bytes + bytes <= maxBytes);
     if (fits) {

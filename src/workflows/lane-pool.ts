@@ -20,11 +20,18 @@ export interface LanePoolOptions {
   width?: (position: number) => number;
   /** The narrowest item's width: lanes beyond `atOnce / minWidth` would only wait. */
   minWidth?: number;
+  /** Shared by several pools (one per service): what they have in flight together, and the most they may. */
+  budget?: Budget;
   /**
    * Once the scope the pool runs in is cancelled: take nothing more (targets: the run marks them not started), or
    * take the rest regardless of `atOnce` and `paused`, so that each settles cancelled in its own way (shards).
    */
   whenCancelled: 'stop' | 'take-rest';
+}
+
+export interface Budget {
+  inFlight: number;
+  atOnce: number;
 }
 
 export class LanePool {
@@ -65,6 +72,11 @@ export class LanePool {
     return Math.min(this.options.width?.(this.next) ?? 1, this.atOnce);
   }
 
+  /** Items not taken yet. */
+  untaken(): number {
+    return this.remaining();
+  }
+
   private remaining(): number {
     return this.options.size - this.next;
   }
@@ -80,7 +92,11 @@ export class LanePool {
   /** Whether a lane may take the next item now. */
   private open(): boolean {
     if (this.cancelled()) return this.options.whenCancelled === 'take-rest';
-    return !this.paused && this.remaining() > 0 && this.inFlight + this.weightOfNext() <= this.atOnce;
+    if (this.paused || this.remaining() === 0) return false;
+    const weight = this.weightOfNext();
+    const { budget } = this.options;
+    if (budget && budget.inFlight > 0 && budget.inFlight + weight > budget.atOnce) return false;
+    return this.inFlight + weight <= this.atOnce;
   }
 
   private async lane(): Promise<void> {
@@ -97,10 +113,12 @@ export class LanePool {
         const weight = Math.max(1, this.weightOfNext());
         const position = this.next++;
         this.inFlight += weight;
+        if (this.options.budget) this.options.budget.inFlight += weight;
         try {
           await this.options.take(position, weight);
         } finally {
           this.inFlight -= weight;
+          if (this.options.budget) this.options.budget.inFlight -= weight;
         }
       }
     } finally {

@@ -20,7 +20,7 @@ import {
   shardSucceededSignal,
   targetFailedSignal,
 } from './definitions';
-import { progressOf, targetStates } from './progress';
+import { circuitsOf, progressOf, targetStates } from './progress';
 import { detailsTable } from './records';
 import { TargetRunner } from './target-runner';
 
@@ -45,11 +45,10 @@ export async function fanoutShard(input: ShardWorkflowInput): Promise<ShardResul
   setHandler(shardControlSignal, ({ concurrency, paused }) => runner.control({ targetsAtOnce: concurrency, paused }));
   setHandler(progressQuery, () => {
     const { cid, source, pattern, targets } = input;
-    return progressOf(
-      { cid, source, pattern, state: phase, total: targets.length },
-      runner.counts,
-      targetStates(runner.states),
-    );
+    return progressOf({ cid, source, pattern, state: phase, total: targets.length }, runner.counts, {
+      ...targetStates(runner.states),
+      ...circuitsOf(runner.circuits()),
+    });
   });
 
   if (!input.startCancelled) {

@@ -7,7 +7,7 @@ import type { CancellationScope } from '@temporalio/workflow';
 import type { CallbackOutcome, FanoutCounts, FanoutWorkflowInput, LatencyStats, StopReason } from '../contracts';
 import { countsMemoInterval } from '../constants';
 import { latencyFigures, latencyLines } from './latency';
-import { targetStates } from './progress';
+import { circuitLines, circuitsOf, targetStates } from './progress';
 import { detailsTable } from './records';
 import type { ShardPlan } from './sharding';
 import { targetsAtOnceFor } from './sharding';
@@ -23,7 +23,7 @@ export class SingleRun implements TargetsRun {
     private readonly plan: ShardPlan,
     private readonly host: RunHost,
   ) {
-    const { cid, source, pattern, targets, onTarget, defaults, redrive } = input;
+    const { cid, source, pattern, targets, onTarget, defaults, redrive, circuitBreaker } = input;
     this.runner = new TargetRunner(
       {
         cid,
@@ -36,6 +36,7 @@ export class SingleRun implements TargetsRun {
         reqTsUtc,
         targetsAtOnce: plan.targetsAtOnce,
         ...(redrive ? { redrive: redrive.number } : {}),
+        ...(circuitBreaker ? { circuitBreaker } : {}),
       },
       (state) => {
         if (state === 'failed') host.failed(this.runner.counts.failed);
@@ -79,14 +80,20 @@ export class SingleRun implements TargetsRun {
   progress(): ReturnType<TargetsRun['progress']> {
     return {
       states: this.runner.counts,
-      more: { ...targetStates(this.runner.states), latency: latencyFigures(this.runner.latency) },
+      more: {
+        ...targetStates(this.runner.states),
+        latency: latencyFigures(this.runner.latency),
+        ...circuitsOf(this.runner.circuits()),
+      },
     };
   }
 
   details(title: string): string {
-    return [detailsTable(this.runner.states, this.runner.counts, title), ...latencyLines(this.runner.latency)].join(
-      '\n',
-    );
+    return [
+      detailsTable(this.runner.states, this.runner.counts, title),
+      ...circuitLines(this.runner.circuits()),
+      ...latencyLines(this.runner.latency),
+    ].join('\n');
   }
 
   latency(): LatencyStats {

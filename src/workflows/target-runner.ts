@@ -12,6 +12,8 @@ import type {
   BatchCallbacks,
   BatchResult,
   CallbackInput,
+  CircuitBreaker,
+  CircuitState,
   LatencyStats,
   CallbackOutcome,
   CallbackRef,
@@ -30,6 +32,7 @@ import { planUnits } from './batch-plan';
 import { batchActivityOptions, batchCallbacks, runBatch } from './batches';
 import { batchProgressSignal } from './definitions';
 import { LanePool } from './lane-pool';
+import { ServicePools } from './service-pools';
 import { recordLatency } from './latency';
 import { countSettled } from './metrics';
 import { targetRecord } from './records';
@@ -53,6 +56,14 @@ export interface RunnerContext {
   reqTsUtc: string;
   targetsAtOnce: number;
   redrive?: number;
+  circuitBreaker?: CircuitBreaker;
+}
+
+/** What runs the items: one lane pool, or with a circuit breaker one per service (see service-pools). */
+interface Pool {
+  paused: boolean;
+  setAtOnce(atOnce: number): void;
+  run(): Promise<void>;
 }
 
 export class TargetRunner {
@@ -76,7 +87,9 @@ export class TargetRunner {
   /** Batches running, by their number (their unit's): progress signals name them. */
   private readonly openBatches = new Map<number, Unit>();
   /** Takes the targets in order; a cancelled scope stops it taking more (markNotStarted records the rest). */
-  private readonly pool: LanePool;
+  private readonly pool: Pool;
+  /** With a circuit breaker: the pools per service, which also keep each service's circuit. */
+  private readonly services?: ServicePools;
   /** What cancelled the targets, for their records: the fan-out's own stop says why it stopped. */
   cancelledBy = 'the fan-out was cancelled';
 
@@ -86,19 +99,27 @@ export class TargetRunner {
     private readonly onChange: (state: TargetState) => void = () => undefined,
   ) {
     for (const target of ctx.targets) this.setState(target.name, 'pending');
-    this.units = planUnits(ctx.targets);
+    this.units = planUnits(ctx.targets, { byService: ctx.circuitBreaker !== undefined });
     const width = (unit: Unit) => unit.end - unit.start;
-    this.pool = new LanePool({
-      size: this.units.length,
-      atOnce: ctx.targetsAtOnce,
-      take: (u, weight) => {
-        const unit = this.units[u];
-        return unit.batch ? this.runBatchUnit(u, unit, weight) : this.runOne(ctx.targets[unit.start], unit.start);
-      },
-      width: (u) => width(this.units[u]),
-      minWidth: this.units.reduce((narrowest, unit) => Math.min(narrowest, width(unit)), Infinity),
-      whenCancelled: 'stop',
-    });
+    const take = (u: number, weight: number) => {
+      const unit = this.units[u];
+      return unit.batch ? this.runBatchUnit(u, unit, weight) : this.runOne(ctx.targets[unit.start], unit.start);
+    };
+    if (ctx.circuitBreaker) {
+      // A change of circuit is shown as the running targets' changes are.
+      const shown = () => this.onChange('running');
+      this.services = new ServicePools(this.units, ctx.targets, ctx.targetsAtOnce, take, ctx.circuitBreaker, shown);
+      this.pool = this.services;
+    } else {
+      this.pool = new LanePool({
+        size: this.units.length,
+        atOnce: ctx.targetsAtOnce,
+        take,
+        width: (u) => width(this.units[u]),
+        minWidth: this.units.reduce((narrowest, unit) => Math.min(narrowest, width(unit)), Infinity),
+        whenCancelled: 'stop',
+      });
+    }
     if (this.units.some((unit) => unit.batch)) {
       setHandler(batchProgressSignal, (batches) => {
         for (const { batch, states } of batches) {
@@ -154,6 +175,11 @@ export class TargetRunner {
     await Promise.all(this.callbacksInFlight);
   }
 
+  /** Services whose circuit is open or letting a probe through. */
+  circuits(): Record<string, CircuitState> {
+    return this.services?.openCircuits() ?? {};
+  }
+
   totals(): FanoutCounts {
     return {
       total: this.ctx.targets.length,
@@ -205,6 +231,7 @@ export class TargetRunner {
     }
     this.setState(target.name, state);
     countSettled(target.service, state);
+    this.services?.settled(target.service, state);
     const startedAt = this.startedAt.get(position);
     this.startedAt.delete(position);
     if (startedAt !== undefined && state !== 'cancelled')
@@ -309,6 +336,7 @@ export class TargetRunner {
     if (previous === 'ok' || previous === 'failed' || previous === 'cancelled') return; // told before
     this.setState(name, state);
     countSettled(service, state);
+    this.services?.settled(service, state);
     this.onChange(state);
   }
 
@@ -326,6 +354,7 @@ export class TargetRunner {
       this.unsaved.push([this.indexOf(target, position), { state, record, ...(redrive ? { redrive } : {}) }]);
       this.setState(target.name, state);
       countSettled(target.service, state);
+      this.services?.settled(target.service, state);
       this.onChange(state);
       return record;
     });
