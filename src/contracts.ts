@@ -173,6 +173,16 @@ export const CircuitBreaker = z.strictObject({
 export type CircuitBreaker = z.infer<typeof CircuitBreaker>;
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
+/**
+ * Adaptive concurrency per service: its targets in flight start at `min`, grow while they succeed, and halve (not
+ * below `min`) on failures and on backends asking to come back later; never above `max` nor the fan-out's
+ * `maxConcurrency`.
+ */
+export const AdaptiveConcurrency = z
+  .strictObject({ min: z.number().int().min(1), max: z.number().int().min(1).max(MAX_CONCURRENCY_LIMIT) })
+  .refine((value) => value.min <= value.max, 'min is at most max');
+export type AdaptiveConcurrency = z.infer<typeof AdaptiveConcurrency>;
+
 const Common = {
   cid: Cid.optional().describe('Your own correlation ID; must not be in use'),
   failurePolicy: FailurePolicy.optional().describe(
@@ -197,6 +207,9 @@ const Common = {
   ),
   circuitBreaker: CircuitBreaker.optional().describe(
     'A circuit breaker per service: its targets stop starting after so many failures in a row, probed at intervals',
+  ),
+  adaptiveConcurrency: AdaptiveConcurrency.optional().describe(
+    'Per service: targets in flight from min up to max, raised while they succeed, halved on failures and 429/503',
   ),
   completion: Completion.optional().describe(
     'A quorum: { successes: k } or { successPercent: p }; reached, the rest are cancelled and the final callbacks run',
@@ -345,6 +358,8 @@ export const FanoutProgress = z.object({
   paused: z.boolean().optional(),
   /** Set in a redrive: its number; the counts are then of the targets it re-runs. */
   redrive: z.number().optional(),
+  /** With adaptive concurrency: each service's targets in flight allowed now. */
+  concurrency: z.record(z.string(), z.number()).optional(),
   /** Services whose circuit is not closed (`circuitBreaker`): open, or letting a probe through. */
   circuits: z.record(z.string(), z.enum(['open', 'half-open'])).optional(),
   /** Per service, how long its targets took so far (a sharded fan-out's: of its finished shards). */
@@ -548,6 +563,8 @@ export interface FanoutWorkflowInput {
   completion?: Completion;
   /** A circuit breaker per service (see `CircuitBreaker`). */
   circuitBreaker?: CircuitBreaker;
+  /** Adaptive concurrency per service (see `AdaptiveConcurrency`). */
+  adaptiveConcurrency?: AdaptiveConcurrency;
 }
 
 /** As Temporal's `Priority`: what a fan-out's run, and so each of its tasks, is dispatched by. */
@@ -572,6 +589,7 @@ export interface ShardInput {
   /** Set in a redrive: stamped on the records this slice writes. */
   redrive?: number;
   circuitBreaker?: CircuitBreaker;
+  adaptiveConcurrency?: AdaptiveConcurrency;
 }
 
 /** The shard workflow's input: its slice, its place, and whether the fan-out was cancelled before it started. */
@@ -679,6 +697,8 @@ export interface TargetCall {
 /** What a service activity returns: the record, inline only when small (it is always in the store). */
 export interface TargetOutcome {
   record?: TargetRecord;
+  /** Set when its backend asked it to come back later (ServiceBusyError) before it answered. */
+  busy?: true;
 }
 
 /** Where a callback's payload comes from: inline, from the store, or assembled from the store (final). */

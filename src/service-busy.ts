@@ -33,13 +33,21 @@ export class ServiceBusyError extends Error {
   }
 }
 
-/** Calls `call` again after each ServiceBusyError, as long as it asks, until `signal` fires (the attempt's end). */
-export async function callWhileBusy<T>(call: () => Promise<T>, signal: AbortSignal): Promise<T> {
+/**
+ * Calls `call` again after each ServiceBusyError, as long as it asks, until `signal` fires (the attempt's end);
+ * `onBusy` hears of each (adaptive concurrency takes it as a backend asking for less).
+ */
+export async function callWhileBusy<T>(
+  call: () => Promise<T>,
+  signal: AbortSignal,
+  onBusy: () => void = () => undefined,
+): Promise<T> {
   for (;;) {
     try {
       return await call();
     } catch (error) {
       if (!(error instanceof ServiceBusyError)) throw error;
+      onBusy();
       await abortableSleep(error.retryAfterMs, signal);
     }
   }

@@ -33,6 +33,8 @@ export async function callService(
   service: ActivityService<never, unknown>,
   call: TargetCall,
   records: RecordStore,
+  /** Told each time the backend asks to come back later. */
+  onBusy?: () => void,
 ): Promise<StoredRecord> {
   const { name, request: requestSchema, response: responseSchema, handler } = service;
   // Response time on the server's clock (the attempt's scheduled time plus what it took here), the clock the
@@ -50,6 +52,7 @@ export async function callService(
     response = await callWhileBusy(
       () => (handler as (request: unknown) => Promise<unknown>)(parsed),
       Context.current().cancellationSignal,
+      onBusy,
     );
   } catch (error) {
     recordAttempt(name, 'failed', Date.now() - startedHere);
@@ -93,9 +96,11 @@ export function createServiceActivities(
     if (service.kind !== 'activity') continue;
     const concurrency = service.limits?.concurrency;
     activities[service.name] = async (call: TargetCall) => {
+      let busy = false;
+      const calling = () => callService(service, call, records, () => (busy = true));
       const kept = concurrency
-        ? await withServiceLease(service.name, concurrency, limiterTaskQueue, () => callService(service, call, records))
-        : await callService(service, call, records);
+        ? await withServiceLease(service.name, concurrency, limiterTaskQueue, calling)
+        : await calling();
       if (kept.state !== 'ok') {
         // The fan-out already recorded this target otherwise (it stopped waiting for it); that record stands.
         throw ApplicationFailure.nonRetryable(
@@ -103,7 +108,8 @@ export function createServiceActivities(
           'Superseded',
         );
       }
-      return Buffer.byteLength(JSON.stringify(kept.record)) <= INLINE_RECORD_BYTES ? { record: kept.record } : {};
+      const small = Buffer.byteLength(JSON.stringify(kept.record)) <= INLINE_RECORD_BYTES;
+      return { ...(small ? { record: kept.record } : {}), ...(busy ? { busy: true as const } : {}) };
     };
   }
   return activities;

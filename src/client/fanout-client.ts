@@ -8,6 +8,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { Client, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type {
+  AdaptiveConcurrency,
   Batching,
   CircuitBreaker,
   Completion,
@@ -126,6 +127,11 @@ export interface InvokeOptions {
    * (the others' go on); every `probeEvery` (default 30 s) one goes through, and a success closes it again.
    */
   circuitBreaker?: CircuitBreaker;
+  /**
+   * Per service: its targets in flight start at `min`, grow by one for every window's worth of successes up to `max`,
+   * and halve on a failure or a backend asking to come back later (ServiceBusyError); within `maxConcurrency`.
+   */
+  adaptiveConcurrency?: AdaptiveConcurrency;
   /**
    * Once the targets have settled, before the final callbacks: every record written to the result store as JSON
    * lines, a file per outcome (`fanouts/<cid>/results/succeeded.jsonl`, `failed.jsonl`, `cancelled.jsonl`), then a

@@ -237,6 +237,7 @@ function planRun(
     ...(request.deadline !== undefined ? { deadline: request.deadline } : {}),
     ...(request.completion !== undefined ? { completion: request.completion } : {}),
     ...(request.circuitBreaker !== undefined ? { circuitBreaker: request.circuitBreaker } : {}),
+    ...(request.adaptiveConcurrency !== undefined ? { adaptiveConcurrency: request.adaptiveConcurrency } : {}),
     priority: {
       ...(request.priority !== undefined ? { priorityKey: request.priority } : {}),
       fairnessKey: request.fairness?.key ?? fairnessKeyOf(source),

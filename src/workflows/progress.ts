@@ -26,6 +26,16 @@ export function circuitLines(circuits: Record<string, CircuitState>): string[] {
   );
 }
 
+/** With adaptive concurrency: each service's targets in flight allowed now. */
+export function windowsOf(windows: Record<string, number>): Pick<FanoutProgress, 'concurrency'> {
+  return Object.keys(windows).length ? { concurrency: windows } : {};
+}
+
+export function windowLines(windows: Record<string, number>): string[] {
+  const entries = Object.entries(windows);
+  return entries.length ? [`adaptive concurrency: ${entries.map(([s, n]) => `${s} ${n}`).join(', ')}`] : [];
+}
+
 /** Each target's state, for runs of at most PROGRESS_TARGETS_LIMIT targets. */
 export function targetStates(states: Map<string, TargetState>): Pick<FanoutProgress, 'targets'> {
   return states.size <= PROGRESS_TARGETS_LIMIT ? { targets: Object.fromEntries(states) } : {};

@@ -20,7 +20,7 @@ import {
   shardSucceededSignal,
   targetFailedSignal,
 } from './definitions';
-import { circuitsOf, progressOf, targetStates } from './progress';
+import { circuitsOf, progressOf, targetStates, windowsOf } from './progress';
 import { detailsTable } from './records';
 import { TargetRunner } from './target-runner';
 
@@ -48,6 +48,7 @@ export async function fanoutShard(input: ShardWorkflowInput): Promise<ShardResul
     return progressOf({ cid, source, pattern, state: phase, total: targets.length }, runner.counts, {
       ...targetStates(runner.states),
       ...circuitsOf(runner.circuits()),
+      ...windowsOf(runner.windows()),
     });
   });
 

@@ -205,6 +205,7 @@ export class ShardedRun implements TargetsRun {
       reqTsUtc: this.reqTsUtc,
       ...(redrive ? { redrive: redrive.number } : {}),
       ...(this.input.circuitBreaker ? { circuitBreaker: this.input.circuitBreaker } : {}),
+      ...(this.input.adaptiveConcurrency ? { adaptiveConcurrency: this.input.adaptiveConcurrency } : {}),
       shardIndex: index,
       ...(this.report.failures ? { reportFailures: true } : {}),
       // Every hundredth of the shard: the fan-out learns of its quorum late by at most that much a shard.

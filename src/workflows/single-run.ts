@@ -7,7 +7,7 @@ import type { CancellationScope } from '@temporalio/workflow';
 import type { CallbackOutcome, FanoutCounts, FanoutWorkflowInput, LatencyStats, StopReason } from '../contracts';
 import { countsMemoInterval } from '../constants';
 import { latencyFigures, latencyLines } from './latency';
-import { circuitLines, circuitsOf, targetStates } from './progress';
+import { circuitLines, circuitsOf, targetStates, windowLines, windowsOf } from './progress';
 import { detailsTable } from './records';
 import type { ShardPlan } from './sharding';
 import { targetsAtOnceFor } from './sharding';
@@ -23,7 +23,7 @@ export class SingleRun implements TargetsRun {
     private readonly plan: ShardPlan,
     private readonly host: RunHost,
   ) {
-    const { cid, source, pattern, targets, onTarget, defaults, redrive, circuitBreaker } = input;
+    const { cid, source, pattern, targets, onTarget, defaults, redrive, circuitBreaker, adaptiveConcurrency } = input;
     this.runner = new TargetRunner(
       {
         cid,
@@ -37,6 +37,7 @@ export class SingleRun implements TargetsRun {
         targetsAtOnce: plan.targetsAtOnce,
         ...(redrive ? { redrive: redrive.number } : {}),
         ...(circuitBreaker ? { circuitBreaker } : {}),
+        ...(adaptiveConcurrency ? { adaptiveConcurrency } : {}),
       },
       (state) => {
         if (state === 'failed') host.failed(this.runner.counts.failed);
@@ -84,6 +85,7 @@ export class SingleRun implements TargetsRun {
         ...targetStates(this.runner.states),
         latency: latencyFigures(this.runner.latency),
         ...circuitsOf(this.runner.circuits()),
+        ...windowsOf(this.runner.windows()),
       },
     };
   }
@@ -92,6 +94,7 @@ export class SingleRun implements TargetsRun {
     return [
       detailsTable(this.runner.states, this.runner.counts, title),
       ...circuitLines(this.runner.circuits()),
+      ...windowLines(this.runner.windows()),
       ...latencyLines(this.runner.latency),
     ].join('\n');
   }

@@ -130,7 +130,7 @@ export function targetActivityOptions(target: PlannedTarget, defaults: Defaults,
 
 /** How a target ended well: stored by its activity (record inline when small), or a child workflow's response. */
 export type TargetSuccess =
-  { ok: true; stored: true; record?: TargetRecord } | { ok: true; stored: false; response: unknown };
+  { ok: true; stored: true; record?: TargetRecord; busy?: true } | { ok: true; stored: false; response: unknown };
 
 /**
  * Runs one target; rejects with what the target (or Temporal) raised. Not an async function, to make fewer promises
@@ -174,6 +174,7 @@ export function runTarget(call: TargetCall, target: PlannedTarget, defaults: Def
       ok: true,
       stored: true,
       ...(outcome.record ? { record: outcome.record } : {}),
+      ...(outcome.busy ? { busy: true } : {}),
     }));
   } catch (error) {
     // Rejected, not thrown, as an async function would.

@@ -10,6 +10,7 @@
 import { CancellationScope, CancelledFailure, isCancellation, setHandler } from '@temporalio/workflow';
 import type {
   BatchCallbacks,
+  AdaptiveConcurrency,
   BatchResult,
   CallbackInput,
   CircuitBreaker,
@@ -57,6 +58,7 @@ export interface RunnerContext {
   targetsAtOnce: number;
   redrive?: number;
   circuitBreaker?: CircuitBreaker;
+  adaptiveConcurrency?: AdaptiveConcurrency;
 }
 
 /** What runs the items: one lane pool, or with a circuit breaker one per service (see service-pools). */
@@ -99,16 +101,22 @@ export class TargetRunner {
     private readonly onChange: (state: TargetState) => void = () => undefined,
   ) {
     for (const target of ctx.targets) this.setState(target.name, 'pending');
-    this.units = planUnits(ctx.targets, { byService: ctx.circuitBreaker !== undefined });
+    const { circuitBreaker, adaptiveConcurrency } = ctx;
+    const perService = circuitBreaker !== undefined || adaptiveConcurrency !== undefined;
+    this.units = planUnits(ctx.targets, { byService: perService });
     const width = (unit: Unit) => unit.end - unit.start;
     const take = (u: number, weight: number) => {
       const unit = this.units[u];
       return unit.batch ? this.runBatchUnit(u, unit, weight) : this.runOne(ctx.targets[unit.start], unit.start);
     };
-    if (ctx.circuitBreaker) {
-      // A change of circuit is shown as the running targets' changes are.
+    if (perService) {
+      // A change of circuit or window is shown as the running targets' changes are.
       const shown = () => this.onChange('running');
-      this.services = new ServicePools(this.units, ctx.targets, ctx.targetsAtOnce, take, ctx.circuitBreaker, shown);
+      const options = {
+        ...(circuitBreaker ? { circuitBreaker } : {}),
+        ...(adaptiveConcurrency ? { adaptiveConcurrency } : {}),
+      };
+      this.services = new ServicePools(this.units, ctx.targets, ctx.targetsAtOnce, take, options, shown);
       this.pool = this.services;
     } else {
       this.pool = new LanePool({
@@ -180,6 +188,11 @@ export class TargetRunner {
     return this.services?.openCircuits() ?? {};
   }
 
+  /** With adaptive concurrency: each service's targets in flight allowed now. */
+  windows(): Record<string, number> {
+    return this.services?.windows() ?? {};
+  }
+
   totals(): FanoutCounts {
     return {
       total: this.ctx.targets.length,
@@ -231,7 +244,7 @@ export class TargetRunner {
     }
     this.setState(target.name, state);
     countSettled(target.service, state);
-    this.services?.settled(target.service, state);
+    this.services?.settled(target.service, state, outcome.ok && outcome.stored && outcome.busy === true);
     const startedAt = this.startedAt.get(position);
     this.startedAt.delete(position);
     if (startedAt !== undefined && state !== 'cancelled')
