@@ -1,13 +1,15 @@
 /**
  * `temporal-fanout worker`: a fan-out worker serving the app's registry against the Temporal that the environment
  * names (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, profiles and the config file, as the Temporal CLI
- * reads them; localhost:7233 when nothing is set).
+ * reads them; localhost:7233 when nothing is set). Logs as JSON lines; traces when OTEL_* configure an OTLP endpoint.
  */
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { createFanoutWorker } from '../worker/create-worker';
 import { temporalSettings } from '../worker/connection';
 import { workflowBundleFromEnv } from '../worker/workflow-bundle';
 import type { Registry } from '../registry';
+import { jsonLogger } from '../worker/json-logger';
+import { startTracing, tracingConfigured } from '../tracing';
 import { withDelivery } from './registry-module';
 
 export interface WorkerCommandOptions {
@@ -18,6 +20,8 @@ export interface WorkerCommandOptions {
 }
 
 export async function runWorker(options: WorkerCommandOptions): Promise<void> {
+  const tracing = tracingConfigured() ? startTracing({ serviceName: 'temporal-fanout-worker' }) : undefined;
+  Runtime.install({ logger: jsonLogger() });
   const settings = temporalSettings();
   const connection = await NativeConnection.connect(settings.connectionOptions);
   const { registry, delivery } = withDelivery(options.registry);
@@ -29,6 +33,7 @@ export async function runWorker(options: WorkerCommandOptions): Promise<void> {
       ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
       workflowBundle: workflowBundleFromEnv(),
       workflowsPath: options.workflowsPath,
+      ...tracing?.worker,
     });
     const services = [...registry.services.keys()];
     console.log(
@@ -40,5 +45,6 @@ export async function runWorker(options: WorkerCommandOptions): Promise<void> {
   } finally {
     await delivery.amqp.close();
     await connection.close();
+    await tracing?.shutdown(); // the spans still buffered
   }
 }

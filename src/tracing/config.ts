@@ -22,7 +22,9 @@ export function tracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean
   if (exporters.includes('none')) return false;
   const other = exporters.filter((name) => name !== 'otlp');
   if (other.length)
-    throw new TracingConfigError(`OTEL_TRACES_EXPORTER=${other.join(',')}: traces are exported by OTLP only (otlp, none)`);
+    throw new TracingConfigError(
+      `OTEL_TRACES_EXPORTER=${other.join(',')}: traces are exported by OTLP only (otlp, none)`,
+    );
   const on =
     exporters.includes('otlp') || Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
   const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL;

@@ -3,5 +3,5 @@
  * OpenTelemetry interceptors for the worker and the client (startTracing).
  */
 export { TracingConfigError, tracingConfigured } from './config';
-export { startTracing } from './start';
+export { startTracing, tracingWorkflowModules } from './start';
 export type { FanoutTracing, TracingOptions } from './start';

@@ -53,7 +53,7 @@ export function startTracing(options: TracingOptions = {}): FanoutTracing {
   return {
     worker: {
       interceptors: {
-        workflowModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
+        workflowModules: tracingWorkflowModules(),
         activity: [
           (ctx) => ({
             inbound: new otel.OpenTelemetryActivityInboundInterceptor(ctx),
@@ -67,4 +67,10 @@ export function startTracing(options: TracingOptions = {}): FanoutTracing {
     client: { interceptors: { workflow: [new otel.OpenTelemetryWorkflowClientInterceptor()] } },
     shutdown: () => provider.shutdown(),
   };
+}
+
+/** The SDK's workflow interceptors module, bundled with the workflows (also into a bundle built ahead of time). */
+export function tracingWorkflowModules(): string[] {
+  requirePeer('@temporalio/interceptors-opentelemetry', FEATURE); // named, with what to install, when missing
+  return [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')];
 }

@@ -10,6 +10,7 @@
  */
 import {
   CancellationScope,
+  log,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -97,6 +98,14 @@ class FanoutRun implements RunHost {
       throw error;
     }
 
+    // The SDK's workflow logger: not on replay, and with the trace id when the worker traces.
+    log.info('fan-out started', {
+      event: 'fanout.started',
+      cid: input.cid,
+      pattern: input.pattern,
+      source: input.source,
+      targets: input.targets.length,
+    });
     const deadline = this.startDeadline();
     const cutShort = await this.targets.runTargets(this.targetsScope);
     deadline?.cancel();
@@ -114,6 +123,12 @@ class FanoutRun implements RunHost {
       this.setPhase(cancelled ? 'cancelled' : 'completed');
       const outcome = this.outcome(cancelled ? 'cancelled' : 'completed');
       upsertMemo({ counts: outcome.counts });
+      log.info('fan-out finished', {
+        event: 'fanout.finished',
+        cid: outcome.cid,
+        state: outcome.state,
+        ...outcome.counts,
+      });
       return outcome;
     });
   }
@@ -172,6 +187,7 @@ class FanoutRun implements RunHost {
   private stop(reason: StopReason): void {
     if (this.stopped || this.targetsScope.consideredCancelled) return;
     this.stopped = reason;
+    log.info('fan-out stopped', { event: 'fanout.stopped', cid: this.input.cid, ...reason });
     this.targets.stopped(reason);
     this.targetsScope.cancel();
   }
