@@ -2,7 +2,7 @@
  * Traces of a fan-out, end to end, into a real OTLP receiver (the OpenTelemetry Collector of
  * scripts/otel-collector.sh): the production worker entry (dist/src/cli/main.js, built by `npm test`) as its own
  * process with tracing turned on by OTEL_EXPORTER_OTLP_ENDPOINT, the client here with `startTracing`, one fan-out
- * with webhook callbacks, then one with batched targets. Every span of a fan-out shares one trace; the workflow
+ * with webhook callbacks, one with batched targets, and one started through the HTTP API by a caller that traces. Every span of a fan-out shares one trace; the workflow
  * descends from the client's start, every target and callback activity from the workflow; the webhooks carry
  * that trace's `traceparent`; the worker's JSON log lines name the CID and the trace.
  */
@@ -13,7 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { buildApi } from '../src/api/server';
 import { FanoutClient } from '../src/client';
+import { AddressPolicy } from '../src/delivery/address-policy';
 import { Registry, defineService } from '../src/registry';
 import { LocalBlobStore } from '../src/store/local-store';
 import { fanoutDataConverter } from '../src/store/payload-driver';
@@ -71,7 +73,7 @@ beforeAll(async () => {
     interceptors: tracing.client.interceptors,
   });
   const registry = new Registry(
-    [defineService({ name: 'lookup', handler: async (request: unknown) => request })],
+    ['lookup', 'broken'].map((name) => defineService({ name, handler: async (request: unknown) => request })),
     clientDeliveryCallbacks(SECRET),
   );
   fanout = new FanoutClient({ client, registry, store });
@@ -181,6 +183,29 @@ it('traces a fan-out from the client through the workflow, each target and callb
   expect(events[1]).toMatchObject({ state: 'completed', total: 3, ok: 3, failed: 0, callbacks: 4 });
 }, 25_000);
 
+it('logs a fan-out that stops by its failure policy', async () => {
+  const cid = await fanout.invoke(
+    { bad: 1, slow: 2 },
+    [{ name: 'delivery.webhook', options: { url: receiver.url('/stopped') } }],
+    {
+      targetOptions: { bad: { service: 'broken' }, slow: { service: 'lookup' } },
+      failurePolicy: 'fail-fast',
+      defaults: { retry: { maximumAttempts: 1 } },
+    },
+  );
+  expect((await fanout.result(cid)).state).toBe('cancelled');
+  await waitFor(async () => fanoutEvents(cid).some((e) => e.event === 'fanout.finished'));
+  const [started, stopped, finished] = fanoutEvents(cid);
+  expect([started.event, stopped.event, finished.event]).toEqual([
+    'fanout.started',
+    'fanout.stopped',
+    'fanout.finished',
+  ]);
+  expect(stopped).toMatchObject({ reason: 'failure-policy', message: '1 of 2 targets failed; fail-fast' });
+  expect(finished).toMatchObject({ state: 'cancelled', total: 2, failed: 1 });
+  expect(finished.trace_id).toBe((await startSpan(cid)).traceId);
+});
+
 it('traces batched targets as child spans of their batch activity', async () => {
   const targets = { p: 1, q: 2, r: 3 };
   const cid = await fanout.invoke(targets, [{ name: 'delivery.webhook', options: { url: receiver.url('/batch') } }], {
@@ -195,3 +220,31 @@ it('traces batched targets as child spans of their batch activity', async () => 
   expect(perTarget.map((s) => s.attributes['fanout.target']).sort()).toEqual(['p', 'q', 'r']);
   for (const span of perTarget) expect(span.parentId).toBe(batch.spanId);
 }, 25_000);
+
+it("continues the trace of an API caller's traceparent", async () => {
+  const app = await buildApi({
+    fanoutClient: fanout,
+    apiKeys: ['tracing-test-key'],
+    addressPolicy: new AddressPolicy(['127.0.0.1']),
+  });
+  // The caller's own span, as its tracing would send it.
+  const [callerTrace, callerSpan] = ['0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331'];
+  const response = await app.inject({
+    method: 'POST',
+    url: '/v1/fanouts',
+    headers: { authorization: 'Bearer tracing-test-key', traceparent: `00-${callerTrace}-${callerSpan}-01` },
+    payload: {
+      targets: { s: 1 },
+      targetOptions: { s: { service: 'lookup' } },
+      delivery: { webhook: { url: receiver.url('/api') } },
+    },
+  });
+  await app.close();
+  expect(response.statusCode, response.body).toBe(202);
+  const { cid } = response.json<{ cid: string }>();
+  const start = await startSpan(cid);
+  expect([start.traceId, start.parentId]).toEqual([callerTrace, callerSpan]);
+  await fanout.result(cid);
+  const spans = await traceSpans(callerTrace, { 'RunWorkflow:fanout': 1, 'RunActivity:lookup': 1 });
+  expect(only(spans, 'RunWorkflow:fanout').parentId).toBe(start.spanId);
+});
