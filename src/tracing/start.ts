@@ -3,7 +3,7 @@
  * OTEL_* variables (OTLP endpoint, headers, service name and resource attributes, sampler, batch settings),
  * exporting by OTLP over HTTP/protobuf, registered as the process's global one (W3C trace context propagation,
  * async context), and the SDK's official interceptors to hand to the Worker and the Client. The OpenTelemetry
- * packages are optional peers, loaded only here.
+ * SDK packages are optional peers, loaded only here.
  */
 import type * as OtlpExporter from '@opentelemetry/exporter-trace-otlp-proto';
 import type * as Resources from '@opentelemetry/resources';
