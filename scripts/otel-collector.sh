@@ -5,7 +5,7 @@
 # that the test reads. The core distribution's own command (otelcorecol) is not published as a Go module, hence
 # the builder. Binaries are cached in .tools/ (GOPATH too), like scripts/temporal-cluster.sh caches its build.
 #
-#   scripts/otel-collector.sh build   go install the builder, build the collector (cached; 3–4 minutes cold)
+#   scripts/otel-collector.sh build   go install the builder, build the collector (cached; 4–5 minutes cold)
 #   scripts/otel-collector.sh start   build if needed, write the config, start it, wait until it listens; the last
 #                                     line of output is OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:PORT
 #   scripts/otel-collector.sh stop    SIGTERM it (SIGKILL after 10 s)
@@ -58,7 +58,7 @@ providers:
   - gomod: go.opentelemetry.io/collector/confmap/provider/envprovider v$PROVIDER_VERSION
   - gomod: go.opentelemetry.io/collector/confmap/provider/fileprovider v$PROVIDER_VERSION
 EOF
-  log "build: the collector (3 to 4 minutes with cold Go caches)"
+  log "build: the collector (about 4 minutes with cold Go caches)"
   "$TOOLS/builder" --config "$TOOLS/manifest.yaml" >>"$TOOLS/build.log" 2>&1 ||
     die "the collector's build failed; see $TOOLS/build.log"
   mv "$TOOLS/src/otelcol-fanout" "$COLLECTOR"

@@ -61,6 +61,11 @@ beforeAll(async () => {
     },
   });
   worker.stderr!.on('data', (chunk: Buffer) => (workerLog += chunk.toString()));
+  // Polling (its log is JSON lines): a worker that cannot start fails here, with what it said.
+  await waitFor(async () => {
+    if (worker.exitCode !== null) throw new Error(`the worker exited: ${workerLog}`);
+    return workerLog.includes('"state":"RUNNING"');
+  }, 30_000);
 
   // The client's side: tracing as a library user turns it on, from the same variables.
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = collector.endpoint;

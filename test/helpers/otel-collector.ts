@@ -27,7 +27,7 @@ export class OtelCollector {
     readonly endpoint: string,
   ) {}
 
-  /** Builds the collector first if it is not in .tools/ yet (3–4 minutes once). */
+  /** Builds the collector first if it is not in .tools/ yet (4–5 minutes once). */
   static async start(): Promise<OtelCollector> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-otelcol-'));
     const port = await freePort();
