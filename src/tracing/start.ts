@@ -10,7 +10,7 @@ import type * as Resources from '@opentelemetry/resources';
 import type * as TraceNode from '@opentelemetry/sdk-trace-node';
 import type * as TemporalOtel from '@temporalio/interceptors-opentelemetry';
 import type { ClientInterceptors } from '@temporalio/client';
-import type { InjectedSinks, WorkerInterceptors } from '@temporalio/worker';
+import type { WorkerInterceptors, WorkerOptions } from '@temporalio/worker';
 import { requirePeer } from '../optional-peer';
 
 const FEATURE = 'tracing';
@@ -21,9 +21,12 @@ export interface TracingOptions {
 }
 
 export interface FanoutTracing {
-  /** For `createFanoutWorker`: the workflow interceptors module (bundled), the activity interceptors, and the
-   * sink the workflows' spans leave the sandbox by. */
-  worker: { interceptors: WorkerInterceptors; sinks: InjectedSinks<TemporalOtel.OpenTelemetrySinks> };
+  /**
+   * For `createFanoutWorker`: the workflow interceptors module (bundled), the activity interceptors, and the sink
+   * the workflows' spans leave the sandbox by. Typed with the SDK's types alone, so that an app without the
+   * OpenTelemetry packages compiles against this package.
+   */
+  worker: { interceptors: WorkerInterceptors; sinks: NonNullable<WorkerOptions['sinks']> };
   /** For the SDK Client the FanoutClient wraps: `new Client({ connection, interceptors: tracing.client.interceptors })`. */
   client: { interceptors: ClientInterceptors };
   /** Exports the spans still buffered, then stops; call it when the worker or client is done. */
