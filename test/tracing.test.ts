@@ -78,7 +78,7 @@ beforeAll(async () => {
     interceptors: tracing.client.interceptors,
   });
   const registry = new Registry(
-    ['lookup', 'broken'].map((name) => defineService({ name, handler: async (request: unknown) => request })),
+    ['lookup', 'slow', 'broken'].map((name) => defineService({ name, handler: async (request: unknown) => request })),
     clientDeliveryCallbacks(SECRET),
   );
   fanout = new FanoutClient({ client, registry, store });
@@ -193,7 +193,8 @@ it('logs a fan-out that stops by its failure policy', async () => {
     { bad: 1, slow: 2 },
     [{ name: 'delivery.webhook', options: { url: receiver.url('/stopped') } }],
     {
-      targetOptions: { bad: { service: 'broken' }, slow: { service: 'lookup' } },
+      // The slow one is still running when the other fails: the stop cuts it short.
+      targetOptions: { bad: { service: 'broken' }, slow: { service: 'slow' } },
       failurePolicy: 'fail-fast',
       defaults: { retry: { maximumAttempts: 1 } },
     },
