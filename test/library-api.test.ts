@@ -10,7 +10,7 @@ import { FanoutClient, InvalidRequestError, UndeliverableCallbackError } from '.
 import { Registry, RegistryError, defineCallback, defineService } from '../src/registry';
 import { createFanoutWorker } from '../src/worker/create-worker';
 import { withFanoutStorage } from '../src/store/payload-driver';
-import { TracingConfigError, tracingConfigured } from '../src/tracing';
+import { TracingConfigError, bundleTraces, tracingConfigured } from '../src/tracing';
 import { traceHeaders } from '../src/tracing/active-context';
 import { tempStore } from './helpers/temporal-env';
 import { clientDeliveryCallbacks } from './helpers/activity-env';
@@ -185,6 +185,11 @@ describe('tracing, off unless the OTEL_* variables ask for it', () => {
     expect(() =>
       tracingConfigured({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }),
     ).toThrow(/http\/protobuf only/);
+  });
+
+  it("tells a bundle built with the workflows' tracing interceptors from one without", () => {
+    expect(bundleTraces({ code: 'class OpenTelemetryInboundInterceptor {}' })).toBe(true);
+    expect(bundleTraces({ code: 'class FanoutRun {}' })).toBe(false);
   });
 
   it('adds no header to outgoing webhooks when tracing is off', () => {

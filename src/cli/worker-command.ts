@@ -9,7 +9,7 @@ import { temporalSettings } from '../worker/connection';
 import { workflowBundleFromEnv } from '../worker/workflow-bundle';
 import type { Registry } from '../registry';
 import { jsonLogger } from '../worker/json-logger';
-import { startTracing, tracingConfigured } from '../tracing';
+import { bundleTraces, startTracing, tracingConfigured } from '../tracing';
 import { withDelivery } from './registry-module';
 
 export interface WorkerCommandOptions {
@@ -26,12 +26,15 @@ export async function runWorker(options: WorkerCommandOptions): Promise<void> {
   const connection = await NativeConnection.connect(settings.connectionOptions);
   const { registry, delivery } = withDelivery(options.registry);
   try {
+    const workflowBundle = workflowBundleFromEnv();
+    if (tracing && workflowBundle && !bundleTraces(workflowBundle))
+      console.warn('WORKFLOW_BUNDLE has no workflow tracing: build it with tracing on (temporal-fanout bundle)');
     const worker = await createFanoutWorker({
       connection,
       namespace: settings.namespace,
       registry,
       ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
-      workflowBundle: workflowBundleFromEnv(),
+      workflowBundle,
       workflowsPath: options.workflowsPath,
       ...tracing?.worker,
     });
