@@ -1,7 +1,7 @@
 /**
  * What the library refuses before anything reaches Temporal: a callback named in the role it is not for, delivery
  * options this side cannot deliver with, a registry of another package copy's format, activities that would
- * shadow the fan-out's. No server is needed: every refusal comes before the first call.
+ * shadow the fan-out's, tracing settings it cannot honour. No server is needed: every refusal comes before the first call.
  */
 import { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
@@ -10,6 +10,8 @@ import { FanoutClient, InvalidRequestError, UndeliverableCallbackError } from '.
 import { Registry, RegistryError, defineCallback, defineService } from '../src/registry';
 import { createFanoutWorker } from '../src/worker/create-worker';
 import { withFanoutStorage } from '../src/store/payload-driver';
+import { TracingConfigError, bundleTraces, tracingConfigured } from '../src/tracing';
+import { traceHeaders } from '../src/tracing/active-context';
 import { tempStore } from './helpers/temporal-env';
 import { clientDeliveryCallbacks } from './helpers/activity-env';
 import { refusal } from './helpers/refusal';
@@ -162,5 +164,35 @@ describe("the app's own client settings", () => {
     expect(converter.payloadConverterPath).toBe('/app/payload-converter.js');
     expect(converter.externalStorage).toBeDefined();
     expect(() => withFanoutStorage(converter, store)).toThrow(/already has externalStorage/);
+  });
+});
+
+describe('tracing, off unless the OTEL_* variables ask for it', () => {
+  it('is on with an OTLP endpoint or OTEL_TRACES_EXPORTER=otlp, off otherwise or when disabled', () => {
+    expect(tracingConfigured({})).toBe(false);
+    expect(tracingConfigured({ OTEL_SERVICE_NAME: 'x' })).toBe(false);
+    expect(tracingConfigured({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' })).toBe(true);
+    expect(tracingConfigured({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' })).toBe(true);
+    expect(tracingConfigured({ OTEL_TRACES_EXPORTER: 'otlp' })).toBe(true);
+    expect(tracingConfigured({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' })).toBe(
+      false,
+    );
+    expect(tracingConfigured({ OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp' })).toBe(false);
+  });
+
+  it('refuses an exporter or protocol it does not ship, rather than export nothing', () => {
+    expect(() => tracingConfigured({ OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(TracingConfigError);
+    expect(() =>
+      tracingConfigured({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }),
+    ).toThrow(/http\/protobuf only/);
+  });
+
+  it("tells a bundle built with the workflows' tracing interceptors from one without", () => {
+    expect(bundleTraces({ code: 'class OpenTelemetryInboundInterceptor {}' })).toBe(true);
+    expect(bundleTraces({ code: 'class FanoutRun {}' })).toBe(false);
+  });
+
+  it('adds no header to outgoing webhooks when tracing is off', () => {
+    expect(traceHeaders()).toEqual({});
   });
 });

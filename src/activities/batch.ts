@@ -36,6 +36,7 @@ import { runAttempts } from './attempts';
 import type { BatchProgressReporter } from './batch-progress';
 import { deliverCallback } from './callbacks';
 import { callService } from './services';
+import { inSpan } from '../tracing/active-context';
 import { countBatch, countRecordsWritten } from '../worker/metrics';
 
 /** As the workflows' defaults for targets and callbacks run as activities (workflows/steps). */
@@ -131,7 +132,11 @@ class BatchRun {
       await mapLimit(
         targets.map((_, offset) => offset),
         atOnce,
-        (offset) => this.settle(offset),
+        // A child span per target (its attempts and its on-target callbacks) when tracing is on; a no-op otherwise.
+        (offset) =>
+          inSpan(`RunTarget:${targets[offset].service}`, { 'fanout.target': targets[offset].name }, () =>
+            this.settle(offset),
+          ),
       );
     } finally {
       clearInterval(heartbeat);

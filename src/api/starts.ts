@@ -13,6 +13,7 @@ import { boundsIssues } from '../client/bounds';
 import { UnreadableItem } from '../client/staging';
 import type { ItemsSource } from '../contracts';
 import type { AddressPolicy } from '../delivery/address-policy';
+import { continueTrace } from '../tracing/active-context';
 import type { CallbackRefLike, DeliveryDestination } from './delivery-destination';
 import { destinationCallback, invalidDeliveryOptions, refusedWebhookUrls } from './delivery-destination';
 import { sendClientError } from './errors';
@@ -38,6 +39,13 @@ const OPTIONS_LINE = ['line', 1];
 type Checked = { request: Record<string, unknown> } | { problem: Problem };
 
 export function startRoute(pattern: Pattern, deps: StartDeps) {
+  const start = startHandler(pattern, deps);
+  // A caller that sends `traceparent` gets the fan-out in its own trace (when tracing is on; a no-op otherwise).
+  return (request: FastifyRequest, reply: FastifyReply): Promise<unknown> =>
+    continueTrace(request.headers, () => start(request, reply));
+}
+
+function startHandler(pattern: Pattern, deps: StartDeps) {
   const { client } = deps;
   return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     // Fan-outs and parallel executions may be dry runs. Invoke/retry has none: asked for one, it refuses rather

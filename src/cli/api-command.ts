@@ -9,6 +9,7 @@
  * API_MAX_CONNECTIONS (1024), API_ITEMS_FILE_ROOT (the folder `items` may name file:// URLs in; unset: none), the
  * FANOUT_METRICS_ADDRESS (host:port of a Prometheus /metrics endpoint; unset: none), the delivery settings of
  * delivery/config.ts; `items` in S3 are read as the S3 store reads (S3_ENDPOINT, AWS_*).
+ * Traces when OTEL_* configure an OTLP endpoint (tracing/config.ts): a start continues the caller's `traceparent`.
  */
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
@@ -20,6 +21,7 @@ import type { Registry } from '../registry';
 import { temporalConfigured, temporalSettings } from '../worker/connection';
 import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_CONNECTIONS, DEFAULT_NDJSON_LIMIT, apiKeysFromEnv, buildApi } from '../api';
 import { serveApiMetrics } from '../api/metrics';
+import { startTracing, tracingConfigured } from '../tracing';
 import { withDelivery } from './registry-module';
 
 export interface ApiCommandOptions {
@@ -32,6 +34,7 @@ export interface ApiCommandOptions {
 export async function runApi(options: ApiCommandOptions): Promise<void> {
   // The worker's registry: the API refuses unknown names, invalid requests and undeliverable callbacks up front.
   const { registry, delivery } = withDelivery(options.registry);
+  const tracing = tracingConfigured() ? startTracing({ serviceName: 'temporal-fanout-api' }) : undefined;
 
   let client: Client;
   let local: LocalTemporal | undefined;
@@ -42,10 +45,15 @@ export async function runApi(options: ApiCommandOptions): Promise<void> {
     client = new Client({
       connection: await Connection.connect(settings.connectionOptions),
       namespace: settings.namespace,
+      interceptors: tracing?.client.interceptors,
     });
     console.log(`Temporal: ${settings.address} (namespace ${settings.namespace})`);
   } else {
-    local = await startLocalTemporal(registry, { workflowsPath: options.workflowsPath, taskQueue: options.taskQueue });
+    local = await startLocalTemporal(registry, {
+      workflowsPath: options.workflowsPath,
+      taskQueue: options.taskQueue,
+      tracing,
+    });
     client = local.client;
     console.log(
       `Temporal: nothing configured, so a dev server at ${local.address} with a fan-out worker in this process`,
@@ -86,6 +94,7 @@ export async function runApi(options: ApiCommandOptions): Promise<void> {
     await metrics?.close();
     await delivery.amqp.close();
     await local?.shutdown();
+    await tracing?.shutdown();
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown());

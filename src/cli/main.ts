@@ -26,7 +26,9 @@ Options:
   --out FILE           bundle: where to write it (default: workflow-bundle.js)
 
 Temporal is found as the Temporal CLI finds it: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS
-settings, TEMPORAL_PROFILE and the config file. Results go to FANOUT_STORE (default: .data/store).`;
+settings, TEMPORAL_PROFILE and the config file. Results go to FANOUT_STORE (default: .data/store).
+Traces go by OTLP where OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_TRACES_EXPORTER=otlp) says; bundle a
+worker's WORKFLOW_BUNDLE with the same setting.`;
 
 async function registryFrom(values: { registry?: string; examples?: boolean }): Promise<Registry> {
   if (values.examples) return (await import('../services')).exampleRegistry();
@@ -71,7 +73,11 @@ async function main(argv: string[]): Promise<void> {
       return runApi({ registry: await registryFrom(values), workflowsPath, taskQueue });
     }
     case 'bundle': {
-      const file = await writeWorkflowBundle(values.out ?? 'workflow-bundle.js', workflowsPath);
+      // A worker that traces runs the workflows with the SDK's tracing interceptors in them: bundled in when the
+      // environment turns tracing on, as it does for the worker.
+      const { tracingConfigured, tracingWorkflowModules } = await import('../tracing');
+      const options = tracingConfigured() ? { workflowInterceptorModules: tracingWorkflowModules() } : {};
+      const file = await writeWorkflowBundle(values.out ?? 'workflow-bundle.js', workflowsPath, options);
       return void console.log(`workflow bundle written to ${file}`);
     }
     default:

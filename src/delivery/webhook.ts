@@ -1,13 +1,15 @@
 /**
  * Webhook delivery per the Standard Webhooks spec: the payload is POSTed as JSON with webhook-id,
  * webhook-timestamp and webhook-signature (one v1 signature per configured secret, so receivers can rotate keys),
- * and `fanout-payload: summary` when the body is a summary of a final payload too large to send (see summary.ts).
+ * and `fanout-payload: summary` when the body is a summary of a final payload too large to send (see summary.ts),
+ * and the trace context (`traceparent`, `tracestate`) when tracing is on, so the receiver's work joins the fan-out's trace.
  * Failures are classified for Temporal's retry policy: transient ones are retried with backoff, the rest fail at
  * once as non-retryable.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type * as StandardWebhooks from 'standardwebhooks';
 import { requirePeer } from '../optional-peer';
+import { traceHeaders } from '../tracing/active-context';
 import { countWebhookResponse } from '../worker/metrics';
 import { AddressRefusedError } from './address-policy';
 import type { AddressPolicy } from './address-policy';
@@ -64,6 +66,7 @@ export async function deliverWebhook(
     'webhook-timestamp': Math.floor(timestamp.getTime() / 1000).toString(),
     'webhook-signature': signWebhook(secrets, webhookId, timestamp, body),
     ...(kind === 'summary' ? { 'fanout-payload': 'summary' } : {}),
+    ...traceHeaders(),
   };
 
   let response;

@@ -6,8 +6,9 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import type { Registry } from '../registry';
+import type { FanoutTracing } from '../tracing';
 import { createFanoutWorker } from '../worker/create-worker';
 import { bundleFanoutWorkflows } from '../worker/workflow-bundle';
 import { localDataDir } from './paths';
@@ -47,6 +48,8 @@ export async function startLocalTemporal(
     /** The worker's workflows module; default: the fan-out workflows alone. */
     workflowsPath?: string;
     taskQueue?: string;
+    /** Traces of the worker and of the client it gives (the API command's, when OTEL_* turn tracing on). */
+    tracing?: FanoutTracing;
   } = {},
 ): Promise<LocalTemporal> {
   const dataDir = localDataDir();
@@ -58,11 +61,15 @@ export async function startLocalTemporal(
     uiPort,
     log: options.log ?? ((line) => console.log(line)),
   });
-  const workflowBundle = await bundleFanoutWorkflows(options.workflowsPath);
+  const { tracing } = options;
+  const workflowBundle = await bundleFanoutWorkflows(options.workflowsPath, {
+    workflowInterceptorModules: tracing?.worker.interceptors.workflowModules,
+  });
   const worker = await createFanoutWorker({
     connection: env.nativeConnection,
     registry,
     workflowBundle,
+    ...tracing?.worker,
     ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
   });
   const running = worker.run();
@@ -72,7 +79,9 @@ export async function startLocalTemporal(
   });
   const uiUrl = `http://127.0.0.1:${uiPort}`;
   return {
-    client: env.client,
+    client: tracing
+      ? new Client({ connection: env.connection, namespace: env.namespace, interceptors: tracing.client.interceptors })
+      : env.client,
     address: env.connection.options.address,
     uiUrl,
     workflowUrl: (workflowId) => workflowPageUrl(uiUrl, workflowId),

@@ -1,13 +1,18 @@
 /**
- * A worker process's metrics endpoint, from its environment: `FANOUT_METRICS_ADDRESS` (e.g. `0.0.0.0:9464`) serves
- * Prometheus's `/metrics` with the SDK's worker metrics and the fan-out's own (docs/observability.md); unset, the
- * worker exports none. Must run before the process's first Temporal connection (it installs the Runtime).
+ * A worker process's Temporal Runtime, from its environment: its logger, and `FANOUT_METRICS_ADDRESS` (e.g.
+ * `0.0.0.0:9464`) to serve Prometheus's `/metrics` with the SDK's worker metrics and the fan-out's own
+ * (docs/observability.md); unset, the worker exports no metrics. Must run before the process's first Temporal
+ * connection (it installs the Runtime).
  */
+import type { Logger } from '@temporalio/common';
 import { Runtime } from '@temporalio/worker';
 
-export function installTelemetryFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const bindAddress = env.FANOUT_METRICS_ADDRESS?.trim();
-  if (!bindAddress) return undefined;
-  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress } } } });
+/** Installs the Runtime; returns the metrics endpoint's address, if there is one. */
+export function installWorkerRuntime(options: { logger?: Logger } = {}, env = process.env): string | undefined {
+  const bindAddress = env.FANOUT_METRICS_ADDRESS?.trim() || undefined;
+  Runtime.install({
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(bindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress } } } } : {}),
+  });
   return bindAddress;
 }

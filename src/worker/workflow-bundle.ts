@@ -27,9 +27,16 @@ export async function bundleFanoutWorkflows(
   return bundle;
 }
 
-/** Bundles the workflows module into one file that a worker loads with `{ codePath }`. */
-export async function writeWorkflowBundle(file: string, workflowsPath = FANOUT_WORKFLOWS_PATH): Promise<string> {
-  const { code } = await bundleFanoutWorkflows(workflowsPath);
+/**
+ * Bundles the workflows module into one file that a worker loads with `{ codePath }`; `options` as the bundler's
+ * (`workflowInterceptorModules` for a worker that traces).
+ */
+export async function writeWorkflowBundle(
+  file: string,
+  workflowsPath = FANOUT_WORKFLOWS_PATH,
+  options: Omit<BundleOptions, 'workflowsPath'> = {},
+): Promise<string> {
+  const { code } = await bundleFanoutWorkflows(workflowsPath, options);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, code);
   return file;

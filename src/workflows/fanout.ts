@@ -10,6 +10,7 @@
  */
 import {
   CancellationScope,
+  log,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -106,6 +107,14 @@ class FanoutRun implements RunHost {
     }
     countStarted(input.pattern, input.source);
 
+    // The SDK's workflow logger: not on replay, and with the trace id when the worker traces.
+    log.info('fan-out started', {
+      event: 'fanout.started',
+      cid: input.cid,
+      pattern: input.pattern,
+      source: input.source,
+      targets: input.targets.length,
+    });
     const deadline = this.startDeadline();
     const cutShort = await this.targets.runTargets(this.targetsScope);
     deadline?.cancel();
@@ -125,6 +134,12 @@ class FanoutRun implements RunHost {
       this.setPhase(cancelled ? 'cancelled' : 'completed');
       const outcome = this.outcome(cancelled ? 'cancelled' : 'completed');
       upsertMemo({ counts: outcome.counts, ...(outcome.latency ? { latency: outcome.latency } : {}) });
+      log.info('fan-out finished', {
+        event: 'fanout.finished',
+        cid: outcome.cid,
+        state: outcome.state,
+        ...outcome.counts,
+      });
       return outcome;
     });
   }
@@ -204,6 +219,7 @@ class FanoutRun implements RunHost {
   private stop(reason: StopReason): void {
     if (this.stopped || this.targetsScope.consideredCancelled) return;
     this.stopped = reason;
+    log.info('fan-out stopped', { event: 'fanout.stopped', cid: this.input.cid, ...reason });
     this.targets.stopped(reason);
     this.targetsScope.cancel();
   }

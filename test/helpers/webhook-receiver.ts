@@ -16,6 +16,8 @@ export interface ReceivedWebhook {
   path: string;
   /** The fanout-payload header: 'summary' when a final payload too large to send came as its summary. */
   payloadKind?: string;
+  /** The W3C trace context header, sent when the sender traces. */
+  traceparent?: string;
 }
 
 export interface Attempt {
@@ -126,6 +128,7 @@ export class WebhookReceiver {
         timestamp: req.headers['webhook-timestamp'] as string,
         signature: req.headers['webhook-signature'] as string,
         ...(req.headers['fanout-payload'] ? { payloadKind: req.headers['fanout-payload'] as string } : {}),
+        ...(req.headers.traceparent ? { traceparent: String(req.headers.traceparent) } : {}),
         body,
         payload,
         path,
