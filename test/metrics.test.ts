@@ -24,6 +24,7 @@ import { waitFor } from './helpers/wait';
 const ENTRY = path.resolve(__dirname, '../dist/src/cli/main.js');
 const REGISTRY_MODULE = path.resolve(__dirname, 'fixtures/metrics-registry.cjs');
 const DOC = path.resolve(__dirname, '../docs/observability.md');
+const DASHBOARD = path.resolve(__dirname, '../deploy/grafana/fanout-dashboard.json');
 const KEY = 'metrics-test-key';
 /** 6 steady targets, 6 flaky ones of which 3 fail: 9 ok, 3 failed. */
 const STEADY = 6;
@@ -238,5 +239,37 @@ describe('metrics of fan-outs, scraped by Prometheus from the worker and the API
     const missing = documented.filter((name) => !base.has(name));
     // Only a webhook, AMQP delivery or an offloaded payload makes these: documented (above), not run here.
     expect(missing.sort()).toEqual([...NOT_MADE_HERE].sort());
+  });
+
+  it('deploy/grafana/fanout-dashboard.json: well-formed, on a Prometheus variable, every query valid PromQL here', async () => {
+    interface Panel {
+      type: string;
+      title: string;
+      datasource?: { uid: string };
+      targets?: { expr: string }[];
+    }
+    const dashboard = JSON.parse(fs.readFileSync(DASHBOARD, 'utf8')) as {
+      templating: { list: { name: string; type: string; query: unknown }[] };
+      panels: Panel[];
+    };
+    expect(dashboard.templating.list).toContainEqual(
+      expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' }),
+    );
+    const panels = dashboard.panels.filter((panel) => panel.type !== 'row');
+    const exprs: string[] = [];
+    for (const panel of panels) {
+      expect(panel.datasource?.uid, panel.title).toBe('${datasource}');
+      expect(panel.targets?.length, panel.title).toBeGreaterThan(0);
+      exprs.push(...panel.targets!.map((target) => target.expr));
+    }
+    // Grafana's own variables, as it would substitute them; Prometheus then parses and runs each query.
+    for (const expr of exprs)
+      await prometheus!.query(expr.replaceAll('$__rate_interval', '1m').replaceAll('$service', '.*'));
+    // Every metric of the table has a panel.
+    for (const name of documentedNames())
+      expect(
+        exprs.some((expr) => expr.includes(name)),
+        name,
+      ).toBe(true);
   });
 });
