@@ -1,27 +1,26 @@
 /**
  * The fan-out's metrics as an operator sees them: the production entries (dist/src/cli/main.js, built by `npm test`)
  * as a worker and an API process of their own against the official dev server, sharing one result store, each with
- * its /metrics endpoint (FANOUT_METRICS_ADDRESS), and a real Prometheus scraping both every second. One fan-out
- * started over HTTP, some of its targets failing; once its result is in and a scrape has followed, PromQL over
- * Prometheus's HTTP API must give the fan-out's own counts. And docs/observability.md's table is the contract: every
- * metric it names is in the scraped output, but for those only a webhook, AMQP or a large payload makes (checked to
- * be documented, and listed as such here).
+ * its /metrics endpoint (FANOUT_METRICS_ADDRESS), and a real Prometheus scraping both every second. Two fan-outs
+ * started over HTTP, one with some targets failing and callbacks, one batched; once their results are in and a scrape
+ * has followed, PromQL over Prometheus's HTTP API must give their own counts. docs/observability.md's table is the
+ * contract: it names exactly the metrics the code makes, and each is in the scraped output but for the three only a
+ * webhook, AMQP or an offloaded payload makes (NOT_MADE_HERE: documented, not exercised here). The Grafana
+ * dashboard's queries all run on this Prometheus, and every metric of the table has a panel.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/local/local-temporal';
 import { LocalBlobStore } from '../src/store/local-store';
+import { ENTRY, startEntry, stopEntries } from './helpers/entry-process';
 import type { Prometheus, Sample } from './helpers/prometheus';
 import { startPrometheus } from './helpers/prometheus';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { createDevServerEnv } from './helpers/temporal-env';
 import { waitFor } from './helpers/wait';
 
-const ENTRY = path.resolve(__dirname, '../dist/src/cli/main.js');
 const REGISTRY_MODULE = path.resolve(__dirname, 'fixtures/metrics-registry.cjs');
 const DOC = path.resolve(__dirname, '../docs/observability.md');
 const DASHBOARD = path.resolve(__dirname, '../deploy/grafana/fanout-dashboard.json');
@@ -37,35 +36,29 @@ const BATCHED = 10;
 const NOT_MADE_HERE = ['fanout_webhook_responses', 'fanout_amqp_publishes', 'fanout_payloads_offloaded'];
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-metrics-'));
-const children: ChildProcess[] = [];
-let env: FanoutTestEnv | undefined;
+let temporal: FanoutTestEnv | undefined;
 let prometheus: Prometheus | undefined;
 let apiUrl: string;
 const metricsAddress = { worker: '', api: '' };
 
-function start(command: 'api' | 'worker', extra: NodeJS.ProcessEnv): ChildProcess {
+function start(command: 'api' | 'worker', env: NodeJS.ProcessEnv): void {
   // Their logs go to a file: the flaky targets fail on purpose, and each failure is a warning.
   const log = fs.openSync(path.join(dir, `${command}.log`), 'a');
-  const child = spawn(process.execPath, [ENTRY, command, '--registry', REGISTRY_MODULE], {
+  startEntry(command, {
+    temporalAddress: temporal!.address,
+    registryModule: REGISTRY_MODULE,
+    dir,
+    env: { FANOUT_METRICS_ADDRESS: metricsAddress[command], ...env },
     stdio: ['ignore', log, log],
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: env!.address,
-      FANOUT_STORE: path.join(dir, 'store'),
-      FANOUT_DATA_DIR: path.join(dir, `data-${command}`),
-      FANOUT_METRICS_ADDRESS: metricsAddress[command],
-      ...extra,
-    },
   });
-  children.push(child);
-  return child;
+  fs.closeSync(log); // the child has its own copy
 }
 
 const up = async (url: string) => (await fetch(url).catch(() => undefined))?.ok === true;
 
 beforeAll(async () => {
   expect(fs.existsSync(ENTRY)).toBe(true); // npm test builds first
-  env = await createDevServerEnv({ port: await freePort() }, new LocalBlobStore(path.join(dir, 'store')));
+  temporal = await createDevServerEnv({ port: await freePort() }, new LocalBlobStore(path.join(dir, 'store')));
   metricsAddress.worker = `127.0.0.1:${await freePort()}`;
   metricsAddress.api = `127.0.0.1:${await freePort()}`;
   const apiPort = await freePort();
@@ -80,9 +73,9 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  stopEntries();
   await prometheus?.close();
-  await env?.teardown();
+  await temporal?.teardown();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
