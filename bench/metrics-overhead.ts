@@ -6,9 +6,10 @@
  * Prometheus would; `off` exports none. A Temporal Runtime is process-wide, hence the two processes. Runs alternate
  * on/off (the order swapped every round) at each width (BENCH_WIDTHS, default 1000,5000) for BENCH_ROUNDS (3).
  * Prints each run, then per width the medians (wall time, targets/s, worker CPU ms per target) and the median of the
- * pair ratios of throughput on ÷ off; its last line is one JSON object. A benchmark: it asserts nothing.
+ * pair ratios of throughput on ÷ off; then what one worker-side count costs in each mode (bench/metrics-calls.ts),
+ * a figure the machine's load moves far less. Its last line is one JSON object. A benchmark: it asserts nothing.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -158,9 +159,21 @@ async function main(): Promise<void> {
     await env.teardown();
     fs.rmSync(scratch, { recursive: true, force: true });
   }
+  const calls = MODES.map(
+    (mode) =>
+      JSON.parse(
+        execFileSync(process.execPath, [path.join(__dirname, 'metrics-calls.js'), mode], { encoding: 'utf8' }),
+      ) as { mode: Mode; histogramRecordMicros: number; counterAddMicros: number },
+  );
+  for (const { mode, histogramRecordMicros, counterAddMicros } of calls)
+    console.log(
+      `one worker-side count, metrics ${mode}: histogram record ${histogramRecordMicros.toFixed(2)} µs, ` +
+        `counter add ${counterAddMicros.toFixed(2)} µs`,
+    );
   console.log(
     JSON.stringify({
       bench: 'metrics',
+      calls,
       ...machine,
       targetMs: TARGET_MS,
       rounds: ROUNDS,
