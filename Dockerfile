@@ -18,7 +18,7 @@ COPY package.json package-lock.json ./
 RUN npm install --omit=dev --no-audit --no-fund --no-save @temporalio/activity@1.24.0 @temporalio/client@1.24.0 \
       @temporalio/common@1.24.0 @temporalio/envconfig@1.24.0 @temporalio/proto@1.24.0 @temporalio/worker@1.24.0 \
       @temporalio/workflow@1.24.0 @temporalio/testing@1.24.0 zod@4 @aws-sdk/client-s3@3 amqplib@2 fastify@5 \
-      standardwebhooks@1 \
+      standardwebhooks@1 prom-client@15 \
     && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # Workflows bundled at build time: the worker starts without webpack.

@@ -19,7 +19,6 @@
 import os from 'node:os';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
-import { Registry, defineCallback, defineService } from '../src/registry';
 import { createFanoutWorker } from '../src/worker/create-worker';
 import { bundleFanoutWorkflows } from '../src/worker/workflow-bundle';
 import { startDevServer } from '../src/local/temporal-servers';
@@ -33,7 +32,16 @@ import { measureRun } from './sampler';
 import { median, medianPairRatio } from './stats';
 import { fixed, formatTable } from './table';
 import { fanoutExecutionIds, workflowTaskStats } from './workflow-tasks';
-import { BENCH_WORKER_OPTIONS, RUN_DEADLINE_MS, TARGET_MS, target, windowFor } from './workload';
+import {
+  BENCH_FINAL,
+  BENCH_SERVICE,
+  BENCH_WORKER_OPTIONS,
+  RUN_DEADLINE_MS,
+  TARGET_MS,
+  benchRegistry,
+  windowFor,
+  withinDeadline,
+} from './workload';
 
 const WIDTHS = (process.env.BENCH_WIDTHS ?? '100,1000,5000').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -102,10 +110,7 @@ async function main(): Promise<void> {
   const redis = await startRedis();
   const bullmq = await startBullmqFlow(redis.port);
 
-  const registry = new Registry(
-    [defineService({ name: 'bench.target', handler: target })],
-    [defineCallback({ name: 'bench.noop', handler: async () => undefined })],
-  );
+  const registry = benchRegistry();
   const fanoutWorker = await createFanoutWorker({
     connection: env.nativeConnection,
     registry,
@@ -139,9 +144,9 @@ async function main(): Promise<void> {
         const targets = Object.fromEntries(names.map((name, i) => [name, i]));
         const local = contender === 'E';
         const batching = contender === 'F' ? { maxTargets: F_BATCH_TARGETS } : undefined;
-        const targetOptions = Object.fromEntries(names.map((name) => [name, { service: 'bench.target', local }]));
+        const targetOptions = Object.fromEntries(names.map((name) => [name, { service: BENCH_SERVICE, local }]));
         const { figures, value: cid } = await measureRun(temporalPid, width, async () => {
-          const cid = await fanout.invoke(targets, ['bench.noop'], {
+          const cid = await fanout.invoke(targets, [BENCH_FINAL], {
             targetOptions,
             maxConcurrency: window,
             ...(batching && { batching }),
@@ -249,24 +254,6 @@ async function main(): Promise<void> {
     ),
   };
   console.log(JSON.stringify(summary));
-}
-
-/** The run's value, or an error naming the run once RUN_DEADLINE_MS passed (after `stop` stopped it). */
-async function withinDeadline<T>(run: Promise<T>, name: string, stop: () => Promise<unknown>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      // Failing to stop it must not go unhandled: the run's own error is the one to report.
-      void stop()
-        .catch(() => undefined)
-        .then(() => reject(new Error(`${name} did not finish within ${RUN_DEADLINE_MS / 60_000} minutes; stopped`)));
-    }, RUN_DEADLINE_MS);
-  });
-  try {
-    return await Promise.race([run, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function printWidth(width: number, runs: Record<Contender, Run[]>): void {

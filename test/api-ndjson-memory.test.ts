@@ -5,7 +5,6 @@
  * sampled from /proc while the body streams in, is the API's alone. Batches of 1,000 and an echo service keep the
  * fan-out itself quick. Prints the figures; the upload must stay under 256 MiB of RSS.
  */
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -17,33 +16,22 @@ import { freePort } from '../src/local/local-temporal';
 import { LocalBlobStore } from '../src/store/local-store';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { createDevServerEnv } from './helpers/temporal-env';
+import { ENTRY, startEntry, stopEntries } from './helpers/entry-process';
 import { waitFor } from './helpers/wait';
 
-const ENTRY = path.resolve(__dirname, '../dist/src/cli/main.js');
 const REGISTRY_MODULE = path.resolve(__dirname, 'fixtures/echo-registry.cjs');
 const KEY = 'memory-test-key';
 const TARGETS = 100_000;
 const MIB = 2 ** 20;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-ndjson-memory-'));
-const children: ChildProcess[] = [];
 let env: FanoutTestEnv | undefined;
 let api: ChildProcess;
 let apiUrl: string;
 
 function start(command: 'api' | 'worker', extra: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, [ENTRY, command, '--registry', REGISTRY_MODULE], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: env!.address,
-      FANOUT_STORE: path.join(dir, 'store'),
-      FANOUT_DATA_DIR: path.join(dir, `data-${command}`),
-      ...extra,
-    },
-  });
-  children.push(child);
-  return child;
+  const options = { temporalAddress: env!.address, registryModule: REGISTRY_MODULE, dir, env: extra };
+  return startEntry(command, options);
 }
 
 beforeAll(async () => {
@@ -57,7 +45,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  stopEntries();
   await env?.teardown();
   fs.rmSync(dir, { recursive: true, force: true });
 });

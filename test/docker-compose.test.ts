@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { Connection } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../src/contracts';
@@ -211,6 +211,77 @@ describe('docker-compose.yml, profile `cluster`: the production topology of scri
     // Same host ports as the dev profile: the two profiles are used one at a time.
     expect(api.ports).toEqual(services.api.ports);
     expect(cluster['temporal-ui'].ports).toEqual(['8233:8080']);
+  });
+});
+
+describe('docker-compose.yml, profile `cluster`: Prometheus and Grafana (docs/observability.md)', () => {
+  const services = compose.services;
+  const { prometheus, grafana } = services;
+  const worker = services['cluster-worker'];
+  const api = services['cluster-api'];
+  /** The host-side file of the mount whose container side is `target`; it must exist in the repository. */
+  const mounted = (service: ComposeService, target: string): string => {
+    const mount = service.volumes?.find((volume) => volume.split(':')[1] === target);
+    expect(mount, target).toBeDefined();
+    const file = path.join(root, mount!.split(':')[0]);
+    expect(fs.existsSync(file), file).toBe(true);
+    return file;
+  };
+  const portOf = (address: string | undefined) => /^0\.0\.0\.0:(\d+)$/.exec(address ?? '')?.[1];
+
+  it('serves metrics from the worker and the API on ports of their own, and the image has prom-client for the API', () => {
+    const [workerPort, apiPort] = [worker, api].map((s) => portOf(s.environment?.FANOUT_METRICS_ADDRESS));
+    expect(workerPort).toBeDefined();
+    expect(apiPort).toBeDefined();
+    expect(apiPort).not.toBe(api.environment?.API_PORT);
+    expect(dockerfile).toMatch(/npm install --omit=dev[^]*\bprom-client@\d+/);
+  });
+
+  it('runs the official Prometheus image scraping exactly the worker and the API where they serve metrics', () => {
+    expect(prometheus.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+    expect(prometheus.profiles).toEqual(['cluster']);
+    const config = parse(fs.readFileSync(mounted(prometheus, '/etc/prometheus/prometheus.yml'), 'utf8')) as {
+      scrape_configs: { static_configs: { targets: string[] }[] }[];
+    };
+    const targets = config.scrape_configs.flatMap((job) => job.static_configs.flatMap((c) => c.targets));
+    expect(targets.sort()).toEqual(
+      [
+        `cluster-api:${portOf(api.environment?.FANOUT_METRICS_ADDRESS)}`,
+        `cluster-worker:${portOf(worker.environment?.FANOUT_METRICS_ADDRESS)}`,
+      ].sort(),
+    );
+    expect(Object.keys(prometheus.depends_on ?? {}).sort()).toEqual(['cluster-api', 'cluster-worker']);
+  });
+
+  it("its config is one Prometheus's own promtool accepts", () => {
+    const promtool = execFileSync(path.join(root, 'scripts/prometheus.sh'), ['path'], { encoding: 'utf8' })
+      .trim()
+      .replace(/prometheus$/, 'promtool');
+    const file = mounted(prometheus, '/etc/prometheus/prometheus.yml');
+    expect(execFileSync(promtool, ['check', 'config', file], { encoding: 'utf8' })).toMatch(/SUCCESS/);
+  });
+
+  it('provisions Grafana with that Prometheus as its data source and the fan-out dashboard', () => {
+    expect(grafana.image).toMatch(/^grafana\/grafana:\d+\.\d+\.\d+$/);
+    expect(grafana.profiles).toEqual(['cluster']);
+    const provisioning = mounted(grafana, '/etc/grafana/provisioning');
+    const dashboard = mounted(grafana, '/var/lib/grafana/dashboards/fanout-dashboard.json');
+    expect(path.relative(root, dashboard)).toBe('deploy/grafana/fanout-dashboard.json');
+    const [source] = (
+      parse(fs.readFileSync(path.join(provisioning, 'datasources/prometheus.yml'), 'utf8')) as {
+        datasources: { type: string; url: string }[];
+      }
+    ).datasources;
+    expect(source).toMatchObject({
+      type: 'prometheus',
+      url: `http://prometheus:${prometheus.ports![0].split(':')[1]}`,
+    });
+    const [provider] = (
+      parse(fs.readFileSync(path.join(provisioning, 'dashboards/fanout.yml'), 'utf8')) as {
+        providers: { options: { path: string } }[];
+      }
+    ).providers;
+    expect(provider.options.path).toBe('/var/lib/grafana/dashboards');
   });
 });
 
