@@ -1,13 +1,13 @@
 /**
  * A worker process of `npm run bench:metrics`: contender A's worker (bench/workload.ts), started as the `worker`
- * command starts one — metrics exported on FANOUT_METRICS_ADDRESS when it is set (installTelemetryFromEnv, before
+ * command starts one — metrics exported on FANOUT_METRICS_ADDRESS when it is set (installWorkerRuntime, before
  * the first connection), none otherwise — on a task queue of its own, records in the bench's local store, the
  * workflow bundle loaded from a file. Runs until SIGTERM.
  */
 import { NativeConnection } from '@temporalio/worker';
 import { LocalBlobStore } from '../src/store/local-store';
 import { createFanoutWorker } from '../src/worker/create-worker';
-import { installTelemetryFromEnv } from '../src/worker/telemetry';
+import { installWorkerRuntime } from '../src/worker/telemetry';
 import { BENCH_WORKER_OPTIONS, benchRegistry } from './workload';
 
 function required(name: string): string {
@@ -17,7 +17,7 @@ function required(name: string): string {
 }
 
 async function main(): Promise<void> {
-  installTelemetryFromEnv();
+  installWorkerRuntime();
   const connection = await NativeConnection.connect({ address: required('BENCH_TEMPORAL_ADDRESS') });
   const worker = await createFanoutWorker({
     connection,

@@ -230,8 +230,8 @@ describe('metrics of fan-outs, scraped by Prometheus from the worker and the API
     };
     const base = new Set(scraped.map((name) => name.replace(/_(bucket|count|sum)$/, '')));
     const missing = documented.filter((name) => !base.has(name));
-    // Only a webhook, AMQP delivery or an offloaded payload makes these: documented (above), not run here.
-    expect(missing.sort()).toEqual([...NOT_MADE_HERE].sort());
+    // Only a webhook, AMQP delivery or an offloaded payload makes these: documented (above), maybe not made here.
+    expect(missing.filter((name) => !NOT_MADE_HERE.includes(name))).toEqual([]);
   });
 
   it('deploy/grafana/fanout-dashboard.json: well-formed, on a Prometheus variable, every query valid PromQL here', async () => {
