@@ -12,7 +12,22 @@ const sdkInternals = {
 
 export default tseslint.config(
   // The consumer app is a project of its own, type-checked and run against the packed library by its test.
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/consumer-app/**'] },
+  {
+    // What the project's scripts download or write (Go modules under .tools, services' scratch folders) is not its code.
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'test/consumer-app/**',
+      '.tools/**',
+      '.data/**',
+      '.rabbitmq/**',
+      '.seaweedfs/**',
+      '.prometheus/**',
+      '.cluster/**',
+      'test-results/**',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
