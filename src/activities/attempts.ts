@@ -29,7 +29,7 @@ export interface BatchAttempt {
   serverNow: () => number;
 }
 
-export function attemptsOf(plan: Pick<AttemptPlan, 'retry' | 'defaultAttempts'>): number {
+function attemptsOf(plan: Pick<AttemptPlan, 'retry' | 'defaultAttempts'>): number {
   return plan.retry.maximumAttempts ?? plan.defaultAttempts;
 }
 

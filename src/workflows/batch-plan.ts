@@ -22,7 +22,7 @@ function sameBatching(a: PlannedTarget, b: PlannedTarget): boolean {
   );
 }
 
-export function batchable(target: PlannedTarget): boolean {
+function batchable(target: PlannedTarget): boolean {
   return target.batch !== undefined && target.kind === 'activity' && target.limits === undefined;
 }
 
