@@ -268,10 +268,7 @@ export class TargetRunner {
 
   /** Every outcome is counted; the first MAX_OUTCOMES_KEPT are listed, and failures up to as many again. */
   recordCallback(outcome: CallbackOutcome): void {
-    this.callbacksRun++;
-    if (!outcome.ok) this.callbacksFailed++;
-    if (this.outcomes.length < MAX_OUTCOMES_KEPT || (!outcome.ok && this.outcomes.length < 2 * MAX_OUTCOMES_KEPT))
-      this.outcomes.push(outcome);
+    this.recordCallbacks({ callbacks: 1, callbacksFailed: outcome.ok ? 0 : 1, outcomes: [outcome] });
   }
 
   /** Runs a batch of targets as one activity, `atOnce` of them at a time; settles each as the batch reports it. */
