@@ -183,6 +183,24 @@ export const AdaptiveConcurrency = z
   .refine((value) => value.min <= value.max, 'min is at most max');
 export type AdaptiveConcurrency = z.infer<typeof AdaptiveConcurrency>;
 
+/**
+ * Hedged stragglers: a target still running `after` its start (a duration, or the fan-out's own latency percentile of
+ * its service so far) gets one more attempt side by side; the first to succeed decides the record, the other is
+ * cancelled. At most `max` targets are hedged in the whole fan-out (default: 5% of them, at least one).
+ */
+export const Hedging = z.strictObject({
+  after: z
+    .union([Duration, z.strictObject({ percentile: z.number().min(50).max(99.9) })])
+    .describe("A duration ('2 s'), or { percentile: p }: the service's latency percentile so far in this fan-out"),
+  max: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('Most targets hedged in the fan-out; default 5% of them, at least 1'),
+});
+export type Hedging = z.infer<typeof Hedging>;
+
 const Common = {
   cid: Cid.optional().describe('Your own correlation ID; must not be in use'),
   failurePolicy: FailurePolicy.optional().describe(
@@ -210,6 +228,9 @@ const Common = {
   ),
   adaptiveConcurrency: AdaptiveConcurrency.optional().describe(
     'Per service: targets in flight from min up to max, raised while they succeed, halved on failures and 429/503',
+  ),
+  hedging: Hedging.optional().describe(
+    'Hedged stragglers: a target still running after a delay (or past a latency percentile) gets a second attempt side by side',
   ),
   completion: Completion.optional().describe(
     'A quorum: { successes: k } or { successPercent: p }; reached, the rest are cancelled and the final callbacks run',
@@ -321,6 +342,8 @@ export const ServiceLatencyFigures = z.object({
   p99Ms: z.number().describe('Percentiles within 10% (read from logarithmic buckets)'),
   maxMs: z.number(),
   slowest: z.array(z.object({ target: z.string(), ms: z.number() })).describe('The slowest targets, slowest first'),
+  hedged: z.number().optional().describe('With hedging: targets given a second attempt'),
+  hedgesWon: z.number().optional().describe('With hedging: targets whose second attempt finished first'),
 });
 export type ServiceLatencyFigures = z.infer<typeof ServiceLatencyFigures>;
 export type LatencyFigures = Record<string, ServiceLatencyFigures>;
@@ -331,6 +354,8 @@ export interface ServiceLatency {
   maxMs: number;
   buckets: Record<number, number>;
   slowest: { target: string; ms: number }[];
+  hedged?: number;
+  hedgesWon?: number;
 }
 export type LatencyStats = Record<string, ServiceLatency>;
 
@@ -565,6 +590,8 @@ export interface FanoutWorkflowInput {
   circuitBreaker?: CircuitBreaker;
   /** Adaptive concurrency per service (see `AdaptiveConcurrency`). */
   adaptiveConcurrency?: AdaptiveConcurrency;
+  /** Hedged stragglers (see `Hedging`). */
+  hedging?: Hedging;
 }
 
 /** As Temporal's `Priority`: what a fan-out's run, and so each of its tasks, is dispatched by. */
@@ -590,6 +617,8 @@ export interface ShardInput {
   redrive?: number;
   circuitBreaker?: CircuitBreaker;
   adaptiveConcurrency?: AdaptiveConcurrency;
+  /** With `max` this slice's share of the fan-out's hedges. */
+  hedging?: Hedging;
 }
 
 /** The shard workflow's input: its slice, its place, and whether the fan-out was cancelled before it started. */
@@ -789,6 +818,10 @@ export const FanoutPlan = z
         signals: z.number().describe('Signals the workflows send (each shard tells the fan-out it has settled)'),
         searchAttributeUpserts: z.number(),
         timers: z.number().describe('The deadline, if set'),
+        hedgesAtMost: z
+          .number()
+          .optional()
+          .describe('With hedging: the most second attempts (activities) it may start; not in the total'),
       })
       .describe('Temporal Cloud actions the run is billed for, when nothing is retried'),
   })

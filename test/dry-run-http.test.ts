@@ -175,6 +175,19 @@ describe('a dry run over HTTP', () => {
     await resultOf(started.body.cid as string, 30_000);
   }, 60_000);
 
+  it('plans hedging as the most second attempts it may start, and refuses a hedging it cannot do', async () => {
+    const hedged = { targets: SEED_TARGETS, finalCallbacks: ['log.input'], hedging: { after: '2 s', max: 2 } };
+    const planned = await call('POST', '/v1/fanouts?dryRun=true', hedged);
+    expect(planned).toMatchObject({ status: 200, body: { actions: { hedgesAtMost: 2 } } });
+    const plain = await call('POST', '/v1/fanouts?dryRun=true', { ...hedged, hedging: undefined });
+    expect((plain.body.actions as Record<string, unknown>).hedgesAtMost).toBeUndefined();
+    for (const hedging of [{ after: { percentile: 20 } }, { after: '2 s', max: 0 }, { after: '2 s', within: 1 }]) {
+      const refused = await call('POST', '/v1/fanouts', { ...hedged, hedging });
+      expect(refused).toMatchObject({ status: 400, body: { type: 'urn:problem:fanout:invalid-request' } });
+      expect(JSON.stringify(refused.body)).toContain('/hedging');
+    }
+  });
+
   it('is in the OpenAPI document: the dryRun parameter and the FanoutPlan schema', async () => {
     const doc = (await call('GET', '/v1/openapi.json')).body as {
       paths: Record<string, Record<string, { parameters?: { name: string }[]; responses: Record<string, unknown> }>>;
@@ -185,5 +198,6 @@ describe('a dry run over HTTP', () => {
       expect(doc.paths[path].post.responses['200']).toBeDefined();
     }
     expect(doc.components.schemas.FanoutPlan).toBeDefined();
+    expect(JSON.stringify(doc.components.schemas.FanoutRequest)).toContain('hedging');
   });
 });

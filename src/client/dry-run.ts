@@ -8,6 +8,7 @@
 import type { FanoutPlan, FanoutWorkflowInput, HistoryEstimate, PlannedTarget } from '../contracts';
 import { RECORDS_PER_SAVE, countsMemoInterval } from '../constants';
 import { batchWidthOf, planUnits } from '../workflows/batch-plan';
+import { hedgeBudget } from '../workflows/hedge-budget';
 import { planShards } from '../workflows/sharding';
 
 /** Temporal's warning threshold for one execution's history (workflows/sharding keeps shards well under it). */
@@ -167,6 +168,10 @@ export function dryRunPlan(input: FanoutWorkflowInput, cidGiven: boolean): Fanou
       signals,
       searchAttributeUpserts,
       timers,
+      // Hedges start only for stragglers: a ceiling, apart from the total. Only targets run one per activity.
+      ...(input.hedging && all.activities
+        ? { hedgesAtMost: Math.min(all.activities, hedgeBudget(input.hedging, targets.length)) }
+        : {}),
     },
   };
 }

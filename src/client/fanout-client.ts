@@ -11,6 +11,7 @@ import type {
   AdaptiveConcurrency,
   Batching,
   CircuitBreaker,
+  Hedging,
   Completion,
   Fairness,
   PlannedTarget,
@@ -132,6 +133,13 @@ export interface InvokeOptions {
    * and halve on a failure or a backend asking to come back later (ServiceBusyError); within `maxConcurrency`.
    */
   adaptiveConcurrency?: AdaptiveConcurrency;
+  /**
+   * Hedged stragglers: a target still running `after` a duration (or past its service's latency percentile so far in
+   * this fan-out, `{ percentile: 95 }`) gets a second attempt side by side; the first to succeed decides its record,
+   * the other is cancelled. At most `max` targets are hedged (default 5% of them). Activity targets run one per
+   * activity only: batched, local and child-workflow targets are never hedged.
+   */
+  hedging?: Hedging;
   /**
    * Once the targets have settled, before the final callbacks: every record written to the result store as JSON
    * lines, a file per outcome (`fanouts/<cid>/results/succeeded.jsonl`, `failed.jsonl`, `cancelled.jsonl`), then a

@@ -238,6 +238,7 @@ function planRun(
     ...(request.completion !== undefined ? { completion: request.completion } : {}),
     ...(request.circuitBreaker !== undefined ? { circuitBreaker: request.circuitBreaker } : {}),
     ...(request.adaptiveConcurrency !== undefined ? { adaptiveConcurrency: request.adaptiveConcurrency } : {}),
+    ...(request.hedging !== undefined ? { hedging: request.hedging } : {}),
     priority: {
       ...(request.priority !== undefined ? { priorityKey: request.priority } : {}),
       fairnessKey: request.fairness?.key ?? fairnessKeyOf(source),

@@ -33,6 +33,24 @@ export function recordLatency(stats: LatencyStats, service: string, target: stri
   keepSlowest(entry, [{ target, ms: duration }]);
 }
 
+/** A target of `service` given a second attempt (`won`: the second attempt finished first). */
+export function recordHedge(stats: LatencyStats, service: string, what: 'started' | 'won'): void {
+  const entry = (stats[service] ??= emptyService());
+  if (what === 'started') entry.hedged = (entry.hedged ?? 0) + 1;
+  else entry.hedgesWon = (entry.hedgesWon ?? 0) + 1;
+}
+
+/** The service's latency percentile `p` so far, once `minCount` of its targets have settled. */
+export function latencyPercentile(
+  stats: LatencyStats,
+  service: string,
+  p: number,
+  minCount: number,
+): number | undefined {
+  const entry = stats[service];
+  return entry && entry.count >= minCount ? percentileOf(entry, p) : undefined;
+}
+
 /** Adds `from` into `into`: one shard's into the fan-out's. */
 export function mergeLatency(into: LatencyStats, from: LatencyStats | undefined): LatencyStats {
   for (const [service, theirs] of Object.entries(from ?? {})) {
@@ -42,6 +60,8 @@ export function mergeLatency(into: LatencyStats, from: LatencyStats | undefined)
     for (const [bucket, n] of Object.entries(theirs.buckets))
       entry.buckets[Number(bucket)] = (entry.buckets[Number(bucket)] ?? 0) + n;
     keepSlowest(entry, theirs.slowest);
+    if (theirs.hedged) entry.hedged = (entry.hedged ?? 0) + theirs.hedged;
+    if (theirs.hedgesWon) entry.hedgesWon = (entry.hedgesWon ?? 0) + theirs.hedgesWon;
   }
   return into;
 }
@@ -52,29 +72,32 @@ function keepSlowest(entry: ServiceLatency, more: ServiceLatency['slowest']): vo
   entry.slowest = [...entry.slowest, ...more].sort((a, b) => b.ms - a.ms).slice(0, SLOWEST_KEPT);
 }
 
-/** p50, p95, p99 (each the upper bound of its bucket, at most the maximum), the maximum and the slowest targets. */
+/** Percentile `p` (the upper bound of its bucket, at most the maximum). */
+function percentileOf(entry: ServiceLatency, p: number): number {
+  const rank = Math.ceil((p / 100) * entry.count);
+  let seen = 0;
+  for (const bucket of Object.keys(entry.buckets)
+    .map(Number)
+    .sort((a, b) => a - b)) {
+    seen += entry.buckets[bucket];
+    if (seen >= rank) return Math.min(upperBound(bucket), entry.maxMs);
+  }
+  return entry.maxMs;
+}
+
+/** p50, p95, p99, the maximum and the slowest targets; with hedging, how many were hedged and won. */
 export function latencyFigures(stats: LatencyStats): LatencyFigures {
   const figures: LatencyFigures = {};
   for (const [service, entry] of Object.entries(stats)) {
-    if (!entry.count) continue;
-    const percentile = (p: number) => {
-      const rank = Math.ceil((p / 100) * entry.count);
-      let seen = 0;
-      for (const bucket of Object.keys(entry.buckets)
-        .map(Number)
-        .sort((a, b) => a - b)) {
-        seen += entry.buckets[bucket];
-        if (seen >= rank) return Math.min(upperBound(bucket), entry.maxMs);
-      }
-      return entry.maxMs;
-    };
+    if (!entry.count && !entry.hedged) continue;
     figures[service] = {
       count: entry.count,
-      p50Ms: percentile(50),
-      p95Ms: percentile(95),
-      p99Ms: percentile(99),
+      p50Ms: percentileOf(entry, 50),
+      p95Ms: percentileOf(entry, 95),
+      p99Ms: percentileOf(entry, 99),
       maxMs: entry.maxMs,
       slowest: entry.slowest,
+      ...(entry.hedged ? { hedged: entry.hedged, hedgesWon: entry.hedgesWon ?? 0 } : {}),
     };
   }
   return figures;
@@ -84,6 +107,7 @@ export function latencyFigures(stats: LatencyStats): LatencyFigures {
 export function latencyLines(stats: LatencyStats): string[] {
   return Object.entries(latencyFigures(stats)).map(
     ([service, f]) =>
-      `${service}: p50 ${f.p50Ms} ms, p95 ${f.p95Ms} ms, p99 ${f.p99Ms} ms, max ${f.maxMs} ms (${f.slowest[0]?.target ?? '-'}) over ${f.count}`,
+      `${service}: p50 ${f.p50Ms} ms, p95 ${f.p95Ms} ms, p99 ${f.p99Ms} ms, max ${f.maxMs} ms (${f.slowest[0]?.target ?? '-'}) over ${f.count}` +
+      (f.hedged ? `; hedged ${f.hedged}, of which ${f.hedgesWon} won` : ''),
   );
 }

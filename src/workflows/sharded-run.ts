@@ -16,6 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type {
+  Hedging,
   CallbackOutcome,
   FanoutCounts,
   LatencyStats,
@@ -26,6 +27,7 @@ import type {
 } from '../contracts';
 import { shardControlSignal, shardSettledSignal, shardSucceededSignal, targetFailedSignal } from './definitions';
 import { LanePool } from './lane-pool';
+import { hedgeBudget, hedgeShare } from './hedge-budget';
 import { latencyFigures, mergeLatency } from './latency';
 import { countsLine } from './records';
 import { fanoutShard } from './shard';
@@ -158,6 +160,13 @@ export class ShardedRun implements TargetsRun {
     return merged;
   }
 
+  /** A slice's hedging: its share of the fan-out's hedges. */
+  private hedgingOf(offset: number, width: number): Hedging {
+    const hedging = this.input.hedging!;
+    const total = this.input.targets.length;
+    return { ...hedging, max: hedgeShare(hedgeBudget(hedging, total), total, offset, width) };
+  }
+
   /** Shards finish in any order: results has holes until all are done. */
   private finishedShards(): ShardResult[] {
     return this.results.filter((result): result is ShardResult => result !== undefined);
@@ -206,6 +215,7 @@ export class ShardedRun implements TargetsRun {
       ...(redrive ? { redrive: redrive.number } : {}),
       ...(this.input.circuitBreaker ? { circuitBreaker: this.input.circuitBreaker } : {}),
       ...(this.input.adaptiveConcurrency ? { adaptiveConcurrency: this.input.adaptiveConcurrency } : {}),
+      ...(this.input.hedging ? { hedging: this.hedgingOf(offset, slice.length) } : {}),
       shardIndex: index,
       ...(this.report.failures ? { reportFailures: true } : {}),
       // Every hundredth of the shard: the fan-out learns of its quorum late by at most that much a shard.

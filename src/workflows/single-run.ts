@@ -6,6 +6,7 @@ import { isCancellation } from '@temporalio/workflow';
 import type { CancellationScope } from '@temporalio/workflow';
 import type { CallbackOutcome, FanoutCounts, FanoutWorkflowInput, LatencyStats, StopReason } from '../contracts';
 import { countsMemoInterval } from '../constants';
+import { hedgeBudget } from './hedge-budget';
 import { latencyFigures, latencyLines } from './latency';
 import { circuitLines, circuitsOf, targetStates, windowLines, windowsOf } from './progress';
 import { detailsTable } from './records';
@@ -23,7 +24,8 @@ export class SingleRun implements TargetsRun {
     private readonly plan: ShardPlan,
     private readonly host: RunHost,
   ) {
-    const { cid, source, pattern, targets, onTarget, defaults, redrive, circuitBreaker, adaptiveConcurrency } = input;
+    const { cid, source, pattern, targets, onTarget, defaults, redrive, circuitBreaker, adaptiveConcurrency, hedging } =
+      input;
     this.runner = new TargetRunner(
       {
         cid,
@@ -38,6 +40,7 @@ export class SingleRun implements TargetsRun {
         ...(redrive ? { redrive: redrive.number } : {}),
         ...(circuitBreaker ? { circuitBreaker } : {}),
         ...(adaptiveConcurrency ? { adaptiveConcurrency } : {}),
+        ...(hedging ? { hedging: { ...hedging, max: hedgeBudget(hedging, targets.length) } } : {}),
       },
       (state) => {
         if (state === 'failed') host.failed(this.runner.counts.failed);

@@ -140,10 +140,17 @@ export type TargetSuccess =
  * rather than wait for an attempt that may never hear of it (a service that does not heartbeat runs to its
  * timeout); a late attempt's record never replaces it.
  */
-export function runTarget(call: TargetCall, target: PlannedTarget, defaults: Defaults): Promise<TargetSuccess> {
+export function runTarget(
+  call: TargetCall,
+  target: PlannedTarget,
+  defaults: Defaults,
+  /** A second attempt side by side (see hedging): an activity of its own, `hedge/<target>`. */
+  hedge = false,
+): Promise<TargetSuccess> {
   try {
     const summary =
-      target.service === target.name ? `target ${target.name}` : `target ${target.name} → ${target.service}`;
+      (hedge ? 'hedge of ' : '') +
+      (target.service === target.name ? `target ${target.name}` : `target ${target.name} → ${target.service}`);
     if (target.kind === 'workflow') {
       const timeout = target.options.startToCloseTimeout ?? defaults.startToCloseTimeout;
       const retry = target.options.retry ?? defaults.retry;
@@ -169,7 +176,11 @@ export function runTarget(call: TargetCall, target: PlannedTarget, defaults: Def
       ? // The same activity, run by this worker within the workflow task: one marker in history instead of three
         // events and a round trip through the server's task queue. Local activities have no activity ID.
         proxyLocalActivities<ServiceActivities>({ ...options, summary: `local ${summary}` })
-      : proxyActivities<ServiceActivities>({ ...options, activityId, ...(taskQueue ? { taskQueue } : {}) });
+      : proxyActivities<ServiceActivities>({
+          ...options,
+          activityId: hedge ? `hedge/${target.name}` : activityId,
+          ...(taskQueue ? { taskQueue } : {}),
+        });
     return activities[target.service](call).then((outcome): TargetSuccess => ({
       ok: true,
       stored: true,

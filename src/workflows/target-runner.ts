@@ -15,6 +15,7 @@ import type {
   CallbackInput,
   CircuitBreaker,
   CircuitState,
+  Hedging,
   LatencyStats,
   CallbackOutcome,
   CallbackRef,
@@ -32,6 +33,7 @@ import type { Unit } from './batch-plan';
 import { planUnits } from './batch-plan';
 import { batchActivityOptions, batchCallbacks, runBatch } from './batches';
 import { batchProgressSignal } from './definitions';
+import { Hedges, hedgeable } from './hedging';
 import { LanePool } from './lane-pool';
 import { ServicePools } from './service-pools';
 import { recordLatency } from './latency';
@@ -59,6 +61,8 @@ export interface RunnerContext {
   redrive?: number;
   circuitBreaker?: CircuitBreaker;
   adaptiveConcurrency?: AdaptiveConcurrency;
+  /** With `max` the hedges this execution may start (its share of the fan-out's). */
+  hedging?: Hedging;
 }
 
 /** What runs the items: one lane pool, or with a circuit breaker one per service (see service-pools). */
@@ -92,6 +96,8 @@ export class TargetRunner {
   private readonly pool: Pool;
   /** With a circuit breaker: the pools per service, which also keep each service's circuit. */
   private readonly services?: ServicePools;
+  /** With hedging: watches the targets running, and gives stragglers a second attempt. */
+  private readonly hedges?: Hedges;
   /** What cancelled the targets, for their records: the fan-out's own stop says why it stopped. */
   cancelledBy = 'the fan-out was cancelled';
 
@@ -128,6 +134,7 @@ export class TargetRunner {
         whenCancelled: 'stop',
       });
     }
+    if (ctx.hedging?.max) this.hedges = new Hedges(ctx.hedging, ctx.hedging.max, this.latency);
     if (this.units.some((unit) => unit.batch)) {
       setHandler(batchProgressSignal, (batches) => {
         for (const { batch, states } of batches) {
@@ -143,8 +150,16 @@ export class TargetRunner {
   }
 
   /** Runs the targets in the current scope until all have settled, or it is cancelled and those running have. */
-  runTargets(): Promise<void> {
-    return this.pool.run();
+  async runTargets(): Promise<void> {
+    const hedges = this.hedges;
+    if (!hedges) return this.pool.run();
+    const watching = hedges.watch();
+    try {
+      await this.pool.run();
+    } finally {
+      hedges.stop();
+      await watching;
+    }
   }
 
   /** Lowering `targetsAtOnce` or pausing lets running targets finish; raising it starts more. */
@@ -213,11 +228,20 @@ export class TargetRunner {
     const index = this.indexOf(target, position);
     const failed = (error: unknown) =>
       this.settle(target, position, { ok: false, error }, isCancellation(error) ? 'cancelled' : 'failed');
-    return runTarget(
-      { request: target.request, cid, source, target: target.name, index, reqTsUtc, ...(redrive ? { redrive } : {}) },
-      target,
-      defaults,
-    ).then((outcome) => {
+    const call = {
+      request: target.request,
+      cid,
+      source,
+      target: target.name,
+      index,
+      reqTsUtc,
+      ...(redrive ? { redrive } : {}),
+    };
+    const running =
+      this.hedges && hedgeable(target)
+        ? this.hedges.race(position, target.service, (hedge) => runTarget(call, target, defaults, hedge))
+        : runTarget(call, target, defaults);
+    return running.then((outcome) => {
       try {
         this.settle(target, position, outcome, 'ok');
       } catch (error) {
