@@ -30,9 +30,10 @@ export interface ActivityService<Req = unknown, Res = unknown> {
   batching?: Batching;
   /**
    * What this service receives from all fan-outs and all workers together, enforced by Temporal: `perSecond`
-   * targets started a second at most (its targets then go through a task queue of their own, whose dispatch rate
-   * the server limits); `concurrency` targets running at once at most (each holds a lease from the service's
-   * limiter workflow while it runs). A limited service's targets are never batched or run locally.
+   * targets started a second, sustained (its targets then go through a task queue of their own, whose dispatch rate
+   * the server limits; the server's limiter holds a second of the rate, so after an idle second the busiest second
+   * can see about twice it: docs/production.md); `concurrency` targets running at once at most (each holds a lease
+   * from the service's limiter workflow while it runs). A limited service's targets are never batched or run locally.
    */
   limits?: ServiceLimits;
 }
