@@ -60,6 +60,8 @@ interface WorkerProcess {
   taskQueue: string;
   metricsUrl?: string;
   exited: Promise<unknown>;
+  /** Rejects if the process exits before the bench stops it: a run it serves fails then, naming it, never hangs. */
+  died: Promise<never>;
 }
 
 interface Collector {
@@ -126,7 +128,11 @@ async function main(): Promise<void> {
       },
     });
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    return { child, taskQueue, metricsUrl: metricsAddress && `http://${metricsAddress}/metrics`, exited };
+    const died = exited.then((code) => {
+      throw new Error(`the ${LABELS[mode]} worker exited (${String(code)})`);
+    });
+    died.catch(() => undefined); // rejected at the end too, when nothing waits on it
+    return { child, taskQueue, metricsUrl: metricsAddress && `http://${metricsAddress}/metrics`, exited, died };
   };
   const workers = {} as Record<Mode, WorkerProcess>;
   for (const mode of MODES) workers[mode] = await startWorker(mode);
@@ -150,7 +156,7 @@ async function main(): Promise<void> {
   let tracedTargets = 0;
 
   const runOnce = async (mode: Mode, width: number): Promise<Run> => {
-    const { child, metricsUrl } = workers[mode];
+    const { child, metricsUrl, died } = workers[mode];
     const names = Array.from({ length: width }, (_, i) => `t${i}`);
     const targets = Object.fromEntries(names.map((name, i) => [name, i]));
     const targetOptions = Object.fromEntries(names.map((name) => [name, { service: BENCH_SERVICE }]));
@@ -173,7 +179,7 @@ async function main(): Promise<void> {
         targetOptions,
         maxConcurrency: windowFor(width),
       });
-      const result = await withinDeadline(clients[mode].result(cid), `${mode} at ${width}`, () =>
+      const result = await withinDeadline(Promise.race([clients[mode].result(cid), died]), `${mode} at ${width}`, () =>
         env.client.workflow.getHandle(cid).terminate('the bench run passed its deadline'),
       );
       const ok = Object.values(result.targets).filter((state) => state === 'ok').length;
