@@ -1,8 +1,8 @@
 /**
- * The per-call cost of the worker-side metrics, run by `npm run bench:metrics` in a process of its own for each mode
- * (a Temporal Runtime is process-wide): `on` installs the Runtime with a Prometheus exporter as the `worker` command
- * does, `off` leaves the SDK's no-op meter. Times a target's two worker-side counts (the attempt's duration, its
- * record written) over many calls; prints one JSON line, microseconds per call.
+ * The per-call cost of the worker-side metrics, run by `npm run bench:observability` in a process of its own for each
+ * mode (a Temporal Runtime is process-wide): `on` installs the Runtime with a Prometheus exporter as the `worker`
+ * command does, `off` leaves the SDK's no-op meter. Times a target's two worker-side counts (the attempt's duration,
+ * its record written) over many calls; prints one JSON line, microseconds per call.
  */
 import { Runtime } from '@temporalio/worker';
 import { countRecordsWritten, recordAttempt } from '../src/worker/metrics';

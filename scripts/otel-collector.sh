@@ -13,6 +13,8 @@
 # Environment:
 #   OTELCOL_DIR   scratch folder: config, pid file, and collector.log, where the spans are (default .otelcol/)
 #   OTELCOL_PORT  the OTLP/HTTP port on 127.0.0.1 (default 14318)
+#   OTELCOL_VERBOSITY  the debug exporter's: detailed (default), every span printed, which the tests read; basic,
+#                 one line per batch received with its count of spans, for the benchmark's thousands of spans
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -25,6 +27,7 @@ COLLECTOR="$TOOLS/otelcol-fanout"
 D="${OTELCOL_DIR:-$ROOT/.otelcol}"
 case "$D" in /*) ;; *) D="$ROOT/$D" ;; esac
 PORT="${OTELCOL_PORT:-14318}"
+VERBOSITY="${OTELCOL_VERBOSITY:-detailed}"
 CONFIG="$D/config.yaml"
 
 log() { echo "otel-collector: $*" >&2; }
@@ -94,7 +97,7 @@ receivers:
         endpoint: 127.0.0.1:$PORT
 exporters:
   debug:
-    verbosity: detailed
+    verbosity: $VERBOSITY
 service:
   telemetry:
     metrics:

@@ -1,0 +1,311 @@
+/**
+ * `npm run bench:observability` (alias `bench:metrics`): what the fan-out's metrics and traces cost (the goal: at
+ * most 5% of throughput at 5,000 targets). Contender A of `npm run bench` (50 ms targets, a window of
+ * min(width, 1,000), one no-op final callback) on ONE official dev server in memory, served by three worker processes
+ * of their own, each on its task queue, started as the `worker` command starts one:
+ *   - `off`: neither metrics nor traces;
+ *   - `metrics`: metrics exported (FANOUT_METRICS_ADDRESS) and scraped every second while it runs, as Prometheus would;
+ *   - `traced`: the same metrics, and traces (OTEL_EXPORTER_OTLP_ENDPOINT, the SDK's default batch settings) exported
+ *     by OTLP/HTTP to a real OpenTelemetry Collector (scripts/otel-collector.sh, built on first use, its debug
+ *     exporter logging one line per batch received), the workflow bundle built with the tracing interceptors; its
+ *     fan-outs are started by a client that traces too (startTracing, its client interceptor), as a user's would.
+ * A Temporal Runtime and a global tracer provider are process-wide, hence the three processes. The collector runs on
+ * the same machine and takes CPU of its own, as a sidecar collector would. Runs rotate through the modes (each takes
+ * each place in the order in turn) at each width (BENCH_WIDTHS, default 1000,5000) for BENCH_ROUNDS (3).
+ * Prints each run, then per width the medians (wall time, targets/s, worker CPU ms per target) and the medians of the
+ * round-by-round throughput ratios against `off`; the spans the collector received per traced target (a check that
+ * the traces were exported whole, not dropped); then what one worker-side count costs with metrics off and on
+ * (bench/metrics-calls.ts), a figure the machine's load moves far less. Its last line is one JSON object. A
+ * benchmark: it asserts nothing.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { FanoutClient } from '../src/client';
+import { freePort } from '../src/local/local-temporal';
+import { startDevServer } from '../src/local/temporal-servers';
+import { LocalBlobStore } from '../src/store/local-store';
+import { fanoutDataConverter } from '../src/store/payload-driver';
+import { startTracing, tracingWorkflowModules } from '../src/tracing';
+import { writeWorkflowBundle } from '../src/worker/workflow-bundle';
+import { describeMachine } from './machine';
+import { findChildPids } from './proc';
+import { startSampling } from './sampler';
+import { median, medianPairRatio } from './stats';
+import { fixed, formatTable } from './table';
+import { BENCH_FINAL, BENCH_SERVICE, TARGET_MS, benchRegistry, windowFor, withinDeadline } from './workload';
+
+const WIDTHS = (process.env.BENCH_WIDTHS ?? '1000,5000').split(',').map(Number);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WARMUP_WIDTH = 500;
+const SCRAPE_MS = 1000;
+const MODES = ['off', 'metrics', 'traced'] as const;
+type Mode = (typeof MODES)[number];
+const LABELS: Record<Mode, string> = { off: 'off', metrics: 'metrics', traced: 'metrics + tracing' };
+const COLLECTOR_SCRIPT = path.resolve(__dirname, '../../scripts/otel-collector.sh');
+
+interface Run {
+  wallSeconds: number;
+  targetsPerSecond: number;
+  workerCpuMsPerTarget: number;
+  scrapes: number;
+}
+
+interface WorkerProcess {
+  child: ChildProcess;
+  taskQueue: string;
+  metricsUrl?: string;
+  exited: Promise<unknown>;
+  /** Rejects if the process exits before the bench stops it: a run it serves fails then, naming it, never hangs. */
+  died: Promise<never>;
+}
+
+interface Collector {
+  endpoint: string;
+  /** Spans received so far, summed from the debug exporter's line per batch. */
+  spansReceived(): number;
+  stop(): void;
+}
+
+/** The collector of scripts/otel-collector.sh on a free port, in a scratch folder, logging batches, not spans. */
+async function startCollector(dir: string): Promise<Collector> {
+  const port = await freePort();
+  const env = { ...process.env, OTELCOL_DIR: dir, OTELCOL_PORT: String(port), OTELCOL_VERBOSITY: 'basic' };
+  const output = execFileSync(COLLECTOR_SCRIPT, ['start'], {
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const endpoint = /OTEL_EXPORTER_OTLP_ENDPOINT=(\S+)\s*$/.exec(output)?.[1];
+  if (!endpoint) throw new Error(`otel-collector.sh start said: ${output}`);
+  return {
+    endpoint,
+    spansReceived: () =>
+      [...fs.readFileSync(path.join(dir, 'collector.log'), 'utf8').matchAll(/\tTraces\t.*"spans": (\d+)\}/g)].reduce(
+        (sum, [, spans]) => sum + Number(spans),
+        0,
+      ),
+    stop: () => execFileSync(COLLECTOR_SCRIPT, ['stop'], { env, stdio: 'inherit' }),
+  };
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const machine = describeMachine();
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-bench-observability-'));
+  const storeDir = path.join(scratch, 'store');
+  const store = new LocalBlobStore(storeDir);
+  const collector = await startCollector(path.join(scratch, 'otelcol'));
+  const env = await startDevServer({ dataConverter: fanoutDataConverter(store) });
+  const [serverPid] = findChildPids(process.pid, /^temporal$/);
+  const bundles = {
+    plain: await writeWorkflowBundle(path.join(scratch, 'workflow-bundle.js')),
+    // As `temporal-fanout bundle` builds it with tracing on.
+    traced: await writeWorkflowBundle(path.join(scratch, 'workflow-bundle-traced.js'), undefined, {
+      workflowInterceptorModules: tracingWorkflowModules(),
+    }),
+  };
+  const registry = benchRegistry();
+
+  const startWorker = async (mode: Mode): Promise<WorkerProcess> => {
+    const taskQueue = `bench-observability-${mode}`;
+    const metricsAddress = mode === 'off' ? undefined : `127.0.0.1:${await freePort()}`;
+    const child = spawn(process.execPath, [path.join(__dirname, 'observability-worker.js')], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: {
+        ...process.env,
+        BENCH_TEMPORAL_ADDRESS: env.connection.options.address,
+        BENCH_STORE_DIR: storeDir,
+        BENCH_TASK_QUEUE: taskQueue,
+        BENCH_WORKFLOW_BUNDLE: mode === 'traced' ? bundles.traced : bundles.plain,
+        FANOUT_METRICS_ADDRESS: metricsAddress ?? '',
+        // Explicitly off elsewhere, whatever OTEL_* this process was given; OTEL_BSP_* pass through to measure them.
+        ...(mode === 'traced' ? { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint } : { OTEL_TRACES_EXPORTER: 'none' }),
+      },
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const died = exited.then((code) => {
+      throw new Error(`the ${LABELS[mode]} worker exited (${String(code)})`);
+    });
+    died.catch(() => undefined); // rejected at the end too, when nothing waits on it
+    return { child, taskQueue, metricsUrl: metricsAddress && `http://${metricsAddress}/metrics`, exited, died };
+  };
+  const workers = {} as Record<Mode, WorkerProcess>;
+  for (const mode of MODES) workers[mode] = await startWorker(mode);
+
+  // The client of the traced runs traces as an app's would; the others' clients have no interceptors, so no spans.
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = collector.endpoint;
+  const tracing = startTracing({ serviceName: 'bench-client' });
+  const tracedClient = new Client({
+    connection: env.connection,
+    dataConverter: fanoutDataConverter(store),
+    interceptors: tracing.client.interceptors,
+  });
+  const fanoutClient = (mode: Mode) =>
+    new FanoutClient({
+      client: mode === 'traced' ? tracedClient : env.client,
+      registry,
+      store,
+      taskQueue: workers[mode].taskQueue,
+    });
+  const clients = Object.fromEntries(MODES.map((mode) => [mode, fanoutClient(mode)])) as Record<Mode, FanoutClient>;
+  let tracedTargets = 0;
+
+  const runOnce = async (mode: Mode, width: number): Promise<Run> => {
+    const { child, metricsUrl, died } = workers[mode];
+    const names = Array.from({ length: width }, (_, i) => `t${i}`);
+    const targets = Object.fromEntries(names.map((name, i) => [name, i]));
+    const targetOptions = Object.fromEntries(names.map((name) => [name, { service: BENCH_SERVICE }]));
+    let scrapes = 0;
+    // Scraped as Prometheus would, the text read whole; a failed scrape is a bench error, not a quiet zero.
+    const scrape = async () => {
+      const response = await fetch(metricsUrl!);
+      if (!response.ok) throw new Error(`scrape ${metricsUrl}: ${response.status}`);
+      await response.text();
+      scrapes++;
+    };
+    let scrapeError: unknown;
+    const scraper = metricsUrl
+      ? setInterval(() => void scrape().catch((error: unknown) => (scrapeError = error)), SCRAPE_MS)
+      : undefined;
+    const sampling = startSampling(serverPid, 100, child.pid!);
+    const started = performance.now();
+    try {
+      const cid = await clients[mode].invoke(targets, [BENCH_FINAL], {
+        targetOptions,
+        maxConcurrency: windowFor(width),
+      });
+      const result = await withinDeadline(Promise.race([clients[mode].result(cid), died]), `${mode} at ${width}`, () =>
+        env.client.workflow.getHandle(cid).terminate('the bench run passed its deadline'),
+      );
+      const ok = Object.values(result.targets).filter((state) => state === 'ok').length;
+      if (ok !== width) throw new Error(`${mode} at ${width}: only ${ok} targets ok`);
+    } finally {
+      clearInterval(scraper);
+    }
+    const wallSeconds = (performance.now() - started) / 1000;
+    const cost = sampling.stop();
+    if (scrapeError) throw scrapeError;
+    if (mode === 'traced') tracedTargets += width;
+    return {
+      wallSeconds,
+      targetsPerSecond: width / wallSeconds,
+      workerCpuMsPerTarget: (cost.worker.cpuSeconds * 1000) / width,
+      scrapes,
+    };
+  };
+
+  console.log(
+    `${TARGET_MS} ms targets, window min(width, 1000), ${ROUNDS} rounds rotating off / metrics / metrics + tracing, ` +
+      `metrics scraped every ${SCRAPE_MS} ms, traces by OTLP/HTTP to an OpenTelemetry Collector on this machine; ` +
+      `one dev server in memory (${machine.temporalCli}); ${machine.cpus} × ${machine.cpuModel}, ` +
+      `${machine.memoryGiB} GiB, Node ${machine.node}; load average ${machine.loadAverage.join(' ')}`,
+  );
+  const figures: Record<number, Record<Mode, Run[]>> = {};
+  let spansPerTracedTarget = Number.NaN;
+  try {
+    // Warm-up (JIT, workflow sandboxes, connections): the figures are steady state.
+    for (const mode of MODES) await runOnce(mode, WARMUP_WIDTH);
+    for (const width of WIDTHS) {
+      const runs: Record<Mode, Run[]> = { off: [], metrics: [], traced: [] };
+      figures[width] = runs;
+      for (let round = 1; round <= ROUNDS; round++) {
+        const first = (round - 1) % MODES.length;
+        const order = [...MODES.slice(first), ...MODES.slice(0, first)];
+        for (const mode of order) {
+          const run = await runOnce(mode, width);
+          runs[mode].push(run);
+          console.log(
+            `  width ${width} round ${round} ${LABELS[mode]}: ${run.wallSeconds.toFixed(2)} s, ` +
+              `${run.targetsPerSecond.toFixed(0)} targets/s, worker CPU ${run.workerCpuMsPerTarget.toFixed(2)} ms/target` +
+              (mode === 'off' ? '' : `, ${run.scrapes} scrapes`),
+          );
+        }
+      }
+      printWidth(width, runs);
+    }
+  } finally {
+    for (const worker of Object.values(workers)) worker.child.kill('SIGTERM');
+    await Promise.all(Object.values(workers).map((worker) => worker.exited)); // the traced one flushes its spans
+    await tracing.shutdown();
+    // The collector logs a batch once it has taken it in; a moment for the last one's line.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    spansPerTracedTarget = collector.spansReceived() / tracedTargets;
+    collector.stop();
+    await env.teardown();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  console.log(`spans received by the collector per traced target: ${spansPerTracedTarget.toFixed(2)}`);
+  const calls = (['off', 'on'] as const).map(
+    (mode) =>
+      JSON.parse(
+        execFileSync(process.execPath, [path.join(__dirname, 'metrics-calls.js'), mode], { encoding: 'utf8' }),
+      ) as { mode: 'off' | 'on'; histogramRecordMicros: number; counterAddMicros: number },
+  );
+  for (const { mode, histogramRecordMicros, counterAddMicros } of calls)
+    console.log(
+      `one worker-side count, metrics ${mode}: histogram record ${histogramRecordMicros.toFixed(2)} µs, ` +
+        `counter add ${counterAddMicros.toFixed(2)} µs`,
+    );
+  console.log(
+    JSON.stringify({
+      bench: 'observability',
+      calls,
+      ...machine,
+      targetMs: TARGET_MS,
+      rounds: ROUNDS,
+      scrapeMs: SCRAPE_MS,
+      spansPerTracedTarget: Number(spansPerTracedTarget.toFixed(2)),
+      widths: Object.fromEntries(
+        Object.entries(figures).map(([width, runs]) => [
+          width,
+          {
+            ...Object.fromEntries(
+              MODES.map((mode) => [
+                `${mode}TargetsPerSecond`,
+                runs[mode].map((run) => Math.round(run.targetsPerSecond)),
+              ]),
+            ),
+            metricsOverOff: Number(throughputRatio(runs, 'metrics').toFixed(3)),
+            tracedOverOff: Number(throughputRatio(runs, 'traced').toFixed(3)),
+          },
+        ]),
+      ),
+    }),
+  );
+}
+
+/** The median of each round's throughput in `mode` ÷ that round's with neither metrics nor traces. */
+function throughputRatio(runs: Record<Mode, Run[]>, mode: Exclude<Mode, 'off'>): number {
+  return medianPairRatio(
+    runs[mode].map((run) => run.targetsPerSecond),
+    runs.off.map((run) => run.targetsPerSecond),
+  );
+}
+
+function printWidth(width: number, runs: Record<Mode, Run[]>): void {
+  const rows = MODES.map((mode) => [
+    LABELS[mode],
+    fixed(median(runs[mode].map((run) => run.wallSeconds)), 2),
+    fixed(median(runs[mode].map((run) => run.targetsPerSecond)), 0),
+    fixed(median(runs[mode].map((run) => run.workerCpuMsPerTarget)), 2),
+    mode === 'off' ? '' : fixed(throughputRatio(runs, mode), 3),
+  ]);
+  console.log(`\nwidth ${width}: medians of ${runs.off.length} rounds`);
+  console.log(
+    formatTable(['worker', 'wall s', 'targets/s', 'worker CPU ms/target', 'throughput ÷ off (median of pairs)'], rows),
+  );
+  console.log();
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
