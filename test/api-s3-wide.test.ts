@@ -2,10 +2,11 @@
  * Issue 31's wide HTTP fan-outs with the S3 store: as test/api-ndjson-memory.test.ts, but the API and the worker
  * (processes of their own, the built CLI) keep every record, staged target and results file in a bucket on a real
  * SeaweedFS server (scripts/seaweedfs.sh, its own loopback ports and scratch folder), reached through FANOUT_STORE,
- * S3_ENDPOINT and the AWS_* credentials as a deployment sets them. A 100,000-target NDJSON upload with
- * `writeResults`, its results files read back from the bucket line by line; a 100,000-line JSONL object in the bucket
- * started as `items`; its 100,000 records streamed back out. The API's RSS, sampled from /proc while it streams in
- * and out, must stay under 256 MiB each time; the figures are printed. If SeaweedFS cannot start, these tests fail.
+ * S3_ENDPOINT and the AWS_* credentials as a deployment sets them. An NDJSON upload with `writeResults`, its results
+ * files read back from the bucket line by line; a JSONL object in the bucket started as `items`; its records streamed
+ * back out. The suite runs these 5,000 wide, the issue's 100,000 with FANOUT_S3_WIDE_TARGETS (see TARGETS). The
+ * API's RSS, sampled from /proc while it streams in and out, must stay under 256 MiB each time; the figures are
+ * printed. If SeaweedFS cannot start, these tests fail.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -39,8 +40,8 @@ import {
 /**
  * The width of each fan-out. On S3 every record is an object of its own, a PutObject each when the worker stores it
  * and a GetObject each when it is read back (results files, records streamed out): on a 2-core machine with SeaweedFS
- * that is about 150–250 requests a second, so 100,000 (the issue's width) takes the better part of an hour. The
- * suite runs 5,000; FANOUT_S3_WIDE_TARGETS=100000 runs the issue's width (docs/benchmarks.md has its figures).
+ * that is about 150–250 requests a second, so 100,000 (the issue's width) takes tens of minutes. The suite runs
+ * 5,000; FANOUT_S3_WIDE_TARGETS=100000 runs the issue's width (docs/benchmarks.md has its figures).
  */
 const TARGETS = Number(process.env.FANOUT_S3_WIDE_TARGETS ?? 5_000);
 /** How long a fan-out, or reading its records, may take: generous for the machine above. */
