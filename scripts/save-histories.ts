@@ -37,12 +37,23 @@ async function main(): Promise<void> {
     dataConverter: fanoutDataConverter(store),
   });
   const workflowBundle = await bundleFanoutWorkflows(EXAMPLE_WORKFLOWS_PATH);
+  const straggled = new Map<string, number>();
   const registry = new Registry(
     [
       ...creditScoringServices({ latencyMs: { crm: 10, erp: 30, scoring: 20 } }),
       defineService({ name: 'always.fails', handler: async () => Promise.reject(new Error('backend down')) }),
       // Answers in a minute, heeding no cancellation: a batched target cancelled while it runs.
       defineService({ name: 'slow', handler: async () => new Promise((resolve) => setTimeout(resolve, 60_000)) }),
+      // Its first call for a key takes 3 s (but for `quick`), a second answers at once: a straggler a hedge overtakes.
+      defineService({
+        name: 'straggles',
+        handler: async (request: { key: string }) => {
+          const calls = (straggled.get(request.key) ?? 0) + 1;
+          straggled.set(request.key, calls);
+          if (calls === 1 && request.key !== 'quick') await new Promise((resolve) => setTimeout(resolve, 3000));
+          return { calls };
+        },
+      }),
     ],
     [
       defineCallback({ name: 'collect', handler: async () => undefined }),
@@ -181,7 +192,10 @@ async function main(): Promise<void> {
     for (let i = 0; i < 200 && (await fanout.progress(cids['fanout-batched-cancelled'])).ok < 1; i++)
       await new Promise((r) => setTimeout(r, 25));
     await fanout.cancel(cids['fanout-batched-cancelled']);
-    for (const cid of Object.values(cids)) await fanout.result(cid);
+    for (const [name, cid] of Object.entries(cids)) {
+      console.log(`waiting for ${name} (${cid})`);
+      await fanout.result(cid);
+    }
   });
   // Taken over by another worker mid-run, its child-workflow target still running: the successor replays the
   // history so far before it carries on. The first worker caches nothing, so the successor gets every task.
@@ -203,6 +217,48 @@ async function main(): Promise<void> {
   });
   const successor = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle, store });
   await successor.runUntil(fanout.result(cids['fanout-restarted']));
+  // The policies per service and per fan-out, in a worker run of their own last of all: they take
+  // seconds of real time (a straggler, a probe interval), which would hold back the time skipping the others need.
+  const policies = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle, store });
+  await policies.runUntil(async () => {
+    const later: Record<string, string> = {};
+    // A quorum of two reached while the third target runs: it is cancelled, and the final callback told why.
+    later['fanout-quorum'] = await fanout.invoke(
+      { 'crm.get-user': { user_id: 'u12' }, 'scoring.get-score': { uid: 'u12' }, held: { key: 'held' } },
+      ['collect'],
+      { completion: { successes: 2 }, targetOptions: { held: { service: 'straggles' } } },
+    );
+    // A circuit opened by the first failure, probed two seconds later by the next target, which fails too; the other
+    // service's target runs meanwhile.
+    later['fanout-breaker'] = await fanout.invoke({ f1: {}, f2: {}, 'crm.get-user': { user_id: 'u13' } }, ['collect'], {
+      maxConcurrency: 1,
+      circuitBreaker: { failures: 1, probeEvery: '2 seconds' },
+      defaults: { retry: { maximumAttempts: 1 } },
+      targetOptions: { f1: { service: 'always.fails' }, f2: { service: 'always.fails' } },
+    });
+    // Adaptive concurrency: a service's window grows with its successes, and the failing one's is cut.
+    const scored = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`s${i}`, { uid: `u${14 + i}` }]));
+    later['fanout-adaptive'] = await fanout.invoke({ ...scored, 'always.fails': {} }, ['collect'], {
+      adaptiveConcurrency: { min: 1, max: 3 },
+      defaults: { retry: { maximumAttempts: 1 } },
+      targetOptions: Object.fromEntries(Object.keys(scored).map((name) => [name, { service: 'scoring.get-score' }])),
+    });
+    // Hedged: the straggler gets a second attempt after a second, which answers first; the first is cancelled.
+    later['fanout-hedged'] = await fanout.invoke(
+      { quick: { key: 'quick' }, straggler: { key: 'straggler' } },
+      ['collect'],
+      {
+        onTarget: ['collect'],
+        hedging: { after: '1 s' },
+        targetOptions: { quick: { service: 'straggles' }, straggler: { service: 'straggles' } },
+      },
+    );
+    for (const [name, cid] of Object.entries(later)) {
+      console.log(`waiting for ${name} (${cid})`);
+      await fanout.result(cid);
+    }
+    Object.assign(cids, later);
+  });
   fs.mkdirSync(OUT, { recursive: true });
   for (const [name, cid] of Object.entries(cids)) {
     if (ONLY.size && !ONLY.has(name)) continue;

@@ -28,16 +28,21 @@ describe('saved histories replay without nondeterminism', () => {
     // execution; invoke/retry; a cancelled fan-out; one stopped by fail-fast, with a deadline; one paused before its
     // first target, resumed and raised; a sharded one, its concurrency spread over both shards; a sharded one raised
     // while its first shard runs; one taken over by another worker mid-run; a batched one, and a batched one
-    // cancelled while its batch runs.
+    // cancelled while its batch runs; one stopped by its quorum; one whose circuit opened and was probed; one with
+    // adaptive concurrency; one whose straggler was hedged.
     expect(files.sort()).toEqual(
       [
+        'fanout-adaptive',
         'fanout-batched',
         'fanout-batched-cancelled',
+        'fanout-breaker',
         'fanout-cancelled',
         'fanout-child',
         'fanout-control',
         'fanout-fail-fast',
         'fanout-failures',
+        'fanout-hedged',
+        'fanout-quorum',
         'fanout-restarted',
         'fanout-seed',
         'fanout-sharded',
