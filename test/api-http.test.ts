@@ -308,6 +308,49 @@ describe('running fan-outs: 409 on result, PATCH changes them, DELETE cancels', 
     });
   });
 
+  it('a quorum, hedging, adaptive concurrency and a circuit breaker in the body: the result and history show them', async () => {
+    const quorum = await call('POST', '/v1/fanouts', {
+      targets: {
+        'crm.get-user': { user_id: '9' },
+        'scoring.get-score': { uid: '9' },
+        report: { user_id: '9', hours: 48 },
+      },
+      targetOptions: { report: { service: 'reports.build-credit-report' } },
+      completion: { successes: 2 },
+      finalCallbacks: ['log.input'],
+    });
+    expect(FanoutResult.parse((await resultOf(quorum.body.cid as string)).body)).toMatchObject({
+      state: 'completed',
+      stopped: { reason: 'quorum' },
+      targets: { 'crm.get-user': 'ok', 'scoring.get-score': 'ok', report: 'cancelled' },
+    });
+
+    const users = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`u${i}`, { USER_ID: `u${i}` }]));
+    const policies = await call('POST', '/v1/fanouts', {
+      targets: users,
+      targetOptions: Object.fromEntries(
+        Object.keys(users).map((name) => [name, { service: 'erp.get-user-information' }]),
+      ),
+      hedging: { after: 1, max: 2 },
+      adaptiveConcurrency: { min: 2, max: 4 },
+      circuitBreaker: { failures: 3 },
+      finalCallbacks: ['log.input'],
+    });
+    const cid = policies.body.cid as string;
+    const result = FanoutResult.parse((await resultOf(cid)).body);
+    expect(Object.values(result.targets)).toEqual(Array(10).fill('ok'));
+    const erp = result.latency?.['erp.get-user-information'];
+    expect(erp?.count).toBe(10);
+    // As many second attempts in the history as the result counts, within `max`.
+    const history = await stack.env.client.workflow.getHandle(cid).fetchHistory();
+    const hedges = (history.events ?? []).filter((e) =>
+      e.activityTaskScheduledEventAttributes?.activityId?.startsWith('hedge/'),
+    ).length;
+    expect(hedges).toBe(erp?.hedged ?? 0);
+    expect(hedges).toBeLessThanOrEqual(2);
+    expect(erp?.hedgesWon ?? 0).toBeLessThanOrEqual(hedges);
+  });
+
   it('409 when a finished fan-out has nothing to redrive', async () => {
     const accepted = await call('POST', '/v1/fanouts', { targets: SEED_TARGETS, finalCallbacks: ['log.input'] });
     const cid = accepted.body.cid as string;
