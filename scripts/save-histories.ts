@@ -217,6 +217,32 @@ async function main(): Promise<void> {
   });
   const successor = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle, store });
   await successor.runUntil(fanout.result(cids['fanout-restarted']));
+  // Traced by the SDK's own workflow interceptors, a StartActivity span (and its promises) around every activity,
+  // as this package bundled them before its own module (src/tracing/workflow-interceptors.ts): fan-outs a traced
+  // worker was running then must replay on today's. The spans are dropped: only the history matters here.
+  const tracedWorker = await createFanoutWorker({
+    connection: env.nativeConnection,
+    registry,
+    store,
+    workflowBundle: await bundleFanoutWorkflows(EXAMPLE_WORKFLOWS_PATH, {
+      workflowInterceptorModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
+    }),
+    sinks: { exporter: { export: { fn: () => undefined } } },
+  });
+  await tracedWorker.runUntil(async () => {
+    // A window of two over four targets, each with its callback: completions and the next starts share tasks.
+    cids['fanout-traced'] = await fanout.invoke(
+      {
+        'crm.get-user': { user_id: 'u12' },
+        'erp.get-user-information': { USER_ID: 'u12' },
+        'scoring.get-score': { uid: 'u12' },
+        r1: { user_id: 'u12', hours: 3 },
+      },
+      ['collect'],
+      { maxConcurrency: 2, onTarget: ['collect'], targetOptions: { r1: { service: 'reports.build-credit-report' } } },
+    );
+    await fanout.result(cids['fanout-traced']);
+  });
   // The policies per service and per fan-out, in a worker run of their own last of all: they take
   // seconds of real time (a straggler, a probe interval), which would hold back the time skipping the others need.
   const policies = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle, store });

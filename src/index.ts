@@ -31,5 +31,5 @@ export { RecordStore } from './store/records';
 export type { RecordPage } from './store/records';
 export { MissingPeerDependencyError } from './optional-peer';
 export { ServiceBusyError } from './service-busy';
-export { TracingConfigError, startTracing, tracingConfigured } from './tracing';
+export { TracingConfigError, startTracing, tracingConfigured, tracingWorkflowModules } from './tracing';
 export type { FanoutTracing, TracingOptions } from './tracing';

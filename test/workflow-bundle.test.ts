@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry, defineCallback, defineService } from '../src/registry';
+import { bundleTraces, tracingWorkflowModules } from '../src/tracing';
 import { WorkflowBundleError } from '../src/worker/bundle-check';
 import { bundleFanoutWorkflows, workflowBundleFromEnv, writeWorkflowBundle } from '../src/worker/workflow-bundle';
 import { withFanoutWorker } from './helpers/fanout-env';
@@ -65,6 +66,12 @@ describe('a worker on a workflow bundle built ahead of time', () => {
       /WORKFLOW_BUNDLE=.*missing\.js: no such file/,
     );
   });
+
+  it("bundles the workflows' tracing interceptors from the sources, the lighter outbound one among them", async () => {
+    const bundle = await bundleFanoutWorkflows(undefined, { workflowInterceptorModules: tracingWorkflowModules() });
+    expect(bundleTraces(bundle)).toBe(true);
+    expect(bundle.code).toContain('class FanoutTracingOutboundInterceptor');
+  }, 60_000);
 
   it('refuses a bundle with two copies of the workflow SDK, and one without the fan-out workflows', async () => {
     // A second copy of @temporalio/workflow where a nested install would put it; webpack resolves everything else

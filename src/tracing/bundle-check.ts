@@ -1,5 +1,5 @@
 /**
- * Whether a workflow bundle built ahead of time (WORKFLOW_BUNDLE) holds the SDK's workflow tracing interceptors:
+ * Whether a workflow bundle built ahead of time (WORKFLOW_BUNDLE) holds the workflow tracing interceptors:
  * `temporal-fanout bundle` puts them in only when tracing is on as it runs. A worker that traces with a bundle
  * without them still traces its activities, but has no workflow spans and each activity starts a trace of its own,
  * which is worth saying at start rather than leaving to be found in the traces.
@@ -7,7 +7,11 @@
 import fs from 'node:fs';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 
-/** A name of the SDK's workflow interceptors that webpack keeps in the bundle. */
+/**
+ * The class name of the SDK's inbound workflow interceptor, which makes the workflow spans and which webpack keeps (the
+ * bundle is not minified): in this package's module (./workflow-interceptors) and in the SDK's, which a bundle
+ * built by an older version holds, and which traces as well (with a span per activity).
+ */
 const MARK = 'OpenTelemetryInboundInterceptor';
 
 export function bundleTraces(bundle: WorkflowBundleOption): boolean {

@@ -2,9 +2,11 @@
  * Starts OpenTelemetry tracing for a fan-out worker or client: a tracer provider configured from the standard
  * OTEL_* variables (OTLP endpoint, headers, service name and resource attributes, sampler, batch settings),
  * exporting by OTLP over HTTP/protobuf, registered as the process's global one (W3C trace context propagation,
- * async context), and the SDK's official interceptors to hand to the Worker and the Client. The OpenTelemetry
- * SDK packages are optional peers, loaded only here.
+ * async context), and the interceptors to hand to the Worker and the Client: the SDK's official ones, and in the
+ * workflow this package's lighter module of them. The OpenTelemetry SDK packages are optional peers, loaded only
+ * here.
  */
+import path from 'node:path';
 import type * as OtlpExporter from '@opentelemetry/exporter-trace-otlp-proto';
 import type * as Resources from '@opentelemetry/resources';
 import type * as TraceNode from '@opentelemetry/sdk-trace-node';
@@ -72,8 +74,12 @@ export function startTracing(options: TracingOptions = {}): FanoutTracing {
   };
 }
 
-/** The SDK's workflow interceptors module, bundled with the workflows (also into a bundle built ahead of time). */
+/**
+ * The workflow interceptors module (./workflow-interceptors: the SDK's, without a span per activity), bundled with
+ * the workflows (also into a bundle built ahead of time). A path without its extension, as the workflows' own is:
+ * webpack finds the .ts beside this file when run from the sources, the .js in dist/ and in the packed package.
+ */
 export function tracingWorkflowModules(): string[] {
   requirePeer('@temporalio/interceptors-opentelemetry', FEATURE); // named, with what to install, when missing
-  return [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')];
+  return [path.join(__dirname, 'workflow-interceptors')];
 }

@@ -14,5 +14,5 @@ export {
 export { WorkflowBundleError, checkWorkflowBundle } from './bundle-check';
 export { temporalSettings } from './connection';
 export type { TemporalConnectSettings } from './connection';
-export { TracingConfigError, startTracing, tracingConfigured } from '../tracing';
+export { TracingConfigError, startTracing, tracingConfigured, tracingWorkflowModules } from '../tracing';
 export type { FanoutTracing, TracingOptions } from '../tracing';
