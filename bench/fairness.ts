@@ -33,7 +33,7 @@ import { fanoutDataConverter } from '../src/store/payload-driver';
 import { startWorkersApart } from '../src/testing/workers-apart';
 import { bundleFanoutWorkflows } from '../src/worker/workflow-bundle';
 import { describeMachine } from './machine';
-import { median } from './stats';
+import { busiestSecond, median } from './stats';
 import { fixed, formatTable } from './table';
 
 const WIDE = Number(process.env.BENCH_FAIRNESS_WIDE ?? 20_000);
@@ -197,16 +197,6 @@ interface RateLimit {
   firstSecond: number;
   averagePerSecond: number;
   averageAfterFirstSecond: number;
-}
-
-/** The most calls any one-second window holds. */
-function busiestSecond(times: number[]): number {
-  let most = 0;
-  for (let start = 0, end = 0; end < times.length; end++) {
-    while (times[end] - times[start] >= 1000) start++;
-    most = Math.max(most, end - start + 1);
-  }
-  return most;
 }
 
 async function rateLimit(fanout: FanoutClient): Promise<RateLimit> {

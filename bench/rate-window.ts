@@ -26,6 +26,7 @@ import { fanoutDataConverter } from '../src/store/payload-driver';
 import { startWorkersApart } from '../src/testing/workers-apart';
 import { bundleFanoutWorkflows } from '../src/worker/workflow-bundle';
 import { describeMachine } from './machine';
+import { busiestSecond } from './stats';
 import { fixed, formatTable } from './table';
 
 const N = Number(process.env.BENCH_RATE_PER_SECOND ?? 20);
@@ -47,16 +48,6 @@ const CASES: Case[] = [
   { name: 'server N/2', serverRate: N / 2, workerOptions: {} },
   { name: 'server N, workers N/2 each', serverRate: N, workerOptions: { maxActivitiesPerSecond: N / WORKERS } },
 ];
-
-/** The most calls any one-second window [t, t + 1 s) holds. */
-function busiestSecond(times: number[]): number {
-  let most = 0;
-  for (let start = 0, end = 0; end < times.length; end++) {
-    while (times[end] - times[start] >= 1000) start++;
-    most = Math.max(most, end - start + 1);
-  }
-  return most;
-}
 
 interface Wave {
   received: number;

@@ -1,4 +1,7 @@
-/** Medians for the benchmarks: of a series of runs, and of the pair ratios of two contenders' runs round by round. */
+/**
+ * Figures for the benchmarks: medians of a series of runs and of the pair ratios of two contenders' runs round by
+ * round, and the busiest one-second window of a series of calls.
+ */
 
 export function median(values: number[]): number {
   if (values.length === 0) return Number.NaN;
@@ -10,4 +13,14 @@ export function median(values: number[]): number {
 /** The median of a[i] / b[i]: rounds run alternately in one run, so each pair saw the same machine state. */
 export function medianPairRatio(a: number[], b: number[]): number {
   return median(a.map((value, i) => value / b[i]));
+}
+
+/** The most calls any one-second window [t, t + 1 s) holds, of call times (ms) in ascending order. */
+export function busiestSecond(times: number[]): number {
+  let most = 0;
+  for (let start = 0, end = 0; end < times.length; end++) {
+    while (times[end] - times[start] >= 1000) start++;
+    most = Math.max(most, end - start + 1);
+  }
+  return most;
 }
