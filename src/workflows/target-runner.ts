@@ -150,9 +150,12 @@ export class TargetRunner {
   }
 
   /** Runs the targets in the current scope until all have settled, or it is cancelled and those running have. */
-  async runTargets(): Promise<void> {
-    const hedges = this.hedges;
-    if (!hedges) return this.pool.run();
+  runTargets(): Promise<void> {
+    return this.hedges ? this.runHedged(this.hedges) : this.pool.run();
+  }
+
+  /** With hedging: the watcher runs beside the pool, and stops once every target has settled. */
+  private async runHedged(hedges: Hedges): Promise<void> {
     const watching = hedges.watch();
     try {
       await this.pool.run();
