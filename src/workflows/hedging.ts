@@ -77,17 +77,20 @@ export class Hedges {
   /** Running targets not hedged yet, in the order they started. */
   private readonly watched = new Map<number, Watched>();
   private left: number;
+  /** With `after` a duration: it in ms, read once. */
+  private readonly fixedDelay?: number;
   /** Bumped at each start and settle: the watcher, with nothing due, waits for a change. */
   private changes = 0;
   private stopped = false;
 
   constructor(
+    /** With `max` resolved: the hedges this execution may start. */
     private readonly hedging: Hedging,
-    budget: number,
     /** The execution's latency figures: percentiles are read from them, and hedges counted in them. */
     private readonly latency: LatencyStats,
   ) {
-    this.left = budget;
+    this.left = hedging.max ?? 0;
+    if (typeof hedging.after !== 'object') this.fixedDelay = msToNumber(hedging.after as never);
   }
 
   /** Runs the target's first attempt, watched; resolves or rejects as the race is decided. */
@@ -112,8 +115,11 @@ export class Hedges {
         const now = Date.now();
         let next = Infinity;
         let shortest = Infinity;
+        // Each service's delay once a pass: a percentile is read from its buckets, not once per target.
+        const delays = new Map<string, number | undefined>();
         for (const [position, watched] of this.watched) {
-          const delay = this.delayOf(watched.service);
+          if (!delays.has(watched.service)) delays.set(watched.service, this.delayOf(watched.service));
+          const delay = delays.get(watched.service);
           if (delay === undefined) continue;
           shortest = Math.min(shortest, delay);
           const due = watched.startedAt + delay;
@@ -144,7 +150,7 @@ export class Hedges {
   /** How long a target of `service` runs before it is hedged; undefined while its percentile is not known yet. */
   private delayOf(service: string): number | undefined {
     const { after } = this.hedging;
-    if (typeof after === 'object') return latencyPercentile(this.latency, service, after.percentile, HEDGE_MIN_SAMPLES);
-    return msToNumber(after as never);
+    if (typeof after !== 'object') return this.fixedDelay;
+    return latencyPercentile(this.latency, service, after.percentile, HEDGE_MIN_SAMPLES);
   }
 }

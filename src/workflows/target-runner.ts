@@ -134,7 +134,7 @@ export class TargetRunner {
         whenCancelled: 'stop',
       });
     }
-    if (ctx.hedging?.max) this.hedges = new Hedges(ctx.hedging, ctx.hedging.max, this.latency);
+    if (ctx.hedging?.max) this.hedges = new Hedges(ctx.hedging, this.latency);
     if (this.units.some((unit) => unit.batch)) {
       setHandler(batchProgressSignal, (batches) => {
         for (const { batch, states } of batches) {
