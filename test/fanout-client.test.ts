@@ -26,6 +26,7 @@ import { creditScoringServices } from '../src/services';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { CACHE_MODES, createDevServerEnv } from './helpers/temporal-env';
 import { waitFor } from './helpers/wait';
+import { progressQuery } from '../src/workflows/definitions';
 import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
 
 const { EventType } = temporal.api.enums.v1;
@@ -190,6 +191,37 @@ describe.each(CACHE_MODES)('patterns with $label', ({ maxCachedWorkflows }) => {
     });
   });
 
+  it("answers a completed fan-out's progress with no worker running", async () => {
+    const { reg } = registry();
+    const { cid, queried } = await withFanoutWorker(harness(), reg, async (fanout) => {
+      const cid = await fanout.invoke({ echo: 'hi', 'fails.until': { key: randomUUID(), succeedOn: 9 } }, ['collect'], {
+        source: 'finished-progress',
+      });
+      await fanout.result(cid);
+      // What the workflow itself answers, replayed by the worker.
+      return { cid, queried: await env.client.workflow.getHandle(cid).query(progressQuery) };
+    });
+    // The worker has stopped: a query would wait for one; the outcome and the records need none.
+    const progress = await new FanoutClient({ client: env.client, registry: reg, store: env.store }).progress(cid);
+    expect(progress).toEqual({
+      cid,
+      source: 'finished-progress',
+      pattern: 'fanout',
+      state: 'completed',
+      total: 2,
+      settled: 2,
+      ok: 1,
+      failed: 1,
+      cancelled: 0,
+      running: 0,
+      pending: 0,
+      targets: { echo: 'ok', 'fails.until': 'failed' },
+      latency: expect.objectContaining({ echo: expect.objectContaining({ count: 1 }) }),
+    });
+    // The same answer, less the controls of a run that is over.
+    expect(progress).toEqual({ ...queried, maxConcurrency: undefined, paused: undefined });
+  });
+
   it('runs parallel execution: on-target callbacks only, channel PARALLEL_EXEC_ON_TARGET', async () => {
     const { reg, calls } = registry();
     const result = await withFanoutWorker(harness(), reg, async (fanout) => {
@@ -300,6 +332,15 @@ describe('what the Temporal Web UI shows', () => {
         ['on-final/collect', 'final callback collect'],
       ]),
     );
+    // A final callback's timeout allows 10 ms a record for reading them, on top of the callback's minute.
+    const timeouts = Object.fromEntries(
+      scheduled.map((e) => [
+        e.activityTaskScheduledEventAttributes!.activityId,
+        Number(e.activityTaskScheduledEventAttributes!.startToCloseTimeout!.seconds) * 1000 +
+          (e.activityTaskScheduledEventAttributes!.startToCloseTimeout!.nanos ?? 0) / 1e6,
+      ]),
+    );
+    expect(timeouts).toMatchObject({ 'on-final/collect': 60_020, 'on-target/second/collect': 60_000 });
     expect(metadata.currentDetails).toMatch(/\| crm.get-user \| ok \|/);
     expect(metadata.currentDetails).toMatch(/2 ok, 0 failed/);
     // Visibility is eventually consistent on a real server: wait for the listing to catch up.

@@ -1,5 +1,5 @@
 /**
- * A quorum (`completion`), through the real SDK Worker and Client on the official time-skipping test server under
+ * A quorum (`completion`), through the real SDK Worker and Client on the official dev server under
  * both cache settings: reached, the rest are cancelled and the fan-out completes, its final callbacks told why;
  * out of reach, it stops as a failure policy does; across shards, the shards report their successes.
  */
@@ -11,11 +11,14 @@ import type { CallbackContext } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
 import type { FanoutTestEnv } from './helpers/temporal-env';
-import { CACHE_MODES } from './helpers/temporal-env';
+import { CACHE_MODES, createDevServerEnv } from './helpers/temporal-env';
 
 let env: FanoutTestEnv;
 let workflowBundle: WorkflowBundleWithSourceMap;
-fanoutTestFile((e, b) => ((env = e), (workflowBundle = b)));
+// The dev server, not the time-skipping one: a quorum cancels targets that may be completing in the same workflow task,
+// and the time-skipping server refuses that cancel (ACTIVITY_UNKNOWN, temporalio/sdk-typescript#1058), leaving the
+// run stuck; the official server accepts it.
+fanoutTestFile((e, b) => ((env = e), (workflowBundle = b)), createDevServerEnv);
 
 function quorumRegistry() {
   const finals: CallbackContext[] = [];

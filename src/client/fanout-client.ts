@@ -61,6 +61,7 @@ import {
 } from './errors';
 import { hasLoneSurrogate } from './bounds';
 import { dryRunPlan } from './dry-run';
+import { finishedProgress } from './finished-progress';
 import type { RegistryChecks } from './plan';
 import { checkQuorum, planFanout, planFanoutOptions, planInvokeRetry } from './plan';
 import { removeStaged } from '../store/staged-targets';
@@ -287,7 +288,14 @@ export class FanoutClient {
 
   /** Counts by state (and each target's state up to 1,000 targets); a sharded fan-out's running shards added in. */
   async progress(cid: string): Promise<FanoutProgress> {
-    const progress = await this.withHandle(cid, (handle) => handle.query(progressQuery));
+    const progress = await this.withHandle(cid, async (handle) => {
+      // A fan-out that completed answers from its outcome and records, with no worker replaying its history.
+      if ((await handle.describe()).status.name === 'COMPLETED') {
+        const outcome = (await handle.result()) as FanoutOutcome | InvokeRetryOutcome;
+        if ('pattern' in outcome) return finishedProgress(outcome, this.records);
+      }
+      return handle.query(progressQuery);
+    });
     for (const shardId of progress.runningShards ?? []) {
       const shard = await this.client.workflow
         .getHandle(shardId)

@@ -261,6 +261,7 @@ class FanoutRun implements RunHost {
             cid,
             channel: 'FANOUT_ON_FINAL',
             activityId: ids.next(`on-final/${callbackName(ref)}`),
+            records: this.counts().total,
             ...(this.stopped ? { stopped: this.stopped } : {}),
             ...(this.input.redrive ? { redrive: this.input.redrive.number } : {}),
           },

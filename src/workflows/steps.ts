@@ -13,6 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ActivityOptions, RetryPolicy as TemporalRetryPolicy } from '@temporalio/workflow';
+import { msToNumber } from '@temporalio/common';
 import type { Duration as TemporalDuration } from '@temporalio/common';
 import type { BuiltinActivities, CallbackActivities, ServiceActivities } from '../activities/builtin';
 import type {
@@ -43,6 +44,11 @@ import {
 /** Bounded by default: nothing retries forever. */
 export const TARGET_DEFAULTS = { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } } as const;
 export const CALLBACK_DEFAULTS = { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } } as const;
+/**
+ * A final callback's time to read its records from the store, added to the callback's own timeout: a final payload of
+ * 100,000 records takes minutes to read from S3 (one object each), which no handler's timeout allows for.
+ */
+export const FINAL_READ_MS_PER_RECORD = 10;
 
 const { [DESCRIBE_CATALOG]: describeCatalog } = proxyLocalActivities<BuiltinActivities>({
   startToCloseTimeout: '10 seconds',
@@ -220,6 +226,8 @@ export function runCallback(
     activityId: string;
     stopped?: StopReason;
     redrive?: number;
+    /** A final callback: the records it reads from the store before its handler runs. */
+    records?: number;
   },
   defaults: Defaults,
   scope: CancellationScope = new CancellationScope({ cancellable: false }),
@@ -237,8 +245,9 @@ export function runCallback(
   const options: ActivityOptions = {
     activityId: context.activityId,
     summary: context.target ? `callback ${name} for target ${context.target}` : `final callback ${name}`,
-    startToCloseTimeout: (defaults.callbackStartToCloseTimeout ??
-      CALLBACK_DEFAULTS.startToCloseTimeout) as TemporalDuration,
+    startToCloseTimeout:
+      msToNumber((defaults.callbackStartToCloseTimeout ?? CALLBACK_DEFAULTS.startToCloseTimeout) as TemporalDuration) +
+      (context.records ?? 0) * FINAL_READ_MS_PER_RECORD,
     retry: retryPolicy(defaults.callbackRetry) ?? CALLBACK_DEFAULTS.retry,
   };
   const outcome: CallbackOutcome = {
