@@ -114,7 +114,9 @@ async function main(): Promise<void> {
   const startWorker = async (mode: Mode): Promise<WorkerProcess> => {
     const taskQueue = `bench-observability-${mode}`;
     const metricsAddress = mode === 'off' ? undefined : `127.0.0.1:${await freePort()}`;
-    const child = spawn(process.execPath, [path.join(__dirname, 'observability-worker.js')], {
+    // BENCH_WORKER_NODE_ARGS: Node options for the worker processes only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`.
+    const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, path.join(__dirname, 'observability-worker.js')], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: {
         ...process.env,

@@ -5,8 +5,8 @@
  * schedules one per target, and each of those promises costs the workflow thread a stack trace (the SDK captures one
  * for every workflow promise) and each span an export through the sink, which made a traced 5,000-target fan-out run
  * at a third of its untraced throughput. Here an activity (and a local activity) is scheduled with the trace
- * context in its headers alone, synchronously: its `RunActivity` span on the worker becomes a child of
- * `RunWorkflow` directly. The workflow span, child workflows, signals and continue-as-new keep the SDK's spans
+ * context in its headers alone, synchronously, the header encoded once per context: its `RunActivity` span on the
+ * worker becomes a child of `RunWorkflow` directly. The workflow span, child workflows, signals and continue-as-new keep the SDK's spans
  * (few, and worth having). No commands are added, and headers play no part in replay.
  */
 import type { ActivityInput, LocalActivityInput, Next, WorkflowOutboundCallsInterceptor } from '@temporalio/workflow';
@@ -18,26 +18,42 @@ import * as sdk from '@temporalio/interceptors-opentelemetry/lib/workflow';
 // Not exported by any public entry: the SDK's own injection (otel.propagation.inject into a carrier, encoded with
 // the default payload converter under TRACE_HEADER), so that what the activity interceptor extracts always matches.
 // eslint-disable-next-line no-restricted-imports
-import { headersWithContext } from '@temporalio/interceptors-opentelemetry/lib/instrumentation';
+import { TRACE_HEADER, headersWithContext } from '@temporalio/interceptors-opentelemetry/lib/instrumentation';
+import * as otel from '@opentelemetry/api';
+import type { Headers, Payload } from '@temporalio/common';
 
 /**
  * The SDK's outbound interceptor without the span per activity. A class name of its own, kept by webpack (the
  * bundle is not minified), so that a bundle can be told to hold it.
  */
 export class FanoutTracingOutboundInterceptor extends sdk.OpenTelemetryOutboundInterceptor {
+  /**
+   * The trace header last encoded, and the context it was encoded from. A fan-out schedules its targets from one
+   * context (its `RunWorkflow` span's), and OpenTelemetry contexts are immutable: the same context object always
+   * injects the same header, so it is encoded once, not once per target.
+   */
+  private encoded?: { context: otel.Context; header: Payload };
+
   // Not async, and no await: the activity's promise is the one `next` gives, as with no interceptor at all.
   override scheduleActivity(
     input: ActivityInput,
     next: Next<WorkflowOutboundCallsInterceptor, 'scheduleActivity'>,
   ): Promise<unknown> {
-    return next({ ...input, headers: headersWithContext(input.headers) });
+    return next({ ...input, headers: this.withTraceHeader(input.headers) });
   }
 
   override scheduleLocalActivity(
     input: LocalActivityInput,
     next: Next<WorkflowOutboundCallsInterceptor, 'scheduleLocalActivity'>,
   ): Promise<unknown> {
-    return next({ ...input, headers: headersWithContext(input.headers) });
+    return next({ ...input, headers: this.withTraceHeader(input.headers) });
+  }
+
+  private withTraceHeader(headers: Headers): Headers {
+    const active = otel.context.active();
+    if (this.encoded?.context !== active)
+      this.encoded = { context: active, header: headersWithContext({})[TRACE_HEADER] };
+    return { ...headers, [TRACE_HEADER]: this.encoded.header };
   }
 }
 
