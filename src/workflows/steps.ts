@@ -45,10 +45,10 @@ import {
 export const TARGET_DEFAULTS = { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } } as const;
 export const CALLBACK_DEFAULTS = { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } } as const;
 /**
- * A final callback's time to read its records from the store, added to the callback's own timeout: a final payload of
- * 100,000 records takes minutes to read from S3 (one object each), which no handler's timeout allows for.
+ * The time allowed per record for an activity that reads every record of the fan-out (a final callback, on top of the
+ * callback's own timeout; writing the results files): 100,000 records take minutes to read from S3, one object each.
  */
-export const FINAL_READ_MS_PER_RECORD = 10;
+export const READ_MS_PER_RECORD = 10;
 
 const { [DESCRIBE_CATALOG]: describeCatalog } = proxyLocalActivities<BuiltinActivities>({
   startToCloseTimeout: '10 seconds',
@@ -79,16 +79,16 @@ export async function saveRecords(cid: string, records: [number, StoredRecord][]
   await storeRecords(cid, records);
 }
 
-const { [WRITE_RESULTS]: writeResultFiles } = proxyActivities<BuiltinActivities>({
-  activityId: 'write-results',
-  // It reads every record and writes them out again: minutes for the widest fan-outs, and bounded like the rest.
-  startToCloseTimeout: '10 minutes',
-  retry: { maximumAttempts: 5, maximumInterval: '30 seconds' },
-  summary: 'write the results to the store',
-});
-
 /** Writes the fan-out's records out as files, one per outcome, and their manifest (`writeResults`). */
 export async function writeResults(input: WriteResultsInput): Promise<void> {
+  const { [WRITE_RESULTS]: writeResultFiles } = proxyActivities<BuiltinActivities>({
+    activityId: 'write-results',
+    // It reads every record and writes them out again: minutes for the widest fan-outs (on S3, a GET per record),
+    // and bounded like the rest.
+    startToCloseTimeout: 600_000 + input.total * READ_MS_PER_RECORD,
+    retry: { maximumAttempts: 5, maximumInterval: '30 seconds' },
+    summary: 'write the results to the store',
+  });
   await writeResultFiles(input);
 }
 
@@ -247,7 +247,7 @@ export function runCallback(
     summary: context.target ? `callback ${name} for target ${context.target}` : `final callback ${name}`,
     startToCloseTimeout:
       msToNumber((defaults.callbackStartToCloseTimeout ?? CALLBACK_DEFAULTS.startToCloseTimeout) as TemporalDuration) +
-      (context.records ?? 0) * FINAL_READ_MS_PER_RECORD,
+      (context.records ?? 0) * READ_MS_PER_RECORD,
     retry: retryPolicy(defaults.callbackRetry) ?? CALLBACK_DEFAULTS.retry,
   };
   const outcome: CallbackOutcome = {
