@@ -41,7 +41,8 @@ beforeAll(async () => {
   expect(fs.existsSync(ENTRY)).toBe(true); // npm test builds first
   fs.mkdirSync(itemsRoot);
   env = await createDevServerEnv({ port: await freePort() }, new LocalBlobStore(path.join(dir, 'store')));
-  ({ api, url: apiUrl } = await startWideApi(env.address, dir, {}, { API_ITEMS_FILE_ROOT: itemsRoot }));
+  const workerEnv = { FANOUT_EXPECTED_RECORDS: String(TARGETS) };
+  ({ api, url: apiUrl } = await startWideApi(env.address, dir, workerEnv, { API_ITEMS_FILE_ROOT: itemsRoot }));
 }, 120_000);
 
 afterAll(async () => {
@@ -58,7 +59,7 @@ it('an NDJSON upload of 100,000 targets streams in under 256 MiB of API RSS, and
   expect(answer.status, answer.body).toBe(202);
   const { cid } = JSON.parse(answer.body) as { cid: string };
 
-  await completes(apiUrl, cid, TARGETS);
+  await completes(apiUrl, env!.client, cid, TARGETS);
   const totalMs = Date.now() - started;
   console.log(
     `NDJSON upload of ${TARGETS} targets: streamed in and started in ${(uploadMs / 1000).toFixed(1)} s, ` +
@@ -81,7 +82,7 @@ it('100,000 records stream back out as NDJSON under 256 MiB of API RSS; a 100,00
   });
   expect(started.status, started.body).toBe(202);
   const { cid } = JSON.parse(started.body) as { cid: string };
-  await completes(apiUrl, cid, TARGETS);
+  await completes(apiUrl, env!.client, cid, TARGETS);
 
   // Its records, streamed out as NDJSON, counted line by line while the API's RSS is sampled.
   const { value: lines, peak } = await sampleRss(api.pid!, () =>

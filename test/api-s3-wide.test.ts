@@ -65,7 +65,7 @@ beforeAll(async () => {
   // Not the other S3 test files' ports (18433, 18533, 18633 and the seven after each).
   seaweedfs = await startSeaweedfs(process.env.SEAWEEDFS_WIDE_TEST_S3_PORT ?? '18733');
   console.log(`SeaweedFS started in ${seaweedfs.startMs} ms`);
-  const s3Env = { FANOUT_STORE: STORE_URL, ...seaweedfs.env };
+  const s3Env = { FANOUT_STORE: STORE_URL, FANOUT_EXPECTED_RECORDS: String(TARGETS), ...seaweedfs.env };
   // The store as the processes build it from the same variables: the test reads the results files through it.
   const built = storeFromEnv(s3Env, dir);
   if (!(built instanceof S3BlobStore)) throw new Error(`storeFromEnv made ${built.description}, not S3`);
@@ -117,7 +117,7 @@ it(
     );
     expect(answer.status, answer.body).toBe(202);
     const { cid } = JSON.parse(answer.body) as { cid: string };
-    await completes(apiUrl, cid, TARGETS, WAIT_MS);
+    await completes(apiUrl, env!.client, cid, TARGETS, WAIT_MS);
     console.log(`S3 store: completed with its results files in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(peak).toBeLessThan(256 * MIB);
 
@@ -170,7 +170,7 @@ it(
     );
     expect(started.status, started.body).toBe(202);
     const { cid } = JSON.parse(started.body) as { cid: string };
-    await completes(apiUrl, cid, TARGETS, WAIT_MS);
+    await completes(apiUrl, env!.client, cid, TARGETS, WAIT_MS);
     console.log(`S3 store: completed in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
 
     // Its records, streamed out as NDJSON, checked line by line while the API's RSS is sampled.

@@ -7,7 +7,10 @@
 import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { expect } from 'vitest';
 import { rssBytes } from '../../bench/proc';
+import type { FanoutOutcome } from '../../src/contracts';
 import { freePort } from '../../src/local/local-temporal';
 import { startEntry } from './entry-process';
 import { waitFor } from './wait';
@@ -111,13 +114,24 @@ export async function startJson(apiUrl: string, body: object): Promise<{ status:
   return { status: response.status, body: await response.text() };
 }
 
-/** Polls the fan-out's progress until it has completed with all `total` targets ok. */
-export async function completes(apiUrl: string, cid: string, total: number, timeoutMs = 100_000): Promise<void> {
+/**
+ * Polls the fan-out's progress until it has completed with all `total` targets ok, then checks with Temporal that its
+ * final callback (`done`, which takes the assembled payload and fails unless it holds every record) succeeded.
+ */
+export async function completes(
+  apiUrl: string,
+  client: Client,
+  cid: string,
+  total: number,
+  timeoutMs = 100_000,
+): Promise<void> {
   await waitFor(async () => {
     const response = await fetch(`${apiUrl}/v1/fanouts/${cid}`, { headers: auth });
     const progress = (await response.json()) as { state: string; ok: number; total: number };
     return progress.state === 'completed' && progress.ok === total && progress.total === total;
   }, timeoutMs);
+  const outcome = (await client.workflow.getHandle(cid).result()) as FanoutOutcome;
+  expect(outcome.callbacks).toEqual([{ callback: 'done', channel: 'FANOUT_ON_FINAL', ok: true }]);
 }
 
 export interface StreamedRecord {
