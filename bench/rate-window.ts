@@ -6,9 +6,7 @@
  *   - server N: `limits: { perSecond: N }` as the library sets it (maxTaskQueueActivitiesPerSecond N);
  *   - server N/2: the server's limit set to half the rate (its bucket then holds N/2, so burst + refill is N);
  *   - server N, workers N/2 each: the server's limit plus `maxActivitiesPerSecond` N/2 on each of the two workers
- *     (a per-worker limit: it holds across workers only while exactly two serve the queue);
- *   - strict: `limits: { perSecond: N, strict: true }`, the server's limit and a lease per call from the service's
- *     rate limiter workflow, held until a second after the call.
+ *     (a per-worker limit: it holds across workers only while exactly two serve the queue).
  * Each case runs a first wave (WAVE fan-outs of WIDTH targets), waits IDLE_MS with the queue empty, then a second
  * wave of SECOND_WIDTH targets each, since the server's bucket fills again while idle. A benchmark: it asserts nothing.
  *   npm run bench:rate-window   BENCH_RATE_PER_SECOND=20 (default)
@@ -42,8 +40,6 @@ interface Case {
   name: string;
   /** What the service's `limits.perSecond` is set to: the rate the server is asked for. */
   serverRate: number;
-  /** `limits.strict`: each call also holds a lease from the service's rate limiter until a second after it. */
-  strict?: boolean;
   workerOptions: Partial<WorkerOptions>;
 }
 
@@ -51,7 +47,6 @@ const CASES: Case[] = [
   { name: 'server N', serverRate: N, workerOptions: {} },
   { name: 'server N/2', serverRate: N / 2, workerOptions: {} },
   { name: 'server N, workers N/2 each', serverRate: N, workerOptions: { maxActivitiesPerSecond: N / WORKERS } },
-  { name: 'strict (server N and leases)', serverRate: N, strict: true, workerOptions: {} },
 ];
 
 interface Wave {
@@ -97,7 +92,7 @@ async function runCase(
     [
       defineService({
         name: 'limited',
-        limits: { perSecond: c.serverRate, ...(c.strict ? { strict: true } : {}) },
+        limits: { perSecond: c.serverRate },
         handler: async () => {
           received.push(Date.now());
           return 'ok';
