@@ -80,11 +80,6 @@ export function limiterWorkflowId(service: string): string {
   return `fanout-limiter/${service}`;
 }
 
-/** The workflow ID of a service's strict rate limiter (`serviceLimiter` too, `limits.strict`): one per service. */
-export function rateLimiterWorkflowId(service: string): string {
-  return `fanout-rate-limiter/${service}`;
-}
-
 /** A callback's name, whether it is given by name alone or with options (`CallbackRef`). */
 export function callbackName(ref: string | { name: string }): string {
   return typeof ref === 'string' ? ref : ref.name;

@@ -115,19 +115,10 @@ export const Fairness = z.strictObject({
 export type Fairness = z.infer<typeof Fairness>;
 
 /** A service's limits across all fan-outs and workers (see `defineService`). */
-export const ServiceLimits = z
-  .strictObject({
-    perSecond: z.number().positive().optional().describe('Targets started a second at most'),
-    concurrency: z.number().int().min(1).optional().describe('Targets running at once at most'),
-    strict: z
-      .boolean()
-      .optional()
-      .describe('perSecond in every one-second window at the receiver, not only on average (docs/production.md)'),
-  })
-  .refine((limits) => !limits.strict || Number.isInteger(limits.perSecond), {
-    message: 'strict needs perSecond, a whole number of calls',
-    path: ['strict'],
-  });
+export const ServiceLimits = z.strictObject({
+  perSecond: z.number().positive().optional().describe('Targets started a second at most'),
+  concurrency: z.number().int().min(1).optional().describe('Targets running at once at most'),
+});
 
 const Targets = z
   .record(TargetName, z.unknown())
@@ -535,7 +526,7 @@ export interface PlannedTarget {
   /** Runs in a batch with its neighbours of the same batching (the fan-out's `batching`, else its service's). */
   batch?: Batching;
   /** Its service is limited: `perSecond` through the service's own task queue, `concurrency` by its limiter. */
-  limits?: { perSecond?: number; concurrency?: number; strict?: boolean };
+  limits?: { perSecond?: number; concurrency?: number };
 }
 
 /**
@@ -771,7 +762,7 @@ export interface Catalog {
       workflowType?: string;
       local?: boolean;
       batching?: Batching;
-      limits?: { perSecond?: number; concurrency?: number; strict?: boolean };
+      limits?: { perSecond?: number; concurrency?: number };
     }
   >;
   callbacks: string[];

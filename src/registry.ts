@@ -39,16 +39,8 @@ export interface ActivityService<Req = unknown, Res = unknown> {
 }
 
 export interface ServiceLimits {
-  /** Targets started a second at most, across all fan-outs and workers (the server's limit on the service's queue). */
   perSecond?: number;
-  /** Targets running at once at most, across all fan-outs and workers (the service's limiter workflow). */
   concurrency?: number;
-  /**
-   * `perSecond` held in every one-second window at the receiver, not only on average: each call also holds a place
-   * from its limiter workflow until a second after it ends. Sustained, a service answering in d seconds then gets
-   * perSecond / (1 + d) a second. Needs a whole `perSecond`.
-   */
-  strict?: boolean;
 }
 
 export interface WorkflowService<Req = unknown> {

@@ -1,8 +1,7 @@
 /**
  * Limits per service that hold across fan-outs and workers, on the official dev server with two real workers (each
  * on a connection of its own, as two processes would be): a service limited to N targets a second receives N a
- * second, measured at the receiver over the whole run of three fan-outs at once (after the server's initial burst);
- * limited strictly, never more in any one-second window; limited in concurrency, never more at once.
+ * second, measured at the receiver over the whole run of three fan-outs at once (after the server's initial burst).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FanoutClient } from '../src/client';
@@ -13,16 +12,13 @@ import type { FanoutTestEnv } from './helpers/temporal-env';
 import { createDevServerEnv } from './helpers/temporal-env';
 import type { WorkersApart } from '../src/testing';
 import { startWorkersApart } from '../src/testing';
-import { limiterWorkflowId, rateLimiterWorkflowId } from '../src/constants';
+import { limiterWorkflowId } from '../src/contracts';
 
 const TASK_QUEUE = 'limits';
 const PER_SECOND = 10;
 const CONCURRENCY = 3;
 const received: number[] = [];
 const running = { now: 0, peak: 0 };
-/** The strict service: at most STRICT_PER_SECOND in any one-second window at the receiver. */
-const STRICT_PER_SECOND = 5;
-const receivedStrictly: number[] = [];
 
 const registry = new Registry(
   [
@@ -31,15 +27,6 @@ const registry = new Registry(
       limits: { perSecond: PER_SECOND },
       handler: async () => {
         received.push(Date.now());
-        return 'ok';
-      },
-    }),
-    defineService({
-      name: 'strict',
-      limits: { perSecond: STRICT_PER_SECOND, strict: true },
-      handler: async () => {
-        receivedStrictly.push(Date.now());
-        await new Promise((resolve) => setTimeout(resolve, 20));
         return 'ok';
       },
     }),
@@ -116,28 +103,6 @@ describe('a service limited to so many targets a second', () => {
     expect(busiestSecond(sorted)).toBeLessThanOrEqual(2 * PER_SECOND + 1);
   });
 
-  it('strictly: never more in any one-second window, from three fan-outs on two workers', async () => {
-    const width = 10;
-    const started = Date.now();
-    const cids = await Promise.all(
-      ['x', 'y', 'z'].map((prefix) =>
-        fanout.invoke(Object.fromEntries(Array.from({ length: width }, (_, i) => [`${prefix}${i}`, null])), ['done'], {
-          targetOptions: Object.fromEntries(
-            Array.from({ length: width }, (_, i) => [`${prefix}${i}`, { service: 'strict' }]),
-          ),
-        }),
-      ),
-    );
-    for (const cid of cids) expect((await fanout.result(cid)).counts).toMatchObject({ total: width, ok: width });
-    expect(receivedStrictly).toHaveLength(3 * width);
-    expect(busiestSecond(receivedStrictly)).toBeLessThanOrEqual(STRICT_PER_SECOND);
-    // Paced, not stalled: 30 calls at 5 in any second take at least five seconds, and not many more.
-    const seconds = (Math.max(...receivedStrictly) - started) / 1000;
-    expect(seconds).toBeGreaterThanOrEqual((3 * width) / STRICT_PER_SECOND - 1);
-    const limiter = await env.client.workflow.getHandle(rateLimiterWorkflowId('strict')).describe();
-    expect(await limiter.staticSummary()).toBe(`rate limit of strict: ${STRICT_PER_SECOND} in any second`);
-  });
-
   it('is refused as local, in a request and in its definition', async () => {
     await expect(
       fanout.invoke({ a: null }, ['done'], { targetOptions: { a: { service: 'limited', local: true } } }),
@@ -152,10 +117,6 @@ describe('a service limited to so many targets a second', () => {
     expect(
       () => new Registry([defineService({ name: 'x', limits: { perSecond: 0 }, handler: async () => null })], []),
     ).toThrow(/limits.perSecond/);
-    for (const limits of [{ strict: true }, { perSecond: 2.5, strict: true }])
-      expect(() => new Registry([defineService({ name: 'x', limits, handler: async () => null })], [])).toThrow(
-        /limits.strict: strict needs perSecond, a whole number of calls/,
-      );
   });
 });
 

@@ -1,15 +1,14 @@
 /**
- * A limited service's targets hold a lease from the service's limiter workflow while they call it (see
+ * A concurrency-limited service's targets hold a lease from the service's limiter workflow while they call it (see
  * workflows/service-limiter): taken before the call (the limiter started on first use, update-with-start), renewed
- * while it runs, given back after (a strict rate's, a second after). Needs a server with update-with-start
- * (Temporal 1.28 and later, Temporal Cloud).
+ * while it runs, given back after. Needs a server with update-with-start (Temporal 1.28 and later, Temporal Cloud).
  */
 import { AsyncResource } from 'node:async_hooks';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { ServiceLimiterInput } from '../contracts';
-import { limiterWorkflowId, rateLimiterWorkflowId } from '../constants';
+import { limiterWorkflowId } from '../constants';
 import { acquireLeaseUpdate, releaseLeaseSignal, renewLeaseSignal } from '../workflows/definitions';
 
 /** How long a lease lasts unrenewed: a holder whose worker is lost frees its place after this. */
@@ -26,32 +25,16 @@ const ASK_AGAIN_MS = 500;
  */
 const detached = new AsyncResource('temporal-fanout.service-lease');
 
-/**
- * What a lease is for. `concurrency`: at most `limit` calls at once, each holding its place while it runs. `rate`
- * (a strict `perSecond`): each call also holds its place until a second after it ends, so that of the calls a
- * receiver gets in any one-second window, every one held a place at that window's end: at most `limit` of them.
- */
-export interface ServiceLease {
-  service: string;
-  kind: 'concurrency' | 'rate';
-  limit: number;
-}
-
-/** How long a strict rate's place stays taken after its call ends. */
-export const RATE_HOLD_MS = 1_000;
-
 export async function withServiceLease<T>(
-  lease: ServiceLease,
+  service: string,
+  limit: number,
   limiterTaskQueue: string,
   call: () => Promise<T>,
 ): Promise<T> {
-  const { service, kind, limit } = lease;
   const { info, client } = Context.current();
   const holder = `${info.workflowExecution?.workflowId ?? 'standalone'}/${info.activityId}#${info.attempt}`;
-  const workflowId = kind === 'rate' ? rateLimiterWorkflowId(service) : limiterWorkflowId(service);
-  const summary =
-    kind === 'rate' ? `rate limit of ${service}: ${limit} in any second` : `concurrency limit of ${service}: ${limit}`;
-  await acquire(client, holder, { service, limit }, { workflowId, summary, taskQueue: limiterTaskQueue });
+  const workflowId = limiterWorkflowId(service);
+  await acquire(client, holder, { service, limit }, workflowId, limiterTaskQueue);
   const limiter = client.workflow.getHandle(workflowId);
   const renew = setInterval(
     () => void limiter.signal(renewLeaseSignal, holder, LEASE_MS).catch(() => undefined),
@@ -61,13 +44,8 @@ export async function withServiceLease<T>(
     return await call();
   } finally {
     clearInterval(renew);
-    // Best effort: a release that does not arrive is a lease that expires (LEASE_MS after its last renewal, far
-    // beyond RATE_HOLD_MS). The activity does not wait out a rate's hold: the place stays taken, not the worker's slot.
-    const release = () => void limiter.signal(releaseLeaseSignal, holder).catch(() => undefined);
-    detached.runInAsyncScope(() => {
-      if (kind === 'rate') setTimeout(release, RATE_HOLD_MS).unref();
-      else release();
-    });
+    // Best effort: a release that does not arrive is a lease that expires.
+    detached.runInAsyncScope(() => void limiter.signal(releaseLeaseSignal, holder).catch(() => undefined));
   }
 }
 
@@ -75,7 +53,8 @@ async function acquire(
   client: Client,
   holder: string,
   input: ServiceLimiterInput,
-  { workflowId, summary, taskQueue }: { workflowId: string; summary: string; taskQueue: string },
+  workflowId: string,
+  taskQueue: string,
 ): Promise<void> {
   for (;;) {
     try {
@@ -86,7 +65,7 @@ async function acquire(
           taskQueue,
           args: [input],
           workflowIdConflictPolicy: 'USE_EXISTING',
-          staticSummary: summary,
+          staticSummary: `concurrency limit of ${input.service}: ${input.limit}`,
         }),
       });
       return;

@@ -82,8 +82,8 @@ export async function callService(
 }
 
 /**
- * One activity per activity service. A service limited in concurrency, or to a strict rate, calls through a lease
- * from its limiter workflow, which runs on `limiterTaskQueue` (the fan-out's task queue).
+ * One activity per activity service. A service limited in concurrency calls through a lease from its limiter
+ * workflow, which runs on `limiterTaskQueue` (the fan-out's task queue).
  */
 export function createServiceActivities(
   registry: Registry,
@@ -94,22 +94,13 @@ export function createServiceActivities(
   const activities: Record<string, ServiceActivity> = Object.create(null) as Record<string, ServiceActivity>;
   for (const service of registry.services.values()) {
     if (service.kind !== 'activity') continue;
-    const { concurrency, perSecond, strict } = service.limits ?? {};
+    const concurrency = service.limits?.concurrency;
     activities[service.name] = async (call: TargetCall) => {
       let busy = false;
       const calling = () => callService(service, call, records, () => (busy = true));
-      // The rate's place is taken last, right before the call: a target waiting for its concurrency place holds none.
-      const paced =
-        strict && perSecond
-          ? () => withServiceLease({ service: service.name, kind: 'rate', limit: perSecond }, limiterTaskQueue, calling)
-          : calling;
       const kept = concurrency
-        ? await withServiceLease(
-            { service: service.name, kind: 'concurrency', limit: concurrency },
-            limiterTaskQueue,
-            paced,
-          )
-        : await paced();
+        ? await withServiceLease(service.name, concurrency, limiterTaskQueue, calling)
+        : await calling();
       if (kept.state !== 'ok') {
         // The fan-out already recorded this target otherwise (it stopped waiting for it); that record stands.
         throw ApplicationFailure.nonRetryable(

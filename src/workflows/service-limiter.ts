@@ -1,7 +1,6 @@
 /**
  * The concurrency limit of one service across all fan-outs and all workers: a long-running workflow
- * `fanout-limiter/<service>` that hands out leases, at most `limit` at once, first come first served. A strict rate
- * (`limits.strict`) is a second one, `fanout-rate-limiter/<service>`, whose holders keep their lease a second longer. A target of
+ * `fanout-limiter/<service>` that hands out leases, at most `limit` at once, first come first served. A target of
  * the service takes a lease before it calls the service (the `acquire` update, which waits for a free one), renews
  * it while it runs, and gives it back when done; a lease not renewed in time (its worker lost) expires, so a lost
  * holder never keeps a place for ever. The workflow continues as new before its history grows long.
