@@ -6,8 +6,8 @@
  * for every workflow promise) and each span an export through the sink, which made a traced 5,000-target fan-out run
  * at a third of its untraced throughput. Here an activity (and a local activity) is scheduled with the trace
  * context in its headers alone, synchronously, the header encoded once per context: its `RunActivity` span on the
- * worker becomes a child of `RunWorkflow` directly. The workflow span, child workflows, signals and continue-as-new keep the SDK's spans
- * (few, and worth having). No commands are added, and headers play no part in replay.
+ * worker becomes a child of `RunWorkflow` directly. The workflow span, child workflows, signals and continue-as-new
+ * keep the SDK's spans (few, and worth having). No commands are added, and headers play no part in replay.
  */
 import type { ActivityInput, LocalActivityInput, Next, WorkflowOutboundCallsInterceptor } from '@temporalio/workflow';
 import type { WorkflowInterceptors } from '@temporalio/workflow';
