@@ -1,7 +1,8 @@
 /**
  * The progress of a fan-out that has finished, from what it returned and its records: no worker needed. A query to
  * a closed run is answered by a worker replaying its whole history, which for a wide fan-out can take minutes on a
- * busy worker, and never comes with no worker running.
+ * busy worker, and never comes with no worker running. What describes a running fan-out (maxConcurrency, paused,
+ * each service's adaptive window and open circuits) is left out.
  */
 import type { FanoutOutcome, FanoutProgress, TargetState } from '../contracts';
 import { PROGRESS_TARGETS_LIMIT } from '../constants';
