@@ -36,6 +36,7 @@ import type {
   TargetState,
 } from '../contracts';
 import { Cid, FANOUT_TASK_QUEUE, FanoutSourceKey, FanoutStateKey, callbackName } from '../contracts';
+import { setOwnKey } from '../own-key';
 import { Registry } from '../registry';
 import type { BlobStore } from '../store/blob-store';
 import { defaultBlobStore } from '../store/default-store';
@@ -338,11 +339,8 @@ export class FanoutClient {
     const data: FanoutResult['payload']['data'] = {};
     const targets: Record<string, TargetState> = {};
     for await (const { state, record } of this.records.all(cid)) {
-      for (const [map, value] of [
-        [data, record],
-        [targets, state],
-      ] as const)
-        Object.defineProperty(map, record.target, { value, enumerable: true, writable: true, configurable: true });
+      setOwnKey(data, record.target, record);
+      setOwnKey(targets, record.target, state);
     }
     return {
       cid,

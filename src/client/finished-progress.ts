@@ -6,6 +6,7 @@
  */
 import type { FanoutOutcome, FanoutProgress, TargetState } from '../contracts';
 import { PROGRESS_TARGETS_LIMIT } from '../constants';
+import { setOwnKey } from '../own-key';
 import type { RecordStore } from '../store/records';
 
 export async function finishedProgress(outcome: FanoutOutcome, records: RecordStore): Promise<FanoutProgress> {
@@ -29,13 +30,6 @@ export async function finishedProgress(outcome: FanoutOutcome, records: RecordSt
   };
   if (total > PROGRESS_TARGETS_LIMIT) return progress;
   const targets: Record<string, TargetState> = {};
-  // defineProperty: a target may be named "__proto__", which plain assignment would not keep as a key.
-  for await (const { record, state: targetState } of records.all(cid))
-    Object.defineProperty(targets, record.target, {
-      value: targetState,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+  for await (const { record, state: targetState } of records.all(cid)) setOwnKey(targets, record.target, targetState);
   return { ...progress, targets };
 }

@@ -5,6 +5,7 @@
  * built); read by final callbacks, `FanoutClient.result` / `records`, and the HTTP API.
  */
 import type { StoredRecord, TargetRecord, TargetState } from '../contracts';
+import { setOwnKey } from '../own-key';
 import type { BlobStore } from './blob-store';
 import { keySegment } from './blob-store';
 
@@ -123,14 +124,7 @@ export class RecordStore {
   /** Zato's `data`: every record keyed by target. */
   async data(cid: string): Promise<Record<string, TargetRecord>> {
     const data: Record<string, TargetRecord> = {};
-    // defineProperty: a target may be named "__proto__", which plain assignment would not keep as a key.
-    for await (const { record } of this.all(cid))
-      Object.defineProperty(data, record.target, {
-        value: record,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+    for await (const { record } of this.all(cid)) setOwnKey(data, record.target, record);
     return data;
   }
 }
