@@ -18,7 +18,9 @@ import { Registry, defineCallback, defineService } from '../src/registry';
 import { EXAMPLE_WORKFLOWS_PATH, creditScoringServices } from '../src/services';
 import { createFanoutWorker } from '../src/worker/create-worker';
 import { bundleFanoutWorkflows } from '../src/worker/workflow-bundle';
-import { startTimeSkippingServer } from '../src/local/temporal-servers';
+import { startDevServer, startTimeSkippingServer } from '../src/local/temporal-servers';
+import { limiterWorkflowId } from '../src/constants';
+import { acquireLeaseUpdate, releaseLeaseSignal, renewLeaseSignal } from '../src/workflows/definitions';
 import { LocalBlobStore } from '../src/store/local-store';
 import { fanoutDataConverter } from '../src/store/payload-driver';
 
@@ -27,8 +29,12 @@ const LABEL = process.argv[2] ? `-${process.argv[2]}` : '';
 /** Names after the label save only those fan-outs (all run regardless). */
 const ONLY = new Set(process.argv.slice(3));
 
+const LIMITER = 'service-limiter';
+
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
+  if (!ONLY.size || ONLY.has(LIMITER)) await saveServiceLimiter();
+  if (ONLY.size === 1 && ONLY.has(LIMITER)) return;
   // These fan-outs are small but for the sharded one, whose input is kept in the store as a claim: its payloads are
   // copied beside the histories (test/histories/store), where the replay test finds them.
   const store = new LocalBlobStore(fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-histories-')));
@@ -294,6 +300,49 @@ async function main(): Promise<void> {
   }
   const payloads = path.join(store.dir, 'payloads');
   if (fs.existsSync(payloads)) fs.cpSync(payloads, path.join(OUT, 'store', 'payloads'), { recursive: true });
+  await env.teardown();
+}
+
+/**
+ * A service's concurrency limiter (workflows/service-limiter), driven by its updates and signals as targets drive it,
+ * on the dev server (update-with-start and updates are a real server's): a limit of two, two leases taken at once, two
+ * more waiting in order, released one by one, one renewed, one left to expire.
+ */
+async function saveServiceLimiter(): Promise<void> {
+  const env = await startDevServer();
+  const taskQueue = 'histories-limiter';
+  const registry = new Registry([defineService({ name: 'recorded', handler: async () => null })], []);
+  const workflowBundle = await bundleFanoutWorkflows();
+  const worker = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle, taskQueue });
+  const workflowId = limiterWorkflowId('recorded');
+  await worker.runUntil(async () => {
+    const limiter = await env.client.workflow.start('serviceLimiter', {
+      workflowId,
+      taskQueue,
+      args: [{ service: 'recorded', limit: 2 }],
+    });
+    const acquire = (holder: string, leaseMs = 30_000) =>
+      limiter.executeUpdate(acquireLeaseUpdate, { args: [holder, leaseMs, 2] });
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+    await Promise.all([acquire('a'), acquire('b')]);
+    const c = acquire('c');
+    await settle();
+    const d = acquire('d');
+    await settle();
+    await limiter.signal(releaseLeaseSignal, 'a');
+    await c;
+    await limiter.signal(renewLeaseSignal, 'b', 30_000);
+    await limiter.signal(releaseLeaseSignal, 'b');
+    await d;
+    await limiter.signal(releaseLeaseSignal, 'c');
+    await limiter.signal(releaseLeaseSignal, 'd');
+    await acquire('e', 200); // never given back: it expires
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+  });
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  fs.mkdirSync(OUT, { recursive: true });
+  fs.writeFileSync(path.join(OUT, `${LIMITER}${LABEL}.json`), historyToJSON(history) + '\n');
+  console.log(`saved ${LIMITER}${LABEL}: ${history.events?.length} events`);
   await env.teardown();
 }
 

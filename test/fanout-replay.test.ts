@@ -24,8 +24,11 @@ let workflowBundle: WorkflowBundleWithSourceMap;
 let tracedBundle: WorkflowBundleWithSourceMap;
 // The workflow spans' way out of the sandbox; the SDK does not call sinks while replaying.
 const sinks = { exporter: { export: { fn: () => undefined } } };
-/** Paused by an update before the worker first saw it. */
-const UPDATED_BEFORE_FIRST_TASK = 'fanout-control.json';
+/**
+ * Recorded without tracing, with an update completed in the same workflow task as other commands: a fan-out paused
+ * by an update before the worker first saw it, and a service's concurrency limiter (leases given as others expire).
+ */
+const UPDATES_AMONG_COMMANDS = ['fanout-control.json', 'service-limiter.json', 'service-limiter-in-order.json'];
 
 beforeAll(async () => {
   [workflowBundle, tracedBundle] = await Promise.all([
@@ -42,7 +45,7 @@ describe('saved histories replay without nondeterminism', () => {
     // while its first shard runs; one taken over by another worker mid-run; a batched one, and a batched one
     // cancelled while its batch runs; one stopped by its quorum; one whose circuit opened and was probed; one with
     // adaptive concurrency; one whose straggler was hedged; one recorded with the SDK's own workflow tracing
-    // interceptors.
+    // interceptors; a service's concurrency limiter, recorded before its leases were granted in one place.
     expect(files.sort()).toEqual(
       [
         'fanout-adaptive',
@@ -63,6 +66,8 @@ describe('saved histories replay without nondeterminism', () => {
         'fanout-traced',
         'invoke-retry',
         'parallel',
+        'service-limiter',
+        'service-limiter-in-order',
       ]
         .map((n) => `${n}.json`)
         .sort(),
@@ -74,7 +79,7 @@ describe('saved histories replay without nondeterminism', () => {
     await expect(Worker.runReplayHistory({ workflowBundle, dataConverter }, history, file)).resolves.toBeUndefined();
   });
 
-  it.each(files.filter((f) => f !== UPDATED_BEFORE_FIRST_TASK))(
+  it.each(files.filter((f) => !UPDATES_AMONG_COMMANDS.includes(f)))(
     '%s, with the workflow tracing interceptors',
     async (file) => {
       const history = JSON.parse(fs.readFileSync(path.join(HISTORIES, file), 'utf8'));
@@ -85,15 +90,18 @@ describe('saved histories replay without nondeterminism', () => {
   );
 
   // The SDK's inbound interceptor (kept as it is) runs an update's handler inside a span of its own, which moves the
-  // update's completion after the commands of the same workflow task: a fan-out paused before its first task,
-  // recorded without tracing, does not replay with it. Turning tracing on or off is a deploy to make with such
-  // fan-outs drained; this says so if the SDK changes it.
-  it(`${UPDATED_BEFORE_FIRST_TASK} does not replay with the workflow tracing interceptors (the SDK's update span)`, async () => {
-    const history = JSON.parse(fs.readFileSync(path.join(HISTORIES, UPDATED_BEFORE_FIRST_TASK), 'utf8'));
-    await expect(
-      Worker.runReplayHistory({ workflowBundle: tracedBundle, dataConverter, sinks }, history, 'traced'),
-    ).rejects.toThrow(/[Nn]ondetermin/);
-  });
+  // update's completion after the commands of the same workflow task: these histories, recorded without tracing,
+  // do not replay with it. Turning tracing on or off is a deploy to make with such fan-outs drained (and the
+  // limiters then continue as new on their own); this says so if the SDK changes it.
+  it.each(UPDATES_AMONG_COMMANDS)(
+    "%s does not replay with the workflow tracing interceptors (the SDK's update span)",
+    async (file) => {
+      const history = JSON.parse(fs.readFileSync(path.join(HISTORIES, file), 'utf8'));
+      await expect(
+        Worker.runReplayHistory({ workflowBundle: tracedBundle, dataConverter, sinks }, history, 'traced'),
+      ).rejects.toThrow(/[Nn]ondetermin/);
+    },
+  );
 
   it('detects a change that breaks determinism (the check has teeth)', async () => {
     const history = JSON.parse(fs.readFileSync(path.join(HISTORIES, 'fanout-seed.json'), 'utf8'));

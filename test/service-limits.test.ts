@@ -9,10 +9,12 @@ import { InvalidRequestError } from '../src/client';
 import { Registry, RegistryError, defineCallback, defineService } from '../src/registry';
 import { fanoutBundle } from './helpers/fanout-env';
 import type { FanoutTestEnv } from './helpers/temporal-env';
-import { createDevServerEnv } from './helpers/temporal-env';
+import { CACHE_MODES, createDevServerEnv } from './helpers/temporal-env';
 import type { WorkersApart } from '../src/testing';
 import { startWorkersApart } from '../src/testing';
 import { limiterWorkflowId } from '../src/contracts';
+import { acquireLeaseUpdate, releaseLeaseSignal } from '../src/workflows/definitions';
+import { waitFor } from './helpers/wait';
 
 const TASK_QUEUE = 'limits';
 const PER_SECOND = 10;
@@ -137,5 +139,59 @@ describe('a service limited to so many targets at once', () => {
     expect(running.peak).toBe(CONCURRENCY);
     const limiter = await env.client.workflow.getHandle(limiterWorkflowId('narrow')).describe();
     expect(limiter.status.name).toBe('RUNNING');
+  });
+});
+
+describe.each(CACHE_MODES)("a service's concurrency limiter, with $label", ({ label, maxCachedWorkflows }) => {
+  const taskQueue = `limiter-${maxCachedWorkflows ?? 'cached'}`;
+  let limiterWorkers: WorkersApart;
+
+  beforeAll(async () => {
+    limiterWorkers = await startWorkersApart(1, env.address, {
+      registry,
+      store: env.store,
+      taskQueue,
+      workflowBundle: await fanoutBundle(),
+      ...(maxCachedWorkflows !== undefined ? { maxCachedWorkflows } : {}),
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await limiterWorkers?.stop();
+  });
+
+  // A target asks again with the same holder when its first ask's answer is lost (the update aborted, say) though
+  // the limiter took it: both asks wait for the one lease, and those behind them still get theirs, in order.
+  it('grants in order when a holder that waits asks again', async () => {
+    const service = `asked-twice-${label}`;
+    const limiter = await env.client.workflow.start('serviceLimiter', {
+      workflowId: limiterWorkflowId(service),
+      taskQueue,
+      args: [{ service, limit: 1 }],
+    });
+    const granted: string[] = [];
+    const acquire = (holder: string) =>
+      limiter.executeUpdate(acquireLeaseUpdate, { args: [holder, 30_000, 1] }).then(() => granted.push(holder));
+    const accepted = async (count: number) => {
+      const { events } = await limiter.fetchHistory();
+      return (events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length >= count;
+    };
+    await acquire('x');
+    const waiting = [acquire('y')];
+    await waitFor(() => accepted(2));
+    waiting.push(acquire('z'));
+    await waitFor(() => accepted(3));
+    waiting.push(acquire('y'));
+    await waitFor(() => accepted(4));
+    expect(granted).toEqual(['x']);
+
+    await limiter.signal(releaseLeaseSignal, 'x');
+    await waitFor(async () => granted.length === 3);
+    expect(granted).toEqual(['x', 'y', 'y']);
+    await limiter.signal(releaseLeaseSignal, 'y');
+    await waitFor(async () => granted.length === 4);
+    await Promise.all(waiting);
+    expect(granted).toEqual(['x', 'y', 'y', 'z']);
+    await limiter.terminate('done');
   });
 });

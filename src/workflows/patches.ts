@@ -4,7 +4,7 @@
  * into the history of every run that takes the new branch, so it never changes once released. The lint refuses
  * `patched()` and `deprecatePatch()` with anything but a `PATCH_` constant.
  *
- * 1.0 starts with none: its saved histories were recorded without a branch. To add one, declare it below with why
+ * 1.0 started with none: its saved histories were recorded without a branch. To add one, declare it below with why
  * it exists and since which version, as in:
  *
  *   // A shard reports its counts as it goes: shards started before report only at the end.
@@ -17,4 +17,8 @@
  * branches honest. Once no run started before the change can still be open, `deprecatePatch(PATCH_X)` and drop the
  * old branch; once no run with the marker can, remove the id.
  */
-export {};
+// The concurrency limiter grants its leases in one place, in order, and a holder that asks again while it waits
+// keeps its one place; waiting asks are refused (ask again) when it hands over. Before, each waiting ask took its
+// turn itself, and a holder asking twice took two turns, leaving the ask behind it waiting for ever, and the
+// limiter with it. Since 1.0.1.
+export const PATCH_LIMITER_GRANTS_IN_ORDER = 'limiter-grants-in-order';

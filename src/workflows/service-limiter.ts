@@ -5,9 +5,18 @@
  * it while it runs, and gives it back when done; a lease not renewed in time (its worker lost) expires, so a lost
  * holder never keeps a place for ever. The workflow continues as new before its history grows long.
  */
-import { allHandlersFinished, condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  patched,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { ServiceLimiterInput } from '../contracts';
 import { acquireLeaseUpdate, releaseLeaseSignal, renewLeaseSignal } from './definitions';
+import { PATCH_LIMITER_GRANTS_IN_ORDER } from './patches';
 
 /**
  * Events, and leases asked for, after which the limiter hands over to a new run (or sooner, when the server suggests
@@ -16,16 +25,36 @@ import { acquireLeaseUpdate, releaseLeaseSignal, renewLeaseSignal } from './defi
 const EVENTS_PER_RUN = 5_000;
 const ASKS_PER_RUN = 1_500;
 
+/** What an ask is refused with while the limiter hands over: the holder asks the next run. */
+const HANDING_OVER = 'the limiter is handing over to its next run: ask again';
+/** What a waiting ask ends with when its place is gone: given back by its holder, or the limiter handing over. */
+const NOT_WAITING = 'no longer waiting (given back, or the limiter is handing over to its next run): ask again';
+
 export async function serviceLimiter(input: ServiceLimiterInput): Promise<void> {
+  const inOrder = patched(PATCH_LIMITER_GRANTS_IN_ORDER);
   let limit = input.limit;
   const leases = new Map<string, number>(input.leases ?? []);
+  /** Holders waiting, in the order they asked, with the lease each asked for (ms); asking again keeps the place. */
+  const queue = new Map<string, number>();
+  /** Before the patch: holders waiting, each ask taking its own turn. */
   const waiting: string[] = [];
   let handingOver = false;
   let asks = 0;
 
+  /** Leases to the holders first in line, while there is room. */
+  const grant = () => {
+    if (!inOrder) return;
+    for (const [holder, leaseMs] of queue) {
+      if (leases.size >= limit) break;
+      queue.delete(holder);
+      leases.set(holder, Date.now() + leaseMs);
+    }
+  };
+
   const expire = () => {
     const now = Date.now();
     for (const [holder, expiresAt] of leases) if (expiresAt <= now) leases.delete(holder);
+    grant();
   };
 
   setHandler(
@@ -38,6 +67,13 @@ export async function serviceLimiter(input: ServiceLimiterInput): Promise<void> 
         leases.set(holder, Date.now() + leaseMs);
         return;
       }
+      if (inOrder) {
+        if (!queue.has(holder)) queue.set(holder, leaseMs);
+        grant();
+        await condition(() => leases.has(holder) || !queue.has(holder));
+        if (!leases.has(holder)) throw ApplicationFailure.create({ message: NOT_WAITING });
+        return;
+      }
       waiting.push(holder);
       await condition(() => leases.size < limit && waiting[0] === holder);
       waiting.shift();
@@ -46,7 +82,7 @@ export async function serviceLimiter(input: ServiceLimiterInput): Promise<void> 
     {
       // Refused without a trace in history while the limiter hands over: the holder asks the next run.
       validator: (_holder: string, _leaseMs: number, _limit: number) => {
-        if (handingOver) throw new Error('the limiter is handing over to its next run: ask again');
+        if (handingOver) throw new Error(HANDING_OVER);
       },
     },
   );
@@ -54,7 +90,10 @@ export async function serviceLimiter(input: ServiceLimiterInput): Promise<void> 
     if (leases.has(holder)) leases.set(holder, Date.now() + leaseMs);
   });
   setHandler(releaseLeaseSignal, (holder) => {
+    // A holder that gave up waiting gives its place back too.
     leases.delete(holder);
+    queue.delete(holder);
+    grant();
   });
 
   const longHistory = () =>
@@ -69,6 +108,8 @@ export async function serviceLimiter(input: ServiceLimiterInput): Promise<void> 
     expire();
   }
   handingOver = true;
+  // Waiting asks are refused, to ask the next run: none waits on leases this run no longer expires.
+  queue.clear();
   await condition(allHandlersFinished);
   expire();
   await continueAsNew<typeof serviceLimiter>({ service: input.service, limit, leases: [...leases] });
