@@ -13,6 +13,7 @@
  * Each case runs on a task queue (and a pair of workers) of its own; A is terminated once B's runs are measured.
  * Prints the machine, a table and, last, one JSON object. A benchmark: it asserts nothing.
  *   npm run bench:fairness   BENCH_FAIRNESS_WIDE=20000 (default)  BENCH_FAIRNESS_ROUNDS=3 (default)
+ *                            BENCH_FAIRNESS_SERVICE_MS=20 (default)  BENCH_FAIRNESS_CASES=fair,priority,rate,fifo
  *                            BENCH_WORKER_OPTIONS='{"maxConcurrentWorkflowTaskExecutions":4}' (both workers)
  */
 import fs from 'node:fs';
@@ -40,7 +41,10 @@ const WIDE = Number(process.env.BENCH_FAIRNESS_WIDE ?? 20_000);
 const WIDE_CONCURRENCY = 2_000;
 const SMALL = 10;
 const ROUNDS = Number(process.env.BENCH_FAIRNESS_ROUNDS ?? 3);
-const SERVICE_MS = 20;
+/** How long the service every target calls takes: short, so that A's targets keep the machine's CPU busy. */
+const SERVICE_MS = Number(process.env.BENCH_FAIRNESS_SERVICE_MS ?? 20);
+/** The cases to run, of fair, priority, rate and fifo (all by default). */
+const CASES = new Set((process.env.BENCH_FAIRNESS_CASES ?? 'fair,priority,rate,fifo').split(','));
 /** maxConcurrentActivityTaskExecutions of each of the two workers. */
 const SLOTS = 50;
 const WORKERS = 2;
@@ -249,8 +253,8 @@ async function main(): Promise<void> {
     let server = await startServer(scratch, true);
     let idle: Small[];
     let fair: Loaded;
-    let priority: Loaded;
-    let limits: RateLimit;
+    let priority: Loaded | undefined;
+    let limits: RateLimit | undefined;
     try {
       let run = await startCase(server, 'fair', workflowBundle);
       try {
@@ -259,48 +263,54 @@ async function main(): Promise<void> {
       } finally {
         await run.stop();
       }
-      run = await startCase(server, 'priority', workflowBundle);
-      try {
-        priority = await underLoad(
-          server,
-          run.fanout,
-          'priority',
-          { source: 'same', priority: 3 },
-          { source: 'same', priority: 1 },
-        );
-      } finally {
-        await run.stop();
+      if (CASES.has('priority')) {
+        run = await startCase(server, 'priority', workflowBundle);
+        try {
+          priority = await underLoad(
+            server,
+            run.fanout,
+            'priority',
+            { source: 'same', priority: 3 },
+            { source: 'same', priority: 1 },
+          );
+        } finally {
+          await run.stop();
+        }
       }
-      run = await startCase(server, 'limits', workflowBundle);
-      try {
-        limits = await rateLimit(run.fanout);
-      } finally {
-        await run.stop();
+      if (CASES.has('rate')) {
+        run = await startCase(server, 'limits', workflowBundle);
+        try {
+          limits = await rateLimit(run.fanout);
+        } finally {
+          await run.stop();
+        }
       }
     } finally {
       await server.env.teardown();
     }
     // Fairness off: first come first served.
-    server = await startServer(scratch, false);
-    let fifoIdle: Small[];
-    let fifo: Loaded;
-    try {
-      const run = await startCase(server, 'fifo', workflowBundle);
+    let fifoIdle: Small[] | undefined;
+    let fifo: Loaded | undefined;
+    if (CASES.has('fifo')) {
+      server = await startServer(scratch, false);
       try {
-        fifoIdle = await smallRuns(run.fanout, server.env.client, 'idle', { source: 'B' });
-        fifo = await underLoad(server, run.fanout, 'fifo', { source: 'A' }, { source: 'B' });
+        const run = await startCase(server, 'fifo', workflowBundle);
+        try {
+          fifoIdle = await smallRuns(run.fanout, server.env.client, 'idle', { source: 'B' });
+          fifo = await underLoad(server, run.fanout, 'fifo', { source: 'A' }, { source: 'B' });
+        } finally {
+          await run.stop();
+        }
       } finally {
-        await run.stop();
+        await server.env.teardown();
       }
-    } finally {
-      await server.env.teardown();
     }
 
     const wall = (runs: Small[]): number => median(runs.map((run) => run.seconds));
     const of = (runs: Small[], key: Exclude<keyof Small, 'seconds'>): string =>
       fixed(median(runs.map((run) => run[key])), 0);
     const idleMedian = wall(idle);
-    const fifoIdleMedian = wall(fifoIdle);
+    const fifoIdleMedian = fifoIdle ? wall(fifoIdle) : undefined;
     const row = (what: string, runs: Small[], against: number | undefined, loaded?: Loaded): string[] => [
       what,
       `${fixed(wall(runs), 2)} s`,
@@ -328,38 +338,43 @@ async function main(): Promise<void> {
         [
           row('idle, fairness on', idle, undefined),
           row('beside A, fairness on', fair.runs, idleMedian, fair),
-          row('idle, fairness off', fifoIdle, undefined),
-          row('beside A, fairness off (first come first served)', fifo.runs, fifoIdleMedian, fifo),
-          row('priority 1 behind A at 3, one source', priority.runs, idleMedian, priority),
+          ...(fifoIdle && fifo
+            ? [
+                row('idle, fairness off', fifoIdle, undefined),
+                row('beside A, fairness off (first come first served)', fifo.runs, fifoIdleMedian, fifo),
+              ]
+            : []),
+          ...(priority ? [row('priority 1 behind A at 3, one source', priority.runs, idleMedian, priority)] : []),
         ],
       ),
     );
-    console.log(
-      formatTable(
-        [
-          'rate limit',
-          'received',
-          'wall',
-          'first second',
-          'busiest second',
-          'busiest after the first',
-          'average',
-          'average after the first',
-        ],
-        [
+    if (limits)
+      console.log(
+        formatTable(
           [
-            `${PER_SECOND}/s, ${LIMITED_FANOUTS} × ${LIMITED_WIDTH} targets`,
-            String(limits.received),
-            `${limits.wallSeconds.toFixed(1)} s`,
-            String(limits.firstSecond),
-            String(limits.busiestSecond),
-            String(limits.busiestAfterFirstSecond),
-            `${limits.averagePerSecond.toFixed(1)}/s`,
-            `${limits.averageAfterFirstSecond.toFixed(1)}/s`,
+            'rate limit',
+            'received',
+            'wall',
+            'first second',
+            'busiest second',
+            'busiest after the first',
+            'average',
+            'average after the first',
           ],
-        ],
-      ),
-    );
+          [
+            [
+              `${PER_SECOND}/s, ${LIMITED_FANOUTS} × ${LIMITED_WIDTH} targets`,
+              String(limits.received),
+              `${limits.wallSeconds.toFixed(1)} s`,
+              String(limits.firstSecond),
+              String(limits.busiestSecond),
+              String(limits.busiestAfterFirstSecond),
+              `${limits.averagePerSecond.toFixed(1)}/s`,
+              `${limits.averageAfterFirstSecond.toFixed(1)}/s`,
+            ],
+          ],
+        ),
+      );
     console.log(`whole run ${((Date.now() - started) / 1000).toFixed(0)} s`);
     const round3 = (value: number): number => Math.round(value * 1000) / 1000;
     console.log(
@@ -368,21 +383,31 @@ async function main(): Promise<void> {
         wide: WIDE,
         wideConcurrency: WIDE_CONCURRENCY,
         workerOptions: WORKER_OPTIONS,
+        serviceMs: SERVICE_MS,
         idleSeconds: round3(idleMedian),
         fairSeconds: round3(wall(fair.runs)),
         fairRatio: round3(wall(fair.runs) / idleMedian),
-        fifoIdleSeconds: round3(fifoIdleMedian),
-        fifoSeconds: round3(wall(fifo.runs)),
-        fifoRatio: round3(wall(fifo.runs) / fifoIdleMedian),
-        prioritySeconds: round3(wall(priority.runs)),
-        priorityRatio: round3(wall(priority.runs) / idleMedian),
-        perSecond: PER_SECOND,
-        rateReceived: limits.received,
-        rateFirstSecond: limits.firstSecond,
-        rateBusiestSecond: limits.busiestSecond,
-        rateBusiestAfterFirstSecond: limits.busiestAfterFirstSecond,
-        rateAverage: round3(limits.averagePerSecond),
-        rateAverageAfterFirstSecond: round3(limits.averageAfterFirstSecond),
+        ...(fifo && fifoIdleMedian !== undefined
+          ? {
+              fifoIdleSeconds: round3(fifoIdleMedian),
+              fifoSeconds: round3(wall(fifo.runs)),
+              fifoRatio: round3(wall(fifo.runs) / fifoIdleMedian),
+            }
+          : {}),
+        ...(priority
+          ? { prioritySeconds: round3(wall(priority.runs)), priorityRatio: round3(wall(priority.runs) / idleMedian) }
+          : {}),
+        ...(limits
+          ? {
+              perSecond: PER_SECOND,
+              rateReceived: limits.received,
+              rateFirstSecond: limits.firstSecond,
+              rateBusiestSecond: limits.busiestSecond,
+              rateBusiestAfterFirstSecond: limits.busiestAfterFirstSecond,
+              rateAverage: round3(limits.averagePerSecond),
+              rateAverageAfterFirstSecond: round3(limits.averageAfterFirstSecond),
+            }
+          : {}),
         wholeRunSeconds: Math.round((Date.now() - started) / 1000),
       }),
     );
