@@ -1,8 +1,9 @@
 /**
  * Replays the saved histories (test/histories, recorded by `npm run histories:save`) against today's workflow
  * code: a change that would break running fan-outs on deploy fails here first. They replay too with the workflow
- * tracing interceptors bundled in: fan-outs a worker took over when tracing was turned on, and one recorded with
- * the SDK's own workflow tracing interceptors (a span per activity, as this package bundled them before).
+ * tracing interceptors bundled in (fan-outs a worker took over when tracing was turned on), updates completed among
+ * other commands included, and one recorded with the SDK's own workflow tracing interceptors (a span per activity,
+ * as this package bundled them before) replays with and without them.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,11 +25,6 @@ let workflowBundle: WorkflowBundleWithSourceMap;
 let tracedBundle: WorkflowBundleWithSourceMap;
 // The workflow spans' way out of the sandbox; the SDK does not call sinks while replaying.
 const sinks = { exporter: { export: { fn: () => undefined } } };
-/**
- * Recorded without tracing, with an update completed in the same workflow task as other commands: a fan-out paused
- * by an update before the worker first saw it, and a service's concurrency limiter (leases given as others expire).
- */
-const UPDATES_AMONG_COMMANDS = ['fanout-control.json', 'service-limiter.json', 'service-limiter-in-order.json'];
 
 beforeAll(async () => {
   [workflowBundle, tracedBundle] = await Promise.all([
@@ -79,29 +75,15 @@ describe('saved histories replay without nondeterminism', () => {
     await expect(Worker.runReplayHistory({ workflowBundle, dataConverter }, history, file)).resolves.toBeUndefined();
   });
 
-  it.each(files.filter((f) => !UPDATES_AMONG_COMMANDS.includes(f)))(
-    '%s, with the workflow tracing interceptors',
-    async (file) => {
-      const history = JSON.parse(fs.readFileSync(path.join(HISTORIES, file), 'utf8'));
-      await expect(
-        Worker.runReplayHistory({ workflowBundle: tracedBundle, dataConverter, sinks }, history, file),
-      ).resolves.toBeUndefined();
-    },
-  );
-
-  // The SDK's inbound interceptor (kept as it is) runs an update's handler inside a span of its own, which moves the
-  // update's completion after the commands of the same workflow task: these histories, recorded without tracing,
-  // do not replay with it. Turning tracing on or off is a deploy to make with such fan-outs drained (and the
-  // limiters then continue as new on their own); this says so if the SDK changes it.
-  it.each(UPDATES_AMONG_COMMANDS)(
-    "%s does not replay with the workflow tracing interceptors (the SDK's update span)",
-    async (file) => {
-      const history = JSON.parse(fs.readFileSync(path.join(HISTORIES, file), 'utf8'));
-      await expect(
-        Worker.runReplayHistory({ workflowBundle: tracedBundle, dataConverter, sinks }, history, 'traced'),
-      ).rejects.toThrow(/[Nn]ondetermin/);
-    },
-  );
+  // Among them, recorded without tracing, updates completed in the same workflow task as other commands (a fan-out
+  // paused by an update before the worker first saw it; a service's concurrency limiter, leases given as others
+  // expire): the interceptors hand the workflow the update's own promise, so its completion keeps its place.
+  it.each(files)('%s, with the workflow tracing interceptors', async (file) => {
+    const history = JSON.parse(fs.readFileSync(path.join(HISTORIES, file), 'utf8'));
+    await expect(
+      Worker.runReplayHistory({ workflowBundle: tracedBundle, dataConverter, sinks }, history, file),
+    ).resolves.toBeUndefined();
+  });
 
   it('detects a change that breaks determinism (the check has teeth)', async () => {
     const history = JSON.parse(fs.readFileSync(path.join(HISTORIES, 'fanout-seed.json'), 'utf8'));

@@ -188,6 +188,8 @@ describe('tracing, off unless the OTEL_* variables ask for it', () => {
   });
 
   it("tells a bundle built with the workflows' tracing interceptors from one without", () => {
+    expect(bundleTraces({ code: 'class FanoutTracingInboundInterceptor {}' })).toBe(true);
+    // A bundle built by 1.0.1 or earlier, whose workflow spans came from the SDK's inbound interceptor.
     expect(bundleTraces({ code: 'class OpenTelemetryInboundInterceptor {}' })).toBe(true);
     expect(bundleTraces({ code: 'class FanoutRun {}' })).toBe(false);
   });

@@ -229,6 +229,32 @@ it('traces batched targets as child spans of their batch activity', async () => 
   for (const span of perTarget) expect(span.parentId).toBe(batch.spanId);
 }, 25_000);
 
+it('traces a sharded fan-out: each shard started in a span of the fan-out, its targets children of its run', async () => {
+  const wide = Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`t${i}`, i]));
+  const cid = await fanout.invoke(wide, [{ name: 'delivery.webhook', options: { url: receiver.url('/sharded') } }], {
+    targetOptions: Object.fromEntries(Object.keys(wide).map((name) => [name, { service: 'lookup' }])),
+  });
+  const result = await fanout.result(cid);
+  expect(result.counts.ok).toBe(1001);
+  const start = await startSpan(cid);
+  const spans = await traceSpans(start.traceId, {
+    'RunWorkflow:fanout': 1,
+    'StartChildWorkflow:fanoutShard': 2,
+    'RunWorkflow:fanoutShard': 2,
+    'RunActivity:lookup': 1001,
+  });
+  const run = only(spans, 'RunWorkflow:fanout');
+  const starts = spans.filter((s) => s.name === 'StartChildWorkflow:fanoutShard');
+  for (const span of starts) expect(span.parentId).toBe(run.spanId);
+  const shards = spans.filter((s) => s.name === 'RunWorkflow:fanoutShard');
+  expect(shards.map((s) => s.parentId).sort()).toEqual(starts.map((s) => s.spanId).sort());
+  const shardIds = new Set(shards.map((s) => s.spanId));
+  const targets = spans.filter((s) => s.name === 'RunActivity:lookup');
+  expect(targets.every((s) => shardIds.has(s.parentId))).toBe(true);
+  // Both shards ran targets: 1,000 at most each.
+  expect(new Set(targets.map((s) => s.parentId)).size).toBe(2);
+}, 60_000);
+
 it("continues the trace of an API caller's traceparent", async () => {
   const app = await buildApi({
     fanoutClient: fanout,

@@ -8,13 +8,13 @@ import fs from 'node:fs';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 
 /**
- * The class name of the SDK's inbound workflow interceptor, which makes the workflow spans and which webpack keeps (the
- * bundle is not minified): in this package's module (./workflow-interceptors) and in the SDK's, which a bundle
- * built by an older version holds, and which traces as well (with a span per activity).
+ * The class names of the inbound workflow interceptors that make the workflow spans, which webpack keeps (the bundle
+ * is not minified): this package's (./workflow-interceptors), and the SDK's, which a bundle built by an older
+ * version holds and which traces as well (with a span per activity).
  */
-const MARK = 'OpenTelemetryInboundInterceptor';
+const MARKS = ['FanoutTracingInboundInterceptor', 'OpenTelemetryInboundInterceptor'];
 
 export function bundleTraces(bundle: WorkflowBundleOption): boolean {
   const code = 'code' in bundle ? bundle.code : fs.readFileSync(bundle.codePath, 'utf8');
-  return code.includes(MARK);
+  return MARKS.some((mark) => code.includes(mark));
 }

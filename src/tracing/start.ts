@@ -75,11 +75,14 @@ export function startTracing(options: TracingOptions = {}): FanoutTracing {
 }
 
 /**
- * The workflow interceptors module (./workflow-interceptors: the SDK's, without a span per activity), bundled with
- * the workflows (also into a bundle built ahead of time). A path without its extension, as the workflows' own is:
- * webpack finds the .ts beside this file when run from the sources, the .js in dist/ and in the packed package.
+ * The workflow interceptors module (./workflow-interceptors: the SDK's workflow spans, without one per activity and
+ * without an active context in the sandbox), bundled with the workflows (also into a bundle built ahead of time). A
+ * path without its extension, as the workflows' own is: webpack finds the .ts beside this file when run from the
+ * sources, the .js in dist/ and in the packed package.
  */
 export function tracingWorkflowModules(): string[] {
-  requirePeer('@temporalio/interceptors-opentelemetry', FEATURE); // named, with what to install, when missing
+  // Named, with what to install, when missing: the bundler's own error would not say what they are for.
+  requirePeer('@temporalio/interceptors-opentelemetry', FEATURE);
+  requirePeer('@opentelemetry/sdk-trace-base', FEATURE);
   return [path.join(__dirname, 'workflow-interceptors')];
 }
