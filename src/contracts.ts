@@ -116,7 +116,11 @@ export type Fairness = z.infer<typeof Fairness>;
 
 /** A service's limits across all fan-outs and workers (see `defineService`). */
 export const ServiceLimits = z.strictObject({
-  perSecond: z.number().positive().optional().describe('Targets started a second at most'),
+  perSecond: z
+    .number()
+    .positive()
+    .optional()
+    .describe('Targets started a second, sustained (the busiest second may see about twice it)'),
   concurrency: z.number().int().min(1).optional().describe('Targets running at once at most'),
 });
 
