@@ -2,6 +2,9 @@
  * A concurrency-limited service's targets hold a lease from the service's limiter workflow while they call it (see
  * workflows/service-limiter): taken before the call (the limiter started on first use, update-with-start), renewed
  * while it runs, given back after. Needs a server with update-with-start (Temporal 1.28 and later, Temporal Cloud).
+ * A worker sends a limiter a few asks at a time and keeps its other targets waiting in line in the process: the
+ * server holds at most 10 updates in flight per workflow and refuses the rest, and hundreds of targets asking again
+ * and again kept the server busy refusing them rather than handing out leases.
  */
 import { AsyncResource } from 'node:async_hooks';
 import { Context } from '@temporalio/activity';
@@ -18,6 +21,52 @@ export const LEASE_MS = 30_000;
  * next run, or already holds as many waiting requests as the server allows one workflow (10 by default).
  */
 const ASK_AGAIN_MS = 500;
+/**
+ * Asks one worker has in flight to one limiter at most: two workers together stay within the server's 10 updates in
+ * flight per workflow (`history.maxInFlightUpdates`); more workers' asks beyond it are refused and asked again.
+ */
+export const ASKS_PER_WORKER = 4;
+
+/**
+ * A worker's line of targets waiting to ask one limiter, first come first served: at most `size` ask at once. Not a
+ * limit on the service (the limiter is), only on how many of this worker's asks the limiter has to hold.
+ */
+export class AskLine {
+  private asking = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly size: number) {}
+
+  /** Runs `ask` once it is this holder's turn; leaves the line, rejected, if `signal` aborts first. */
+  async run<T>(ask: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    if (this.asking >= this.size) await this.turn(signal);
+    else this.asking++;
+    try {
+      return await ask();
+    } finally {
+      // The place passes to the next in line, or is freed.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.asking--;
+    }
+  }
+
+  private turn(signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.waiting.splice(this.waiting.indexOf(go), 1);
+        reject(signal.reason);
+      };
+      const go = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      this.waiting.push(go);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
 
 /**
  * Created outside any activity: a release sent from here is not aborted with the activity (a cancelled target still
@@ -29,12 +78,13 @@ export async function withServiceLease<T>(
   service: string,
   limit: number,
   limiterTaskQueue: string,
+  line: AskLine,
   call: () => Promise<T>,
 ): Promise<T> {
-  const { info, client } = Context.current();
+  const { info, client, cancellationSignal } = Context.current();
   const holder = `${info.workflowExecution?.workflowId ?? 'standalone'}/${info.activityId}#${info.attempt}`;
   const workflowId = limiterWorkflowId(service);
-  await acquire(client, holder, { service, limit }, workflowId, limiterTaskQueue);
+  await line.run(() => acquire(client, holder, { service, limit }, workflowId, limiterTaskQueue), cancellationSignal);
   const limiter = client.workflow.getHandle(workflowId);
   const renew = setInterval(
     () => void limiter.signal(renewLeaseSignal, holder, LEASE_MS).catch(() => undefined),

@@ -11,7 +11,7 @@ import type { ActivityService, Registry } from '../registry';
 import type { RecordStore } from '../store/records';
 import { callWhileBusy } from '../service-busy';
 import { countRecordsWritten, recordAttempt } from '../worker/metrics';
-import { withServiceLease } from './service-lease';
+import { ASKS_PER_WORKER, AskLine, withServiceLease } from './service-lease';
 
 export type ServiceActivity = (call: TargetCall) => Promise<TargetOutcome>;
 
@@ -95,11 +95,12 @@ export function createServiceActivities(
   for (const service of registry.services.values()) {
     if (service.kind !== 'activity') continue;
     const concurrency = service.limits?.concurrency;
+    const askLine = new AskLine(ASKS_PER_WORKER);
     activities[service.name] = async (call: TargetCall) => {
       let busy = false;
       const calling = () => callService(service, call, records, () => (busy = true));
       const kept = concurrency
-        ? await withServiceLease(service.name, concurrency, limiterTaskQueue, calling)
+        ? await withServiceLease(service.name, concurrency, limiterTaskQueue, askLine, calling)
         : await calling();
       if (kept.state !== 'ok') {
         // The fan-out already recorded this target otherwise (it stopped waiting for it); that record stands.
