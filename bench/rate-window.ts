@@ -6,7 +6,9 @@
  *   - server N: `limits: { perSecond: N }` as the library sets it (maxTaskQueueActivitiesPerSecond N);
  *   - server N/2: the server's limit set to half the rate (its bucket then holds N/2, so burst + refill is N);
  *   - server N, workers N/2 each: the server's limit plus `maxActivitiesPerSecond` N/2 on each of the two workers
- *     (a per-worker limit: it holds across workers only while exactly two serve the queue).
+ *     (a per-worker limit: it holds across workers only while exactly two serve the queue);
+ *   - window limiter N: `limits: { perSecond: N, burst: false }`, each call on a lease of the service's window
+ *     limiter workflow (the server dispatches the targets at once; the leases space the calls).
  * Each case runs a first wave (WAVE fan-outs of WIDTH targets), waits IDLE_MS with the queue empty, then a second
  * wave of SECOND_WIDTH targets each, since the server's bucket fills again while idle. A benchmark: it asserts nothing.
  *   npm run bench:rate-window   BENCH_RATE_PER_SECOND=20 (default)
@@ -21,6 +23,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
 import { startDevServer } from '../src/local/temporal-servers';
 import { Registry, defineCallback, defineService } from '../src/registry';
+import type { ServiceLimits } from '../src/registry';
 import { LocalBlobStore } from '../src/store/local-store';
 import { fanoutDataConverter } from '../src/store/payload-driver';
 import { startWorkersApart } from '../src/testing/workers-apart';
@@ -38,15 +41,20 @@ const IDLE_MS = 3000;
 
 interface Case {
   name: string;
-  /** What the service's `limits.perSecond` is set to: the rate the server is asked for. */
-  serverRate: number;
+  /** The service's limits: `perSecond` alone is the rate the server is asked for. */
+  limits: ServiceLimits;
   workerOptions: Partial<WorkerOptions>;
 }
 
 const CASES: Case[] = [
-  { name: 'server N', serverRate: N, workerOptions: {} },
-  { name: 'server N/2', serverRate: N / 2, workerOptions: {} },
-  { name: 'server N, workers N/2 each', serverRate: N, workerOptions: { maxActivitiesPerSecond: N / WORKERS } },
+  { name: 'server N', limits: { perSecond: N }, workerOptions: {} },
+  { name: 'server N/2', limits: { perSecond: N / 2 }, workerOptions: {} },
+  {
+    name: 'server N, workers N/2 each',
+    limits: { perSecond: N },
+    workerOptions: { maxActivitiesPerSecond: N / WORKERS },
+  },
+  { name: 'window limiter N', limits: { perSecond: N, burst: false }, workerOptions: {} },
 ];
 
 interface Wave {
@@ -92,7 +100,7 @@ async function runCase(
     [
       defineService({
         name: 'limited',
-        limits: { perSecond: c.serverRate },
+        limits: c.limits,
         handler: async () => {
           received.push(Date.now());
           return 'ok';

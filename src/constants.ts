@@ -80,6 +80,11 @@ export function limiterWorkflowId(service: string): string {
   return `fanout-limiter/${service}`;
 }
 
+/** The workflow ID of a service's one-second window limiter (`serviceLimiter`, `perSecond` without `burst`). */
+export function windowLimiterWorkflowId(service: string): string {
+  return `fanout-window/${service}`;
+}
+
 /** A callback's name, whether it is given by name alone or with options (`CallbackRef`). */
 export function callbackName(ref: string | { name: string }): string {
   return typeof ref === 'string' ? ref : ref.name;

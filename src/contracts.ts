@@ -115,14 +115,29 @@ export const Fairness = z.strictObject({
 export type Fairness = z.infer<typeof Fairness>;
 
 /** A service's limits across all fan-outs and workers (see `defineService`). */
-export const ServiceLimits = z.strictObject({
-  perSecond: z
-    .number()
-    .positive()
-    .optional()
-    .describe('Targets started a second, sustained (the busiest second may see about twice it)'),
-  concurrency: z.number().int().min(1).optional().describe('Targets running at once at most'),
-});
+export const ServiceLimits = z
+  .strictObject({
+    perSecond: z
+      .number()
+      .positive()
+      .optional()
+      .describe('Targets started a second, sustained (the busiest second may see about twice it)'),
+    burst: z
+      .literal(false)
+      .optional()
+      .describe(
+        'false: never more than perSecond calls in any one-second window (a limiter workflow; about 4/5 of it sustained)',
+      ),
+    concurrency: z.number().int().min(1).optional().describe('Targets running at once at most'),
+  })
+  .refine((limits) => limits.burst === undefined || limits.perSecond !== undefined, {
+    message: 'burst is said of perSecond: give perSecond too',
+    path: ['burst'],
+  })
+  .refine((limits) => limits.burst === undefined || Number.isInteger(limits.perSecond), {
+    message: 'without a burst, perSecond counts calls in a second: a whole number',
+    path: ['perSecond'],
+  });
 
 const Targets = z
   .record(TargetName, z.unknown())
@@ -529,8 +544,11 @@ export interface PlannedTarget {
   index?: number;
   /** Runs in a batch with its neighbours of the same batching (the fan-out's `batching`, else its service's). */
   batch?: Batching;
-  /** Its service is limited: `perSecond` through the service's own task queue, `concurrency` by its limiter. */
-  limits?: { perSecond?: number; concurrency?: number };
+  /**
+   * Its service is limited: `perSecond` through the service's own task queue (without `burst`, by its window
+   * limiter instead), `concurrency` by its concurrency limiter.
+   */
+  limits?: { perSecond?: number; burst?: false; concurrency?: number };
 }
 
 /**
@@ -766,7 +784,7 @@ export interface Catalog {
       workflowType?: string;
       local?: boolean;
       batching?: Batching;
-      limits?: { perSecond?: number; concurrency?: number };
+      limits?: { perSecond?: number; burst?: false; concurrency?: number };
     }
   >;
   callbacks: string[];

@@ -32,14 +32,21 @@ export interface ActivityService<Req = unknown, Res = unknown> {
    * What this service receives from all fan-outs and all workers together, enforced by Temporal: `perSecond`
    * targets started a second, sustained (its targets then go through a task queue of their own, whose dispatch rate
    * the server limits; the server's limiter holds a second of the rate, so after an idle second the busiest second
-   * can see about twice it: docs/production.md); `concurrency` targets running at once at most (each holds a lease
-   * from the service's limiter workflow while it runs). A limited service's targets are never batched or run locally.
+   * can see about twice it: docs/production.md; with `burst: false`, never more than it in any one-second window);
+   * `concurrency` targets running at once at most (each holds a lease from the service's limiter workflow while it
+   * runs). A limited service's targets are never batched or run locally.
    */
   limits?: ServiceLimits;
 }
 
 export interface ServiceLimits {
   perSecond?: number;
+  /**
+   * `false`: never more than `perSecond` calls in any one-second window, at the cost of throughput (about 4/5 of
+   * `perSecond` sustained): each call holds one of `perSecond` leases of the service's window limiter workflow for a
+   * second and a margin, instead of going through a task queue the server limits. `perSecond` is then a whole number.
+   */
+  burst?: false;
   concurrency?: number;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Limits per service that hold across fan-outs and workers, on the official dev server with two real workers (each
  * on a connection of its own, as two processes would be): a service limited to N targets a second receives N a
- * second, measured at the receiver over the whole run of three fan-outs at once (after the server's initial burst).
+ * second, measured at the receiver over the whole run of three fan-outs at once (after the server's initial burst),
+ * and without a burst no more than N in any one second, the first included.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FanoutClient } from '../src/client';
@@ -20,6 +21,7 @@ const TASK_QUEUE = 'limits';
 const PER_SECOND = 10;
 const CONCURRENCY = 3;
 const received: number[] = [];
+const windowed: number[] = [];
 const running = { now: 0, peak: 0 };
 
 const registry = new Registry(
@@ -29,6 +31,14 @@ const registry = new Registry(
       limits: { perSecond: PER_SECOND },
       handler: async () => {
         received.push(Date.now());
+        return 'ok';
+      },
+    }),
+    defineService({
+      name: 'windowed',
+      limits: { perSecond: PER_SECOND, burst: false },
+      handler: async () => {
+        windowed.push(Date.now());
         return 'ok';
       },
     }),
@@ -105,6 +115,27 @@ describe('a service limited to so many targets a second', () => {
     expect(busiestSecond(sorted)).toBeLessThanOrEqual(2 * PER_SECOND + 1);
   });
 
+  it('without a burst, receives no more than that many in any one second, from three fan-outs on two workers', async () => {
+    const width = 15;
+    const started = Date.now();
+    const cids = await Promise.all(
+      ['wx', 'wy', 'wz'].map((prefix) =>
+        fanout.invoke(Object.fromEntries(Array.from({ length: width }, (_, i) => [`${prefix}${i}`, null])), ['done'], {
+          targetOptions: Object.fromEntries(
+            Array.from({ length: width }, (_, i) => [`${prefix}${i}`, { service: 'windowed' }]),
+          ),
+        }),
+      ),
+    );
+    for (const cid of cids) expect((await fanout.result(cid)).counts).toMatchObject({ total: width, ok: width });
+    expect(windowed).toHaveLength(3 * width);
+    // Every one-second window at the receiver, the first included: the window limiter holds N leases of a second and
+    // a margin, and a call starts within the margin of its grant or not at all.
+    expect(busiestSecond(windowed)).toBeLessThanOrEqual(PER_SECOND);
+    // The limit was what held them back: all at once they would have taken a moment, not 45 / N seconds.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(((3 * width) / PER_SECOND - 1) * 1000);
+  });
+
   it('is refused as local, in a request and in its definition', async () => {
     await expect(
       fanout.invoke({ a: null }, ['done'], { targetOptions: { a: { service: 'limited', local: true } } }),
@@ -119,6 +150,17 @@ describe('a service limited to so many targets a second', () => {
     expect(
       () => new Registry([defineService({ name: 'x', limits: { perSecond: 0 }, handler: async () => null })], []),
     ).toThrow(/limits.perSecond/);
+    // Without a burst, perSecond counts calls: a whole number, and there must be one.
+    expect(
+      () =>
+        new Registry(
+          [defineService({ name: 'x', limits: { perSecond: 2.5, burst: false }, handler: async () => null })],
+          [],
+        ),
+    ).toThrow(/limits.perSecond: without a burst/);
+    expect(
+      () => new Registry([defineService({ name: 'x', limits: { burst: false }, handler: async () => null })], []),
+    ).toThrow(/limits.burst: burst is said of perSecond/);
   });
 });
 

@@ -2,16 +2,18 @@
  * A concurrency-limited service's targets hold a lease from the service's limiter workflow while they call it (see
  * workflows/service-limiter): taken before the call (the limiter started on first use, update-with-start), renewed
  * while it runs, given back after. Needs a server with update-with-start (Temporal 1.28 and later, Temporal Cloud).
+ * A service limited to N calls in every one-second window (`perSecond` without `burst`) works the same way with its
+ * window limiter: a lease of a second and a margin for every call, never renewed nor given back (see withWindowSlot).
  * A worker sends a limiter a few asks at a time and keeps its other targets waiting in line in the process: the
  * server holds at most 10 updates in flight per workflow and refuses the rest, and hundreds of targets asking again
  * and again kept the server busy refusing them rather than handing out leases.
  */
 import { AsyncResource } from 'node:async_hooks';
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { ServiceLimiterInput } from '../contracts';
-import { limiterWorkflowId } from '../constants';
+import { limiterWorkflowId, windowLimiterWorkflowId } from '../constants';
 import { acquireLeaseUpdate, releaseLeaseSignal, renewLeaseSignal } from '../workflows/definitions';
 
 /** How long a lease lasts unrenewed: a holder whose worker is lost frees its place after this. */
@@ -26,6 +28,15 @@ const ASK_AGAIN_MS = 500;
  * flight per workflow (`history.maxInFlightUpdates`); more workers' asks beyond it are refused and asked again.
  */
 export const ASKS_PER_WORKER = 4;
+
+/**
+ * How late after its grant (the limiter's clock) a call may start on a window lease: a lease lasts a second and
+ * this, so calls up to this late still never put N + 1 in one second. The price: about 1 / 1.25 of N sustained.
+ */
+export const WINDOW_MARGIN_MS = 250;
+const WINDOW_LEASE_MS = 1_000 + WINDOW_MARGIN_MS;
+/** Window leases a target may take and find too late before its attempt fails (retried as its policy says). */
+const WINDOW_ASKS = 10;
 
 /**
  * A worker's line of targets waiting to ask one limiter, first come first served: at most `size` ask at once. Not a
@@ -81,10 +92,11 @@ export async function withServiceLease<T>(
   line: AskLine,
   call: () => Promise<T>,
 ): Promise<T> {
-  const { info, client, cancellationSignal } = Context.current();
-  const holder = `${info.workflowExecution?.workflowId ?? 'standalone'}/${info.activityId}#${info.attempt}`;
+  const { client, cancellationSignal } = Context.current();
+  const holder = holderName();
   const workflowId = limiterWorkflowId(service);
-  await line.run(() => acquire(client, holder, { service, limit }, workflowId, limiterTaskQueue), cancellationSignal);
+  const input = { service, limit };
+  await line.run(() => acquire(client, holder, LEASE_MS, input, workflowId, limiterTaskQueue), cancellationSignal);
   const limiter = client.workflow.getHandle(workflowId);
   const renew = setInterval(
     () => void limiter.signal(renewLeaseSignal, holder, LEASE_MS).catch(() => undefined),
@@ -99,26 +111,74 @@ export async function withServiceLease<T>(
   }
 }
 
+/**
+ * Calls a service limited to `perSecond` calls in every one-second window: on a lease of its window limiter, which
+ * holds at most `perSecond` leases of a second and a margin at once, so that of any `perSecond` + 1 grants the last
+ * comes that long after the first. A call starts at most the margin after its grant, else its lease is left to
+ * expire unused and another is asked for: so any `perSecond` + 1 calls span a second at least. This holds while the
+ * workers' clocks agree with the server's (NTP keeps them within milliseconds).
+ */
+export async function withWindowSlot<T>(
+  service: string,
+  perSecond: number,
+  limiterTaskQueue: string,
+  line: AskLine,
+  call: () => Promise<T>,
+): Promise<T> {
+  const { client, cancellationSignal } = Context.current();
+  const workflowId = windowLimiterWorkflowId(service);
+  const input = { service, limit: perSecond };
+  let late = 0;
+  for (let ask = 1; ask <= WINDOW_ASKS; ask++) {
+    // Every ask a holder of its own: a lease left unused still counts until it expires.
+    const holder = `${holderName()}/window-${ask}`;
+    const granted = await line.run(
+      () => acquire(client, holder, WINDOW_LEASE_MS, input, workflowId, limiterTaskQueue),
+      cancellationSignal,
+    );
+    // A limiter run of 1.0.2 or earlier answers nothing: no grant time, no call on it.
+    if (typeof granted === 'number') {
+      late = Date.now() - granted;
+      if (late <= WINDOW_MARGIN_MS) return call();
+    }
+  }
+  throw ApplicationFailure.retryable(
+    `${WINDOW_ASKS} window leases of ${service} came too late to call on (the last ${late} ms after its grant, ` +
+      `${WINDOW_MARGIN_MS} ms at most): a busy worker, or its clock ahead of the server's`,
+    'WindowLeaseLate',
+  );
+}
+
+/** This attempt's name as a lease holder. */
+function holderName(): string {
+  const { info } = Context.current();
+  return `${info.workflowExecution?.workflowId ?? 'standalone'}/${info.activityId}#${info.attempt}`;
+}
+
+/** Asks for a lease until the limiter answers (starting it on first use): when it was granted, by its clock. */
 async function acquire(
   client: Client,
   holder: string,
+  leaseMs: number,
   input: ServiceLimiterInput,
   workflowId: string,
   taskQueue: string,
-): Promise<void> {
+): Promise<number | void> {
   for (;;) {
     try {
-      await client.workflow.executeUpdateWithStart(acquireLeaseUpdate, {
-        args: [holder, LEASE_MS, input.limit],
+      return await client.workflow.executeUpdateWithStart(acquireLeaseUpdate, {
+        args: [holder, leaseMs, input.limit],
         startWorkflowOperation: new WithStartWorkflowOperation('serviceLimiter', {
           workflowId,
           taskQueue,
           args: [input],
           workflowIdConflictPolicy: 'USE_EXISTING',
-          staticSummary: `concurrency limit of ${input.service}: ${input.limit}`,
+          staticSummary:
+            workflowId === limiterWorkflowId(input.service)
+              ? `concurrency limit of ${input.service}: ${input.limit}`
+              : `limit of ${input.service}: ${input.limit} in any second`,
         }),
       });
-      return;
     } catch (error) {
       if (!askAgain(error)) throw error;
       // Spread out, so that many waiting targets do not ask all at once.

@@ -11,7 +11,7 @@ import type { ActivityService, Registry } from '../registry';
 import type { RecordStore } from '../store/records';
 import { callWhileBusy } from '../service-busy';
 import { countRecordsWritten, recordAttempt } from '../worker/metrics';
-import { ASKS_PER_WORKER, AskLine, withServiceLease } from './service-lease';
+import { ASKS_PER_WORKER, AskLine, withServiceLease, withWindowSlot } from './service-lease';
 
 export type ServiceActivity = (call: TargetCall) => Promise<TargetOutcome>;
 
@@ -83,7 +83,8 @@ export async function callService(
 
 /**
  * One activity per activity service. A service limited in concurrency calls through a lease from its limiter
- * workflow, which runs on `limiterTaskQueue` (the fan-out's task queue).
+ * workflow, one limited to so many calls in every second (`burst: false`) through a lease from its window limiter;
+ * both run on `limiterTaskQueue` (the fan-out's task queue).
  */
 export function createServiceActivities(
   registry: Registry,
@@ -94,14 +95,20 @@ export function createServiceActivities(
   const activities: Record<string, ServiceActivity> = Object.create(null) as Record<string, ServiceActivity>;
   for (const service of registry.services.values()) {
     if (service.kind !== 'activity') continue;
-    const concurrency = service.limits?.concurrency;
+    const { concurrency, perSecond, burst } = service.limits ?? {};
     const askLine = new AskLine(ASKS_PER_WORKER);
+    const windowLine = new AskLine(ASKS_PER_WORKER);
     activities[service.name] = async (call: TargetCall) => {
       let busy = false;
       const calling = () => callService(service, call, records, () => (busy = true));
+      // The window lease last, just before the call: one taken before waiting for a concurrency lease would be stale.
+      const windowed =
+        perSecond && burst === false
+          ? () => withWindowSlot(service.name, perSecond, limiterTaskQueue, windowLine, calling)
+          : calling;
       const kept = concurrency
-        ? await withServiceLease(service.name, concurrency, limiterTaskQueue, askLine, calling)
-        : await calling();
+        ? await withServiceLease(service.name, concurrency, limiterTaskQueue, askLine, windowed)
+        : await windowed();
       if (kept.state !== 'ok') {
         // The fan-out already recorded this target otherwise (it stopped waiting for it); that record stands.
         throw ApplicationFailure.nonRetryable(

@@ -103,7 +103,8 @@ export async function createFanoutWorker(options: FanoutWorkerOptions): Promise<
 
 function rateLimitedServices(registry: Registry): { name: string; perSecond: number }[] {
   return [...registry.services.values()].flatMap((service) =>
-    service.kind === 'activity' && service.limits?.perSecond
+    // Without a burst, its window limiter keeps the rate: its targets run on the fan-out's task queue.
+    service.kind === 'activity' && service.limits?.perSecond && service.limits.burst !== false
       ? [{ name: service.name, perSecond: service.limits.perSecond }]
       : [],
   );

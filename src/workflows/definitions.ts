@@ -34,10 +34,14 @@ export const redrivePlanQuery = defineQuery<FanoutWorkflowInput, [indexes: numbe
 export const batchProgressSignal = defineSignal<[batches: BatchProgress[]]>(BATCH_PROGRESS_SIGNAL);
 
 /**
- * A service's concurrency limiter (`serviceLimiter`, workflow ID `limiterWorkflowId(service)`): a target takes a
- * lease for `leaseMs` before it calls the service (at most `limit` held at once), renews it while it runs and
- * releases it when done.
+ * A service's limiter (`serviceLimiter`): at most `limit` leases held at once. Its concurrency limiter (workflow ID
+ * `limiterWorkflowId(service)`): a target takes a lease for `leaseMs` before it calls the service, renews it while
+ * it runs and releases it when done. Its window limiter (`windowLimiterWorkflowId(service)`): a target takes a lease
+ * of a second and a margin, and neither renews nor releases it. The answer is when the lease was granted (the
+ * limiter's clock, ms since the epoch); runs of 1.0.2 and earlier answered nothing.
  */
-export const acquireLeaseUpdate = defineUpdate<void, [holder: string, leaseMs: number, limit: number]>('acquire');
+export const acquireLeaseUpdate = defineUpdate<number | void, [holder: string, leaseMs: number, limit: number]>(
+  'acquire',
+);
 export const renewLeaseSignal = defineSignal<[holder: string, leaseMs: number]>('renew');
 export const releaseLeaseSignal = defineSignal<[holder: string]>('release');

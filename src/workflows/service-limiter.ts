@@ -1,9 +1,12 @@
 /**
- * The concurrency limit of one service across all fan-outs and all workers: a long-running workflow
- * `fanout-limiter/<service>` that hands out leases, at most `limit` at once, first come first served. A target of
- * the service takes a lease before it calls the service (the `acquire` update, which waits for a free one), renews
- * it while it runs, and gives it back when done; a lease not renewed in time (its worker lost) expires, so a lost
- * holder never keeps a place for ever. The workflow continues as new before its history grows long.
+ * A limit of one service across all fan-outs and all workers: a long-running workflow that hands out leases, at most
+ * `limit` at once, first come first served, each answered with when it was granted. The concurrency limiter
+ * (`fanout-limiter/<service>`): a target of the service takes a lease before it calls the service (the `acquire`
+ * update, which waits for a free one), renews it while it runs, and gives it back when done; a lease not renewed in
+ * time (its worker lost) expires, so a lost holder never keeps a place for ever. The window limiter
+ * (`fanout-window/<service>`): leases of a second and a margin, never renewed nor given back, so that no N + 1
+ * grants fall within that time (see activities/service-lease). The workflow continues as new before its history
+ * grows long.
  */
 import {
   ApplicationFailure,
@@ -63,21 +66,22 @@ export async function serviceLimiter(input: ServiceLimiterInput): Promise<void> 
       asks++;
       limit = newLimit; // the service's limit as its workers now define it
       if (leases.has(holder)) {
-        // A retried acquire of a lease already held (its answer was lost): it is held.
+        // A retried acquire of a lease already held (its answer was lost): it is held, from now.
         leases.set(holder, Date.now() + leaseMs);
-        return;
+        return Date.now();
       }
       if (inOrder) {
         if (!queue.has(holder)) queue.set(holder, leaseMs);
         grant();
         await condition(() => leases.has(holder) || !queue.has(holder));
         if (!leases.has(holder)) throw ApplicationFailure.create({ message: NOT_WAITING });
-        return;
+        return leases.get(holder)! - leaseMs;
       }
       waiting.push(holder);
       await condition(() => leases.size < limit && waiting[0] === holder);
       waiting.shift();
       leases.set(holder, Date.now() + leaseMs);
+      return Date.now();
     },
     {
       // Refused without a trace in history while the limiter hands over: the holder asks the next run.

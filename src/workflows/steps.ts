@@ -176,8 +176,10 @@ export function runTarget(
       ...targetActivityOptions(target, defaults, summary),
       cancellationType: ActivityCancellationType.TRY_CANCEL,
     };
-    // A service limited to so many a second has a task queue of its own, whose dispatch rate the server limits.
-    const taskQueue = target.limits?.perSecond ? serviceTaskQueue(workflowInfo().taskQueue, target.service) : undefined;
+    // A service limited to so many a second has a task queue of its own, whose dispatch rate the server limits
+    // (without a burst, its window limiter keeps the rate, taken by the activity).
+    const rated = target.limits?.perSecond && target.limits.burst !== false;
+    const taskQueue = rated ? serviceTaskQueue(workflowInfo().taskQueue, target.service) : undefined;
     const activities = target.local
       ? // The same activity, run by this worker within the workflow task: one marker in history instead of three
         // events and a round trip through the server's task queue. Local activities have no activity ID.
