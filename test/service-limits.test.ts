@@ -89,21 +89,25 @@ function busiestSecond(times: number[]): number {
   return most;
 }
 
+/** Three fan-outs of `width` targets of `service` started at once, each run to the end with every target ok. */
+async function threeFanouts(prefixes: string[], width: number, service: string, options: object = {}): Promise<void> {
+  const cids = await Promise.all(
+    prefixes.map((prefix) => {
+      const names = Array.from({ length: width }, (_, i) => `${prefix}${i}`);
+      return fanout.invoke(Object.fromEntries(names.map((name) => [name, null])), ['done'], {
+        targetOptions: Object.fromEntries(names.map((name) => [name, { service }])),
+        ...options,
+      });
+    }),
+  );
+  for (const cid of cids) expect((await fanout.result(cid)).counts).toMatchObject({ total: width, ok: width });
+}
+
 describe('a service limited to so many targets a second', () => {
   it('receives that many a second, from three fan-outs on two workers', async () => {
     const width = 20;
-    const cids = await Promise.all(
-      ['x', 'y', 'z'].map((prefix) =>
-        fanout.invoke(Object.fromEntries(Array.from({ length: width }, (_, i) => [`${prefix}${i}`, null])), ['done'], {
-          targetOptions: Object.fromEntries(
-            Array.from({ length: width }, (_, i) => [`${prefix}${i}`, { service: 'limited' }]),
-          ),
-          // Batching asked for: a limited service's targets still run one activity each, counted by the limit.
-          batching: { maxTargets: 10 },
-        }),
-      ),
-    );
-    for (const cid of cids) expect((await fanout.result(cid)).counts).toMatchObject({ total: width, ok: width });
+    // Batching asked for: a limited service's targets still run one activity each, counted by the limit.
+    await threeFanouts(['x', 'y', 'z'], width, 'limited', { batching: { maxTargets: 10 } });
     expect(received).toHaveLength(3 * width);
     // Temporal's limiter holds one second of the rate, and no dynamic config makes it shallower (Server 1.32: the
     // new matcher's GCRA burst is the constant defaultBurstDuration, service/matching/ratelimit_manager.go): when
@@ -118,16 +122,7 @@ describe('a service limited to so many targets a second', () => {
   it('without a burst, receives no more than that many in any one second, from three fan-outs on two workers', async () => {
     const width = 15;
     const started = Date.now();
-    const cids = await Promise.all(
-      ['wx', 'wy', 'wz'].map((prefix) =>
-        fanout.invoke(Object.fromEntries(Array.from({ length: width }, (_, i) => [`${prefix}${i}`, null])), ['done'], {
-          targetOptions: Object.fromEntries(
-            Array.from({ length: width }, (_, i) => [`${prefix}${i}`, { service: 'windowed' }]),
-          ),
-        }),
-      ),
-    );
-    for (const cid of cids) expect((await fanout.result(cid)).counts).toMatchObject({ total: width, ok: width });
+    await threeFanouts(['wx', 'wy', 'wz'], width, 'windowed');
     expect(windowed).toHaveLength(3 * width);
     // Every one-second window at the receiver, the first included: the window limiter holds N leases of a second and
     // a margin, and a call starts within the margin of its grant or not at all.
@@ -167,16 +162,7 @@ describe('a service limited to so many targets a second', () => {
 describe('a service limited to so many targets at once', () => {
   it('never runs more at once, from three fan-outs on two workers, each wanting 20 at once', async () => {
     const width = 20;
-    const cids = await Promise.all(
-      ['p', 'q', 'r'].map((prefix) =>
-        fanout.invoke(Object.fromEntries(Array.from({ length: width }, (_, i) => [`${prefix}${i}`, null])), ['done'], {
-          targetOptions: Object.fromEntries(
-            Array.from({ length: width }, (_, i) => [`${prefix}${i}`, { service: 'narrow' }]),
-          ),
-        }),
-      ),
-    );
-    for (const cid of cids) expect((await fanout.result(cid)).counts).toMatchObject({ total: width, ok: width });
+    await threeFanouts(['p', 'q', 'r'], width, 'narrow');
     // Held to the limit, and reached it: the leases were given out as they came back.
     expect(running.peak).toBe(CONCURRENCY);
     const limiter = await env.client.workflow.getHandle(limiterWorkflowId('narrow')).describe();

@@ -31,7 +31,7 @@ export const ASKS_PER_WORKER = 4;
 
 /**
  * How late after its grant (the limiter's clock) a call may start on a window lease: a lease lasts a second and
- * this, so calls up to this late still never put N + 1 in one second. The price: about 1 / 1.25 of N sustained.
+ * this, so calls up to this late still never put N + 1 in one second. The price: at most 1 / 1.25 of N sustained.
  */
 export const WINDOW_MARGIN_MS = 250;
 const WINDOW_LEASE_MS = 1_000 + WINDOW_MARGIN_MS;
@@ -96,7 +96,11 @@ export async function withServiceLease<T>(
   const holder = holderName();
   const workflowId = limiterWorkflowId(service);
   const input = { service, limit };
-  await line.run(() => acquire(client, holder, LEASE_MS, input, workflowId, limiterTaskQueue), cancellationSignal);
+  const summary = `concurrency limit of ${service}: ${limit}`;
+  await line.run(
+    () => acquire(client, holder, LEASE_MS, input, { workflowId, taskQueue: limiterTaskQueue, summary }),
+    cancellationSignal,
+  );
   const limiter = client.workflow.getHandle(workflowId);
   const renew = setInterval(
     () => void limiter.signal(renewLeaseSignal, holder, LEASE_MS).catch(() => undefined),
@@ -128,15 +132,17 @@ export async function withWindowSlot<T>(
   const { client, cancellationSignal } = Context.current();
   const workflowId = windowLimiterWorkflowId(service);
   const input = { service, limit: perSecond };
+  const limiter = {
+    workflowId,
+    taskQueue: limiterTaskQueue,
+    summary: `limit of ${service}: ${perSecond} in any second`,
+  };
   let late = 0;
   for (let ask = 1; ask <= WINDOW_ASKS; ask++) {
     // Every ask a holder of its own: a lease left unused still counts until it expires.
     const holder = `${holderName()}/window-${ask}`;
-    const granted = await line.run(
-      () => acquire(client, holder, WINDOW_LEASE_MS, input, workflowId, limiterTaskQueue),
-      cancellationSignal,
-    );
-    // A limiter run of 1.0.2 or earlier answers nothing: no grant time, no call on it.
+    const granted = await line.run(() => acquire(client, holder, WINDOW_LEASE_MS, input, limiter), cancellationSignal);
+    // A limiter run of 1.0.1 or earlier answers nothing: no grant time, no call on it.
     if (typeof granted === 'number') {
       late = Date.now() - granted;
       if (late <= WINDOW_MARGIN_MS) return call();
@@ -161,8 +167,8 @@ async function acquire(
   holder: string,
   leaseMs: number,
   input: ServiceLimiterInput,
-  workflowId: string,
-  taskQueue: string,
+  /** The limiter's workflow ID, its task queue, and what the Web UI says of it. */
+  { workflowId, taskQueue, summary }: { workflowId: string; taskQueue: string; summary: string },
 ): Promise<number | void> {
   for (;;) {
     try {
@@ -173,10 +179,7 @@ async function acquire(
           taskQueue,
           args: [input],
           workflowIdConflictPolicy: 'USE_EXISTING',
-          staticSummary:
-            workflowId === limiterWorkflowId(input.service)
-              ? `concurrency limit of ${input.service}: ${input.limit}`
-              : `limit of ${input.service}: ${input.limit} in any second`,
+          staticSummary: summary,
         }),
       });
     } catch (error) {

@@ -38,7 +38,7 @@ export const batchProgressSignal = defineSignal<[batches: BatchProgress[]]>(BATC
  * `limiterWorkflowId(service)`): a target takes a lease for `leaseMs` before it calls the service, renews it while
  * it runs and releases it when done. Its window limiter (`windowLimiterWorkflowId(service)`): a target takes a lease
  * of a second and a margin, and neither renews nor releases it. The answer is when the lease was granted (the
- * limiter's clock, ms since the epoch); runs of 1.0.2 and earlier answered nothing.
+ * limiter's clock, ms since the epoch); runs of 1.0.1 and earlier answered nothing.
  */
 export const acquireLeaseUpdate = defineUpdate<number | void, [holder: string, leaseMs: number, limit: number]>(
   'acquire',
