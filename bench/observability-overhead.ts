@@ -33,7 +33,7 @@ import { fanoutDataConverter } from '../src/store/payload-driver';
 import { startTracing, tracingWorkflowModules } from '../src/tracing';
 import { writeWorkflowBundle } from '../src/worker/workflow-bundle';
 import { describeMachine } from './machine';
-import { findChildPids } from './proc';
+import { cpuSeconds, findChildPids } from './proc';
 import { startSampling } from './sampler';
 import { median, medianPairRatio } from './stats';
 import { fixed, formatTable } from './table';
@@ -52,6 +52,10 @@ interface Run {
   wallSeconds: number;
   targetsPerSecond: number;
   workerCpuMsPerTarget: number;
+  /** The dev server's, the collector's and this process's (the client, the scrapes) CPU: where the rest goes. */
+  serverCpuMsPerTarget: number;
+  collectorCpuMsPerTarget: number;
+  clientCpuMsPerTarget: number;
   scrapes: number;
 }
 
@@ -68,6 +72,8 @@ interface Collector {
   endpoint: string;
   /** Spans received so far, summed from the debug exporter's line per batch. */
   spansReceived(): number;
+  /** CPU seconds it has used so far. */
+  cpuSeconds(): number;
   stop(): void;
 }
 
@@ -89,6 +95,7 @@ async function startCollector(dir: string): Promise<Collector> {
         (sum, [, spans]) => sum + Number(spans),
         0,
       ),
+    cpuSeconds: () => cpuSeconds(Number(fs.readFileSync(path.join(dir, 'collector.pid'), 'utf8'))),
     stop: () => execFileSync(COLLECTOR_SCRIPT, ['stop'], { env, stdio: 'inherit' }),
   };
 }
@@ -175,6 +182,8 @@ async function main(): Promise<void> {
       ? setInterval(() => void scrape().catch((error: unknown) => (scrapeError = error)), SCRAPE_MS)
       : undefined;
     const sampling = startSampling(serverPid, 100, child.pid!);
+    const collectorCpuStart = collector.cpuSeconds();
+    const clientCpuStart = process.cpuUsage();
     const started = performance.now();
     try {
       const cid = await clients[mode].invoke(targets, [BENCH_FINAL], {
@@ -191,12 +200,16 @@ async function main(): Promise<void> {
     }
     const wallSeconds = (performance.now() - started) / 1000;
     const cost = sampling.stop();
+    const clientCpu = process.cpuUsage(clientCpuStart);
     if (scrapeError) throw scrapeError;
     if (mode === 'traced') tracedTargets += width;
     return {
       wallSeconds,
       targetsPerSecond: width / wallSeconds,
       workerCpuMsPerTarget: (cost.worker.cpuSeconds * 1000) / width,
+      serverCpuMsPerTarget: (cost.server.cpuSeconds * 1000) / width,
+      collectorCpuMsPerTarget: ((collector.cpuSeconds() - collectorCpuStart) * 1000) / width,
+      clientCpuMsPerTarget: (clientCpu.user + clientCpu.system) / 1000 / width,
       scrapes,
     };
   };
@@ -223,7 +236,9 @@ async function main(): Promise<void> {
           runs[mode].push(run);
           console.log(
             `  width ${width} round ${round} ${LABELS[mode]}: ${run.wallSeconds.toFixed(2)} s, ` +
-              `${run.targetsPerSecond.toFixed(0)} targets/s, worker CPU ${run.workerCpuMsPerTarget.toFixed(2)} ms/target` +
+              `${run.targetsPerSecond.toFixed(0)} targets/s, CPU ms/target: worker ${run.workerCpuMsPerTarget.toFixed(2)}, ` +
+              `server ${run.serverCpuMsPerTarget.toFixed(2)}, collector ${run.collectorCpuMsPerTarget.toFixed(2)}, ` +
+              `client ${run.clientCpuMsPerTarget.toFixed(2)}` +
               (mode === 'off' ? '' : `, ${run.scrapes} scrapes`),
           );
         }
@@ -272,6 +287,17 @@ async function main(): Promise<void> {
                 runs[mode].map((run) => Math.round(run.targetsPerSecond)),
               ]),
             ),
+            ...Object.fromEntries(
+              MODES.map((mode) => [
+                `${mode}CpuMsPerTarget`,
+                Object.fromEntries(
+                  (['worker', 'server', 'collector', 'client'] as const).map((part) => [
+                    part,
+                    Number(median(runs[mode].map((run) => run[`${part}CpuMsPerTarget`])).toFixed(2)),
+                  ]),
+                ),
+              ]),
+            ),
             metricsOverOff: Number(throughputRatio(runs, 'metrics').toFixed(3)),
             tracedOverOff: Number(throughputRatio(runs, 'traced').toFixed(3)),
           },
@@ -295,11 +321,26 @@ function printWidth(width: number, runs: Record<Mode, Run[]>): void {
     fixed(median(runs[mode].map((run) => run.wallSeconds)), 2),
     fixed(median(runs[mode].map((run) => run.targetsPerSecond)), 0),
     fixed(median(runs[mode].map((run) => run.workerCpuMsPerTarget)), 2),
+    fixed(median(runs[mode].map((run) => run.serverCpuMsPerTarget)), 2),
+    fixed(median(runs[mode].map((run) => run.collectorCpuMsPerTarget)), 2),
+    fixed(median(runs[mode].map((run) => run.clientCpuMsPerTarget)), 2),
     mode === 'off' ? '' : fixed(throughputRatio(runs, mode), 3),
   ]);
   console.log(`\nwidth ${width}: medians of ${runs.off.length} rounds`);
   console.log(
-    formatTable(['worker', 'wall s', 'targets/s', 'worker CPU ms/target', 'throughput ÷ off (median of pairs)'], rows),
+    formatTable(
+      [
+        'worker',
+        'wall s',
+        'targets/s',
+        'CPU ms/target: worker',
+        'server',
+        'collector',
+        'client',
+        'throughput ÷ off (median of pairs)',
+      ],
+      rows,
+    ),
   );
   console.log();
 }

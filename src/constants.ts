@@ -75,6 +75,17 @@ export function serviceTaskQueue(fanoutTaskQueue: string, service: string): stri
   return `${fanoutTaskQueue}/${service}`;
 }
 
+/**
+ * Whether a service's targets go to its own task queue (`serviceTaskQueue`): an activity limited to so many a second
+ * with a burst. Where the client and the workers read it from registries of their own, both must agree.
+ */
+export function hasServiceTaskQueue(service: {
+  kind: 'activity' | 'workflow';
+  limits?: { perSecond?: number; burst?: false };
+}): boolean {
+  return service.kind === 'activity' && Boolean(service.limits?.perSecond) && service.limits?.burst !== false;
+}
+
 /** The workflow ID of a service's concurrency limiter (`serviceLimiter`): one per service per namespace. */
 export function limiterWorkflowId(service: string): string {
   return `fanout-limiter/${service}`;

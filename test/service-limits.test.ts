@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FanoutClient } from '../src/client';
-import { InvalidRequestError } from '../src/client';
+import { FanoutFailedError, InvalidRequestError } from '../src/client';
+import type { ApplicationFailure } from '@temporalio/common';
 import { Registry, RegistryError, defineCallback, defineService } from '../src/registry';
 import { fanoutBundle } from './helpers/fanout-env';
 import type { FanoutTestEnv } from './helpers/temporal-env';
@@ -42,6 +43,7 @@ const registry = new Registry(
         return 'ok';
       },
     }),
+    defineService({ name: 'unlimited', handler: async () => 'ok' }),
     defineService({
       name: 'narrow',
       limits: { concurrency: CONCURRENCY },
@@ -156,6 +158,63 @@ describe('a service limited to so many targets a second', () => {
     expect(
       () => new Registry([defineService({ name: 'x', limits: { burst: false }, handler: async () => null })], []),
     ).toThrow(/limits.burst: burst is said of perSecond/);
+  });
+});
+
+describe('a client whose registry limits a service otherwise than the workers', () => {
+  /** The workers' registry, but for the limits given here. */
+  const clientLimiting = (limits: Record<string, { perSecond: number } | undefined>) =>
+    new Registry(
+      [...registry.services.values()].map((service) =>
+        service.name in limits ? { ...service, limits: limits[service.name] } : service,
+      ),
+      [...registry.callbacks.values()],
+    );
+
+  it("fails the fan-out at its start, naming the services, where it would go round the worker's rate or nowhere", async () => {
+    // Left to run, `limited` would reach the fan-out's queue, past its rate, and `unlimited` its own task queue, which
+    // no worker serves: its targets would wait there for ever.
+    const client = new FanoutClient({
+      client: env.client,
+      registry: clientLimiting({ limited: undefined, unlimited: { perSecond: 5 } }),
+      store: env.store,
+      taskQueue: TASK_QUEUE,
+    });
+    const cid = await client.invoke({ a: null, b: null }, ['done'], {
+      targetOptions: { a: { service: 'limited' }, b: { service: 'unlimited' } },
+    });
+    const err = await client.result(cid).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FanoutFailedError);
+    expect(err).toMatchObject({ state: 'failed', failure: { type: 'ServiceLimitsMismatch' } });
+    const message = (err as FanoutFailedError).failure.message;
+    expect(message).toMatch(/limited \(the client's registry: none; this worker's: a perSecond with a burst/);
+    expect(message).toMatch(
+      /unlimited \(the client's registry: a perSecond with a burst \(its own task queue\); this worker's: none\)/,
+    );
+    expect(((err as FanoutFailedError).cause as ApplicationFailure).nonRetryable).toBe(true);
+
+    const retried = await client.invokeRetry({
+      target: 'b',
+      service: 'unlimited',
+      request: null,
+      attempts: 2,
+      interval: '1s',
+      callbacks: ['done'],
+    });
+    await expect(client.result(retried)).rejects.toMatchObject({ failure: { type: 'ServiceLimitsMismatch' } });
+  });
+
+  it('runs where they differ only in what the worker keeps itself (perSecond without a burst, concurrency)', async () => {
+    const client = new FanoutClient({
+      client: env.client,
+      registry: clientLimiting({ windowed: undefined, narrow: undefined }),
+      store: env.store,
+      taskQueue: TASK_QUEUE,
+    });
+    const cid = await client.invoke({ c: null, d: null }, ['done'], {
+      targetOptions: { c: { service: 'windowed' }, d: { service: 'narrow' } },
+    });
+    expect((await client.result(cid)).counts).toMatchObject({ total: 2, ok: 2 });
   });
 });
 

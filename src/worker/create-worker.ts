@@ -7,7 +7,7 @@ import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection, WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { FANOUT_TASK_QUEUE, serviceTaskQueue } from '../contracts';
+import { FANOUT_TASK_QUEUE, hasServiceTaskQueue, serviceTaskQueue } from '../contracts';
 import { Registry, RegistryError } from '../registry';
 import type { BlobStore } from '../store/blob-store';
 import { defaultBlobStore } from '../store/default-store';
@@ -104,8 +104,8 @@ export async function createFanoutWorker(options: FanoutWorkerOptions): Promise<
 function rateLimitedServices(registry: Registry): { name: string; perSecond: number }[] {
   return [...registry.services.values()].flatMap((service) =>
     // Without a burst, its window limiter keeps the rate: its targets run on the fan-out's task queue.
-    service.kind === 'activity' && service.limits?.perSecond && service.limits.burst !== false
-      ? [{ name: service.name, perSecond: service.limits.perSecond }]
+    service.kind === 'activity' && hasServiceTaskQueue(service)
+      ? [{ name: service.name, perSecond: service.limits!.perSecond! }]
       : [],
   );
 }

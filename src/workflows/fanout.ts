@@ -11,6 +11,7 @@
 import {
   CancellationScope,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -34,6 +35,7 @@ import { FanoutStateKey, MAX_CONCURRENCY_LIMIT, callbackName, quorumOf, tolerate
 import { pauseUpdate, progressQuery, redrivePlanQuery, resumeUpdate, setMaxConcurrencyUpdate } from './definitions';
 import { latencyFigures } from './latency';
 import { countFinished, countStarted } from './metrics';
+import { PATCH_CHECK_SERVICE_QUEUES } from './patches';
 import { progressOf } from './progress';
 import { utc } from './records';
 import { ShardedRun } from './sharded-run';
@@ -93,12 +95,14 @@ class FanoutRun implements RunHost {
     const { input } = this;
     this.setHandlers();
     this.changed();
-    const kinds = Object.fromEntries(input.targets.map((t) => [t.service, t.kind]));
+    const queues = patched(PATCH_CHECK_SERVICE_QUEUES);
+    const planned = Object.fromEntries(input.targets.map((t) => [t.service, { kind: t.kind, limits: t.limits }]));
     try {
       await checkNames(
         input.targets.map((t) => t.service),
         [...input.onTarget, ...input.onFinal],
-        kinds,
+        planned,
+        queues,
       );
     } catch (error) {
       // Listings by FanoutState must not show it as running for ever.

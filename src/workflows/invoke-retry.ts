@@ -4,7 +4,7 @@
  * the target and ends the workflow as cancelled, without callbacks (it neither succeeded nor finally failed).
  * FanoutState follows it: running, finalizing, completed; or cancelled; or failed if the name check refuses it.
  */
-import { isCancellation, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type {
   CallbackInput,
   FanoutState,
@@ -15,6 +15,7 @@ import type {
 } from '../contracts';
 import { FanoutStateKey, callbackName } from '../constants';
 import { progressQuery } from './definitions';
+import { PATCH_CHECK_SERVICE_QUEUES } from './patches';
 import { progressOf } from './progress';
 import { targetRecord, utc } from './records';
 import { CallbackIds, checkNames, runCallback, runTarget, saveRecords } from './steps';
@@ -33,7 +34,8 @@ export async function invokeRetry(input: InvokeRetryWorkflowInput): Promise<Invo
     return progressOf(about, counts, { targets: { [target.name]: state } });
   });
   try {
-    await checkNames([target.service], callbacks, { [target.service]: target.kind });
+    const queues = patched(PATCH_CHECK_SERVICE_QUEUES);
+    await checkNames([target.service], callbacks, { [target.service]: target }, queues);
   } catch (error) {
     setPhase(isCancellation(error) ? 'cancelled' : 'failed');
     throw error;

@@ -22,3 +22,8 @@
 // turn itself, and a holder asking twice took two turns, leaving the ask behind it waiting for ever, and the
 // limiter with it. Since 1.0.1.
 export const PATCH_LIMITER_GRANTS_IN_ORDER = 'limiter-grants-in-order';
+
+// The start check also compares how the client and the worker route each service's targets (its own task queue for
+// a perSecond with a burst, or the fan-out's) and fails the fan-out where they differ. Before, such targets waited
+// in a task queue no worker served, or went past the service's rate. Since 1.0.3.
+export const PATCH_CHECK_SERVICE_QUEUES = 'check-service-queues';

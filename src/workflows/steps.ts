@@ -38,6 +38,7 @@ import {
   SAVE_RECORDS,
   WRITE_RESULTS,
   callbackName,
+  hasServiceTaskQueue,
   serviceTaskQueue,
 } from '../constants';
 
@@ -92,11 +93,20 @@ export async function writeResults(input: WriteResultsInput): Promise<void> {
   await writeResultFiles(input);
 }
 
-/** The client checked names already; the worker's own catalog is the truth, so check again, non-retryably. */
+/** How the client planned a service's targets: run as an activity or a child workflow, limited how. */
+export type PlannedService = Pick<PlannedTarget, 'kind' | 'limits'>;
+
+/**
+ * The client checked names already; the worker's own catalog is the truth, so check again, non-retryably: every
+ * name known, of the kind planned, and (with `queues`) routed as this worker serves it: a target the client sends to
+ * its service's own task queue where the worker serves none would wait there for ever, and one it sends to the
+ * fan-out's queue would bypass the rate the worker keeps on the service's.
+ */
 export async function checkNames(
   services: string[],
   callbacks: CallbackRef[],
-  kinds?: Record<string, PlannedTarget['kind']>,
+  planned?: Record<string, PlannedService>,
+  queues = false,
 ): Promise<void> {
   const catalog = await describeCatalog();
   // Own entries only: a service named `constructor` or `__proto__` must not find Object.prototype's members.
@@ -105,7 +115,14 @@ export async function checkNames(
   const unknownCallbacks = [...new Set(callbacks.map(callbackName))].filter(
     (name) => !catalog.callbacks.includes(name),
   );
-  const wrongKind = Object.entries(kinds ?? {}).filter(([name, kind]) => entry(name) && entry(name)!.kind !== kind);
+  const known = Object.entries(planned ?? {}).filter(([name]) => entry(name));
+  const wrongKind = known.filter(([name, { kind }]) => entry(name)!.kind !== kind);
+  const wrongQueue = queues
+    ? known.filter(([name, service]) => {
+        const served = entry(name)!;
+        return served.kind === service.kind && hasServiceTaskQueue(served) !== hasServiceTaskQueue(service);
+      })
+    : [];
   const problems = [
     unknownServices.length ? `unknown services: ${unknownServices.join(', ')}` : '',
     unknownCallbacks.length ? `unknown callbacks: ${unknownCallbacks.join(', ')}` : '',
@@ -115,6 +132,17 @@ export async function checkNames(
     throw ApplicationFailure.nonRetryable(
       `This worker cannot run the request: ${problems.join('; ')}`,
       'UnknownService',
+    );
+  }
+  if (wrongQueue.length) {
+    const said = wrongQueue.map(([name, service]) => {
+      const queue = (limited: boolean) => (limited ? 'a perSecond with a burst (its own task queue)' : 'none');
+      return `${name} (the client's registry: ${queue(hasServiceTaskQueue(service))}; this worker's: ${queue(hasServiceTaskQueue(entry(name)!))})`;
+    });
+    throw ApplicationFailure.nonRetryable(
+      `The client and this worker limit services otherwise, so their targets would go where no worker serves them ` +
+        `or past the limit: ${said.join(', ')}. Give the client and the workers the same registry.`,
+      'ServiceLimitsMismatch',
     );
   }
 }
@@ -178,8 +206,9 @@ export function runTarget(
     };
     // A service limited to so many a second has a task queue of its own, whose dispatch rate the server limits
     // (without a burst, its window limiter keeps the rate, taken by the activity).
-    const rated = target.limits?.perSecond && target.limits.burst !== false;
-    const taskQueue = rated ? serviceTaskQueue(workflowInfo().taskQueue, target.service) : undefined;
+    const taskQueue = hasServiceTaskQueue(target)
+      ? serviceTaskQueue(workflowInfo().taskQueue, target.service)
+      : undefined;
     const activities = target.local
       ? // The same activity, run by this worker within the workflow task: one marker in history instead of three
         // events and a round trip through the server's task queue. Local activities have no activity ID.
