@@ -126,7 +126,7 @@ export const ServiceLimits = z
       .literal(false)
       .optional()
       .describe(
-        'false: never more than perSecond calls in any one-second window (a limiter workflow; about half of it sustained)',
+        'false: never more than perSecond calls in any one-second window (a limiter workflow; about 4/5 of it sustained)',
       ),
     concurrency: z.number().int().min(1).optional().describe('Targets running at once at most'),
   })

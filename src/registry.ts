@@ -42,8 +42,8 @@ export interface ActivityService<Req = unknown, Res = unknown> {
 export interface ServiceLimits {
   perSecond?: number;
   /**
-   * `false`: never more than `perSecond` calls in any one-second window, at the cost of throughput (about half of
-   * `perSecond` sustained, 4/5 at most): each call holds one of `perSecond` leases of the service's window limiter
+   * `false`: never more than `perSecond` calls in any one-second window, at the cost of throughput (about 4/5 of
+   * `perSecond` sustained): each call holds one of `perSecond` leases of the service's window limiter
    * workflow for a second and a margin, instead of going through a task queue the server limits. `perSecond` is then
    * a whole number.
    */

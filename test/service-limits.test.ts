@@ -229,7 +229,7 @@ describe('a service limited to so many targets at once', () => {
   });
 });
 
-describe.each(CACHE_MODES)("a service's concurrency limiter, with $label", ({ label, maxCachedWorkflows }) => {
+describe.each(CACHE_MODES)("a service's limiter workflow, with $label", ({ label, maxCachedWorkflows }) => {
   const taskQueue = `limiter-${maxCachedWorkflows ?? 'cached'}`;
   let limiterWorkers: WorkersApart;
 
@@ -279,6 +279,35 @@ describe.each(CACHE_MODES)("a service's concurrency limiter, with $label", ({ la
     await waitFor(async () => granted.length === 4);
     await Promise.all(waiting);
     expect(granted).toEqual(['x', 'y', 'y', 'z']);
+    await limiter.terminate('done');
+  });
+
+  // The window limiter's asks may be granted ahead: when every lease is held, the place of the lease that ends first,
+  // from its end, if that is within the horizon. Each place is then a chain of leases end to end.
+  it('grants a window lease ahead, from the end of the one that ends first, never further than the horizon', async () => {
+    const service = `ahead-${label}`;
+    const limiter = await env.client.workflow.start('serviceLimiter', {
+      workflowId: limiterWorkflowId(service),
+      taskQueue,
+      args: [{ service, limit: 1 }],
+    });
+    const lease = 1_250;
+    const answered: Record<string, { start: number; at: number }> = {};
+    const acquire = (holder: string) =>
+      limiter.executeUpdate(acquireLeaseUpdate, { args: [holder, lease, 1, lease] }).then((start) => {
+        answered[holder] = { start: start as number, at: Date.now() };
+      });
+    await acquire('a');
+    // b: a's place from its end, answered at once; asked again (its answer lost), the same start.
+    await acquire('b');
+    expect(answered.b.start).toBe(answered.a.start + lease);
+    expect(answered.b.at).toBeLessThan(answered.b.start);
+    await acquire('b');
+    expect(answered.b.start).toBe(answered.a.start + lease);
+    // c: b's lease ends beyond the horizon; c waits until b's has started, then takes its place from its end.
+    await acquire('c');
+    expect(answered.c.start).toBe(answered.b.start + lease);
+    expect(answered.c.at).toBeGreaterThanOrEqual(answered.b.start - 100);
     await limiter.terminate('done');
   });
 });

@@ -30,7 +30,7 @@ const ASK_AGAIN_MS = 500;
 export const ASKS_PER_WORKER = 4;
 
 /**
- * How late after its grant (the limiter's clock) a call may start on a window lease: a lease lasts a second and
+ * How late after its lease's start (the limiter's clock) a call may start on a window lease: a lease lasts a second and
  * this, so calls up to this late still never put N + 1 in one second. The price: at most 1 / 1.25 of N sustained.
  */
 export const WINDOW_MARGIN_MS = 250;
@@ -118,9 +118,11 @@ export async function withServiceLease<T>(
 /**
  * Calls a service limited to `perSecond` calls in every one-second window: on a lease of its window limiter, which
  * holds at most `perSecond` leases of a second and a margin at once, so that of any `perSecond` + 1 grants the last
- * comes that long after the first. A call starts at most the margin after its grant, else its lease is left to
- * expire unused and another is asked for: so any `perSecond` + 1 calls span a second at least. This holds while the
- * workers' clocks agree with the server's (NTP keeps them within milliseconds).
+ * comes that long after the first. When all are held, the limiter grants ahead (a lease that starts when the first
+ * to end ends, within a lease's length): the call waits for its start. A call starts at most the margin after its
+ * grant's start, else its lease is left to expire unused and another is asked for: so any `perSecond` + 1 calls span
+ * a second at least. This holds while the workers' clocks agree with the server's (NTP keeps them within
+ * milliseconds).
  */
 export async function withWindowSlot<T>(
   service: string,
@@ -141,9 +143,14 @@ export async function withWindowSlot<T>(
   for (let ask = 1; ask <= WINDOW_ASKS; ask++) {
     // Every ask a holder of its own: a lease left unused still counts until it expires.
     const holder = `${holderName()}/window-${ask}`;
-    const granted = await line.run(() => acquire(client, holder, WINDOW_LEASE_MS, input, limiter), cancellationSignal);
+    const granted = await line.run(
+      () => acquire(client, holder, WINDOW_LEASE_MS, input, limiter, WINDOW_LEASE_MS),
+      cancellationSignal,
+    );
     // A limiter run of 1.0.1 or earlier answers nothing: no grant time, no call on it.
     if (typeof granted === 'number') {
+      // Granted ahead: the lease starts when the one before it in its place ends.
+      if (granted > Date.now()) await Context.current().sleep(granted - Date.now());
       late = Date.now() - granted;
       if (late <= WINDOW_MARGIN_MS) return call();
     }
@@ -169,11 +176,13 @@ async function acquire(
   input: ServiceLimiterInput,
   /** The limiter's workflow ID, its task queue, and what the Web UI says of it. */
   { workflowId, taskQueue, summary }: { workflowId: string; taskQueue: string; summary: string },
+  /** How far ahead the lease may be granted, when none is free now. */
+  aheadMs?: number,
 ): Promise<number | void> {
   for (;;) {
     try {
       return await client.workflow.executeUpdateWithStart(acquireLeaseUpdate, {
-        args: [holder, leaseMs, input.limit],
+        args: aheadMs ? [holder, leaseMs, input.limit, aheadMs] : [holder, leaseMs, input.limit],
         startWorkflowOperation: new WithStartWorkflowOperation('serviceLimiter', {
           workflowId,
           taskQueue,

@@ -38,10 +38,13 @@ export const batchProgressSignal = defineSignal<[batches: BatchProgress[]]>(BATC
  * `limiterWorkflowId(service)`): a target takes a lease for `leaseMs` before it calls the service, renews it while
  * it runs and releases it when done. Its window limiter (`windowLimiterWorkflowId(service)`): a target takes a lease
  * of a second and a margin, and neither renews nor releases it. The answer is when the lease was granted (the
- * limiter's clock, ms since the epoch); runs of 1.0.1 and earlier answered nothing.
+ * limiter's clock, ms since the epoch); runs of 1.0.1 and earlier answered nothing. With `aheadMs`, when every lease
+ * is held, the ask may be granted the place of the lease that ends first, if it ends within that time: the answer is
+ * then when the new lease starts, in the future (limiters of 1.0.2 and earlier ignore it, and answer at once).
  */
-export const acquireLeaseUpdate = defineUpdate<number | void, [holder: string, leaseMs: number, limit: number]>(
-  'acquire',
-);
+export const acquireLeaseUpdate = defineUpdate<
+  number | void,
+  [holder: string, leaseMs: number, limit: number, aheadMs?: number]
+>('acquire');
 export const renewLeaseSignal = defineSignal<[holder: string, leaseMs: number]>('renew');
 export const releaseLeaseSignal = defineSignal<[holder: string]>('release');
