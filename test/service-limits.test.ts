@@ -310,4 +310,26 @@ describe.each(CACHE_MODES)("a service's limiter workflow, with $label", ({ label
     expect(answered.c.at).toBeGreaterThanOrEqual(answered.b.start - 100);
     await limiter.terminate('done');
   });
+
+  it('grants no window lease ahead above a limit lowered since: that place ends with its lease', async () => {
+    const service = `lowered-${label}`;
+    const limiter = await env.client.workflow.start('serviceLimiter', {
+      workflowId: limiterWorkflowId(service),
+      taskQueue,
+      args: [{ service, limit: 2 }],
+    });
+    const lease = 1_250;
+    const starts: Record<string, number> = {};
+    const acquire = async (holder: string, limit: number) => {
+      starts[holder] = (await limiter.executeUpdate(acquireLeaseUpdate, { args: [holder, lease, limit, lease] }))!;
+    };
+    await acquire('a', 2);
+    await acquire('b', 2);
+    expect(starts.b).toBeGreaterThan(starts.a);
+    // Down to 1: a's place is not passed on; once it has ended, c takes b's, from b's end (or from when the limiter
+    // next looks, if later: b's lease has ended too by then).
+    await acquire('c', 1);
+    expect(starts.c).toBeGreaterThanOrEqual(starts.b + lease);
+    await limiter.terminate('done');
+  });
 });

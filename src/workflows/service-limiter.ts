@@ -66,7 +66,8 @@ export async function serviceLimiter(input: ServiceLimiterInput): Promise<void> 
       const now = Date.now();
       let start = now;
       if (leases.size >= limit) {
-        const ahead = aheadOf.get(holder);
+        // Not above the limit (lowered since): places beyond it end with their leases rather than pass on.
+        const ahead = leases.size === limit ? aheadOf.get(holder) : undefined;
         const first = firstToEnd();
         if (!ahead || !first || first[1] - now > ahead) break;
         leases.delete(first[0]);
@@ -136,7 +137,10 @@ export async function serviceLimiter(input: ServiceLimiterInput): Promise<void> 
     // Woken by anything that changes the leases, and when the next one is due to expire (or, for the first in line
     // where it may be granted ahead, that far before).
     const head: string | undefined = queue.keys().next().value;
-    const next = Math.min(...leases.values()) - ((head !== undefined && aheadOf.get(head)) || 0);
+    const ends = Math.min(...leases.values());
+    const ahead = (head !== undefined && leases.size === limit && aheadOf.get(head)) || 0;
+    // (Never a moment already past: that would wake it again at once, and again.)
+    const next = ends - ahead > Date.now() ? ends - ahead : ends;
     const size = leases.size;
     // (A new first in line matters only where it may be granted ahead: limiters asked without, as before.)
     const changed = () =>
