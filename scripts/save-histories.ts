@@ -19,7 +19,7 @@ import { EXAMPLE_WORKFLOWS_PATH, creditScoringServices } from '../src/services';
 import { createFanoutWorker } from '../src/worker/create-worker';
 import { bundleFanoutWorkflows } from '../src/worker/workflow-bundle';
 import { startDevServer, startTimeSkippingServer } from '../src/local/temporal-servers';
-import { limiterWorkflowId } from '../src/constants';
+import { limiterWorkflowId, windowLimiterWorkflowId } from '../src/constants';
 import { acquireLeaseUpdate, releaseLeaseSignal, renewLeaseSignal } from '../src/workflows/definitions';
 import { LocalBlobStore } from '../src/store/local-store';
 import { fanoutDataConverter } from '../src/store/payload-driver';
@@ -30,11 +30,13 @@ const LABEL = process.argv[2] ? `-${process.argv[2]}` : '';
 const ONLY = new Set(process.argv.slice(3));
 
 const LIMITER = 'service-limiter';
+const WINDOW_LIMITER = 'window-limiter';
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  if (!ONLY.size || ONLY.has(LIMITER)) await saveServiceLimiter();
-  if (ONLY.size === 1 && ONLY.has(LIMITER)) return;
+  const limiters = { [LIMITER]: saveServiceLimiter, [WINDOW_LIMITER]: saveWindowLimiter };
+  for (const [name, save] of Object.entries(limiters)) if (!ONLY.size || ONLY.has(name)) await save();
+  if (ONLY.size && [...ONLY].every((name) => name in limiters)) return;
   // These fan-outs are small but for the sharded one, whose input is kept in the store as a claim: its payloads are
   // copied beside the histories (test/histories/store), where the replay test finds them.
   const store = new LocalBlobStore(fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-histories-')));
@@ -343,6 +345,40 @@ async function saveServiceLimiter(): Promise<void> {
   fs.mkdirSync(OUT, { recursive: true });
   fs.writeFileSync(path.join(OUT, `${LIMITER}${LABEL}.json`), historyToJSON(history) + '\n');
   console.log(`saved ${LIMITER}${LABEL}: ${history.events?.length} events`);
+  await env.teardown();
+}
+
+/**
+ * A service's window limiter (workflows/service-limiter, `perSecond` without a burst), asked as targets ask it, on
+ * the dev server: a limit of two leases of 1.25 s, two granted at once, a third granted ahead (the place of the first
+ * to end, from its end), a fourth waiting until it can be, then the limit lowered to one, and all left to expire.
+ */
+async function saveWindowLimiter(): Promise<void> {
+  const env = await startDevServer();
+  const taskQueue = 'histories-window';
+  const registry = new Registry([defineService({ name: 'recorded', handler: async () => null })], []);
+  const workflowBundle = await bundleFanoutWorkflows();
+  const worker = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle, taskQueue });
+  const workflowId = windowLimiterWorkflowId('recorded');
+  const leaseMs = 1_250;
+  await worker.runUntil(async () => {
+    const limiter = await env.client.workflow.start('serviceLimiter', {
+      workflowId,
+      taskQueue,
+      args: [{ service: 'recorded', limit: 2 }],
+    });
+    const acquire = (holder: string, limit = 2) =>
+      limiter.executeUpdate(acquireLeaseUpdate, { args: [holder, leaseMs, limit, leaseMs] });
+    await Promise.all([acquire('a'), acquire('b')]);
+    await acquire('c');
+    await acquire('d');
+    await acquire('e', 1);
+    await new Promise((resolve) => setTimeout(resolve, 2 * leaseMs + 500));
+  });
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  fs.mkdirSync(OUT, { recursive: true });
+  fs.writeFileSync(path.join(OUT, `${WINDOW_LIMITER}${LABEL}.json`), historyToJSON(history) + '\n');
+  console.log(`saved ${WINDOW_LIMITER}${LABEL}: ${history.events?.length} events`);
   await env.teardown();
 }
 

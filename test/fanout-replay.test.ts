@@ -41,7 +41,8 @@ describe('saved histories replay without nondeterminism', () => {
     // while its first shard runs; one taken over by another worker mid-run; a batched one, and a batched one
     // cancelled while its batch runs; one stopped by its quorum; one whose circuit opened and was probed; one with
     // adaptive concurrency; one whose straggler was hedged; one recorded with the SDK's own workflow tracing
-    // interceptors; a service's concurrency limiter, recorded before its leases were granted in one place.
+    // interceptors; a service's concurrency limiter, recorded before its leases were granted in one place; a
+    // service's window limiter granting ahead.
     expect(files.sort()).toEqual(
       [
         'fanout-adaptive',
@@ -64,6 +65,7 @@ describe('saved histories replay without nondeterminism', () => {
         'parallel',
         'service-limiter',
         'service-limiter-in-order',
+        'window-limiter',
       ]
         .map((n) => `${n}.json`)
         .sort(),
