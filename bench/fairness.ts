@@ -8,12 +8,14 @@
  *      queued), then the same fan-out of source B, ROUNDS times while A runs: B's wall time and its ratio to idle.
  *   3. The same on a second dev server with `matching.enableFairness=false` (first come first served).
  *   4. Priority: B at priority 1 behind A at priority 3, both of one source (so fairness does not help).
- *   5. Rate limit: a service limited to PER_SECOND a second, LIMITED_FANOUTS fan-outs of LIMITED_WIDTH targets at
+ *   5. Batched: A's targets run BATCH to an activity (`batching`), B's one each as before, both of their sources.
+ *   6. Rate limit: a service limited to PER_SECOND a second, LIMITED_FANOUTS fan-outs of LIMITED_WIDTH targets at
  *      once: the busiest one-second window at the receiver, the busiest after the first second, the average rate.
  * Each case runs on a task queue (and a pair of workers) of its own; A is terminated once B's runs are measured.
  * Prints the machine, a table and, last, one JSON object. A benchmark: it asserts nothing.
  *   npm run bench:fairness   BENCH_FAIRNESS_WIDE=20000 (default)  BENCH_FAIRNESS_ROUNDS=3 (default)
- *                            BENCH_FAIRNESS_SERVICE_MS=20 (default)  BENCH_FAIRNESS_CASES=fair,priority,rate,fifo
+ *                            BENCH_FAIRNESS_SERVICE_MS=20 (default)
+ *                            BENCH_FAIRNESS_CASES=fair,priority,rate,fifo (default; also: batched)
  *                            BENCH_WORKER_OPTIONS='{"maxConcurrentWorkflowTaskExecutions":4}' (both workers)
  */
 import fs from 'node:fs';
@@ -43,7 +45,7 @@ const SMALL = 10;
 const ROUNDS = Number(process.env.BENCH_FAIRNESS_ROUNDS ?? 3);
 /** How long the service every target calls takes: short, so that A's targets keep the machine's CPU busy. */
 const SERVICE_MS = Number(process.env.BENCH_FAIRNESS_SERVICE_MS ?? 20);
-/** The cases to run, of fair, priority, rate and fifo (all by default). */
+/** The cases to run, of fair, priority, rate, fifo (these by default) and batched. */
 const CASES = new Set((process.env.BENCH_FAIRNESS_CASES ?? 'fair,priority,rate,fifo').split(','));
 /** maxConcurrentActivityTaskExecutions of each of the two workers. */
 const SLOTS = 50;
@@ -53,6 +55,8 @@ const WORKER_OPTIONS: Partial<WorkerOptions> = {
   maxConcurrentActivityTaskExecutions: SLOTS,
   ...(JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as Partial<WorkerOptions>),
 };
+/** A's targets per activity in the batched case. */
+const BATCH = 50;
 const PER_SECOND = 20;
 const LIMITED_WIDTH = 100;
 const LIMITED_FANOUTS = 3;
@@ -121,6 +125,11 @@ async function withinDeadline<T>(what: string, promise: Promise<T>): Promise<T> 
 /** One run of B: its wall time, and where that time went by its history. */
 interface Small {
   seconds: number;
+  /**
+   * Its run by its history, from started to completed: B as the server served it, without this process's own
+   * delays (its workers share this process's event loop with the client that starts B and waits for its result).
+   */
+  runSeconds: number;
   /** The longest any of its activities (targets, final callback) waited in the task queue, scheduled to started. */
   activityWaitMs: number;
   /** Its workflow tasks, summed: waiting in the task queue (scheduled to started), then in the worker. */
@@ -132,8 +141,14 @@ function whereTimeWent(history: temporal.api.history.v1.IHistory): Omit<Small, '
   const millis = (e: temporal.api.history.v1.IHistoryEvent) =>
     Number(e.eventTime!.seconds) * 1000 + (e.eventTime!.nanos ?? 0) / 1e6;
   const at = new Map<string, number>();
-  const figures = { activityWaitMs: 0, workflowTaskQueueMs: 0, workflowTaskWorkerMs: 0 };
-  for (const e of history.events ?? []) {
+  const events = history.events ?? [];
+  const figures = {
+    runSeconds: (millis(events[events.length - 1]) - millis(events[0])) / 1000,
+    activityWaitMs: 0,
+    workflowTaskQueueMs: 0,
+    workflowTaskWorkerMs: 0,
+  };
+  for (const e of events) {
     at.set(String(e.eventId), millis(e));
     const activity = e.activityTaskStartedEventAttributes;
     if (activity)
@@ -254,6 +269,7 @@ async function main(): Promise<void> {
     let idle: Small[];
     let fair: Loaded;
     let priority: Loaded | undefined;
+    let batched: Loaded | undefined;
     let limits: RateLimit | undefined;
     try {
       let run = await startCase(server, 'fair', workflowBundle);
@@ -272,6 +288,20 @@ async function main(): Promise<void> {
             'priority',
             { source: 'same', priority: 3 },
             { source: 'same', priority: 1 },
+          );
+        } finally {
+          await run.stop();
+        }
+      }
+      if (CASES.has('batched')) {
+        run = await startCase(server, 'batched', workflowBundle);
+        try {
+          batched = await underLoad(
+            server,
+            run.fanout,
+            'batched',
+            { source: 'A', batching: { maxTargets: BATCH } },
+            { source: 'B' },
           );
         } finally {
           await run.stop();
@@ -307,7 +337,8 @@ async function main(): Promise<void> {
     }
 
     const wall = (runs: Small[]): number => median(runs.map((run) => run.seconds));
-    const of = (runs: Small[], key: Exclude<keyof Small, 'seconds'>): string =>
+    const runWall = (runs: Small[]): number => median(runs.map((run) => run.runSeconds));
+    const of = (runs: Small[], key: Exclude<keyof Small, 'seconds' | 'runSeconds'>): string =>
       fixed(median(runs.map((run) => run[key])), 0);
     const idleMedian = wall(idle);
     const fifoIdleMedian = fifoIdle ? wall(fifoIdle) : undefined;
@@ -316,6 +347,8 @@ async function main(): Promise<void> {
       `${fixed(wall(runs), 2)} s`,
       runs.map((run) => run.seconds.toFixed(2)).join(', '),
       against === undefined ? '—' : `${fixed(wall(runs) / against, 2)}×`,
+      `${fixed(runWall(runs), 2)} s`,
+      against === undefined ? '—' : `${fixed(runWall(runs) / runWall(runs === fifo?.runs ? fifoIdle! : idle), 2)}×`,
       of(runs, 'activityWaitMs'),
       of(runs, 'workflowTaskQueueMs'),
       of(runs, 'workflowTaskWorkerMs'),
@@ -328,6 +361,8 @@ async function main(): Promise<void> {
           'B, 10 targets',
           'wall (median)',
           'runs (s)',
+          'of idle',
+          'run by its history',
           'of idle',
           'longest activity wait (ms)',
           'workflow tasks queued (ms)',
@@ -345,6 +380,7 @@ async function main(): Promise<void> {
               ]
             : []),
           ...(priority ? [row('priority 1 behind A at 3, one source', priority.runs, idleMedian, priority)] : []),
+          ...(batched ? [row(`beside A batched ${BATCH} a task, fairness on`, batched.runs, idleMedian, batched)] : []),
         ],
       ),
     );
@@ -387,6 +423,9 @@ async function main(): Promise<void> {
         idleSeconds: round3(idleMedian),
         fairSeconds: round3(wall(fair.runs)),
         fairRatio: round3(wall(fair.runs) / idleMedian),
+        idleRunSeconds: round3(runWall(idle)),
+        fairRunSeconds: round3(runWall(fair.runs)),
+        fairRunRatio: round3(runWall(fair.runs) / runWall(idle)),
         ...(fifo && fifoIdleMedian !== undefined
           ? {
               fifoIdleSeconds: round3(fifoIdleMedian),
@@ -396,6 +435,14 @@ async function main(): Promise<void> {
           : {}),
         ...(priority
           ? { prioritySeconds: round3(wall(priority.runs)), priorityRatio: round3(wall(priority.runs) / idleMedian) }
+          : {}),
+        ...(batched
+          ? {
+              batch: BATCH,
+              batchedSeconds: round3(wall(batched.runs)),
+              batchedRatio: round3(wall(batched.runs) / idleMedian),
+              batchedRunRatio: round3(runWall(batched.runs) / runWall(idle)),
+            }
           : {}),
         ...(limits
           ? {
