@@ -202,6 +202,13 @@ describe('a client whose registry limits a service otherwise than the workers', 
       callbacks: ['done'],
     });
     await expect(client.result(retried)).rejects.toMatchObject({ failure: { type: 'ServiceLimitsMismatch' } });
+
+    // Streamed in (staged in the store, loaded by the workflow before it checks): the same.
+    async function* items() {
+      yield { name: 's', service: 'unlimited', request: null };
+    }
+    const streamed = await client.startStreamed('parallel', { onTarget: ['done'] }, items());
+    await expect(client.result(streamed)).rejects.toMatchObject({ failure: { type: 'ServiceLimitsMismatch' } });
   });
 
   it('runs where they differ only in what the worker keeps itself (perSecond without a burst, concurrency)', async () => {

@@ -47,13 +47,16 @@ import type { RunHost, RunSettings, TargetsRun } from './targets-run';
 
 /** Zato's fan-out / fan-in: final callbacks required, on-target callbacks optional. */
 export async function fanout(input: FanoutWorkflowInput): Promise<FanoutOutcome> {
-  return new FanoutRun({ ...(input.stagedTargets ? await withStagedTargets(input) : input), pattern: 'fanout' }).run();
+  const queues = patched(PATCH_CHECK_SERVICE_QUEUES); // first, before any activity (see patches)
+  const withTargets = input.stagedTargets ? await withStagedTargets(input) : input;
+  return new FanoutRun({ ...withTargets, pattern: 'fanout' }, { queues }).run();
 }
 
 /** Zato's parallel execution: on-target callbacks required, no final callbacks. */
 export async function parallelExecution(input: FanoutWorkflowInput): Promise<FanoutOutcome> {
+  const queues = patched(PATCH_CHECK_SERVICE_QUEUES); // first, before any activity (see patches)
   const withTargets = input.stagedTargets ? await withStagedTargets(input) : input;
-  return new FanoutRun({ ...withTargets, pattern: 'parallel', onFinal: [] }).run();
+  return new FanoutRun({ ...withTargets, pattern: 'parallel', onFinal: [] }, { queues }).run();
 }
 
 /** Targets streamed in are loaded from the store first; from then on the fan-out is as if they had been given. */
@@ -75,7 +78,11 @@ class FanoutRun implements RunHost {
   /** Run-time control (setMaxConcurrency, pause, resume): what the fan-out allows now. */
   private settings: RunSettings;
 
-  constructor(private readonly input: FanoutWorkflowInput) {
+  constructor(
+    private readonly input: FanoutWorkflowInput,
+    /** What the start check covers: `queues`, how each limited service's targets are routed (a patch). */
+    private readonly checks: { queues: boolean },
+  ) {
     this.reqTsUtc = utc(workflowInfo().runStartTime.getTime());
     this.tolerated = toleratedFailures(input.failurePolicy, input.targets.length);
     this.quorum = quorumOf(input.completion, input.redrive?.total ?? input.targets.length);
@@ -95,14 +102,13 @@ class FanoutRun implements RunHost {
     const { input } = this;
     this.setHandlers();
     this.changed();
-    const queues = patched(PATCH_CHECK_SERVICE_QUEUES);
     const planned = Object.fromEntries(input.targets.map((t) => [t.service, { kind: t.kind, limits: t.limits }]));
     try {
       await checkNames(
         input.targets.map((t) => t.service),
         [...input.onTarget, ...input.onFinal],
         planned,
-        queues,
+        this.checks.queues,
       );
     } catch (error) {
       // Listings by FanoutState must not show it as running for ever.
