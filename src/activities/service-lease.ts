@@ -30,8 +30,8 @@ const ASK_AGAIN_MS = 500;
 export const ASKS_PER_WORKER = 4;
 
 /**
- * How late after its lease's start (the limiter's clock) a call may start on a window lease: a lease lasts a second and
- * this, so calls up to this late still never put N + 1 in one second. The price: at most 1 / 1.25 of N sustained.
+ * How late after its lease's start (the limiter's clock) a call may start on a window lease: a lease lasts a second
+ * and this, so calls up to this late still never put N + 1 in one second. The price: at most 1 / 1.25 of N sustained.
  */
 export const WINDOW_MARGIN_MS = 250;
 const WINDOW_LEASE_MS = 1_000 + WINDOW_MARGIN_MS;
