@@ -17,6 +17,10 @@ import { startWorkersApart } from '../src/testing';
 import { limiterWorkflowId } from '../src/contracts';
 import { acquireLeaseUpdate, releaseLeaseSignal } from '../src/workflows/definitions';
 import { waitFor } from './helpers/wait';
+import { busiestSecond as busiestOfSorted } from '../bench/stats';
+
+/** The most calls any one-second window holds. */
+const busiestSecond = (times: number[]) => busiestOfSorted([...times].sort((a, b) => a - b));
 
 const TASK_QUEUE = 'limits';
 const PER_SECOND = 10;
@@ -79,17 +83,6 @@ afterAll(async () => {
   await workers?.stop();
   await env?.teardown();
 });
-
-/** The most calls any one-second window holds. */
-function busiestSecond(times: number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let start = 0, end = 0; end < sorted.length; end++) {
-    while (sorted[end] - sorted[start] >= 1000) start++;
-    most = Math.max(most, end - start + 1);
-  }
-  return most;
-}
 
 /** Three fan-outs of `width` targets of `service` started at once, each run to the end with every target ok. */
 async function threeFanouts(prefixes: string[], width: number, service: string, options: object = {}): Promise<void> {
