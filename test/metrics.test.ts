@@ -32,8 +32,18 @@ const FAILING = 3;
 const N = STEADY + FLAKY;
 /** The batched fan-out's targets, in two batches. */
 const BATCHED = 10;
-/** Made only by a webhook or AMQP delivery, or a payload too large for history: documented, not scraped here. */
-const NOT_MADE_HERE = ['fanout_webhook_responses', 'fanout_amqp_publishes', 'fanout_payloads_offloaded'];
+/** The limited fan-out's targets: as many of a concurrency-limited service as of a window-limited one. */
+const LIMITED = 8;
+/**
+ * Made only by a webhook or AMQP delivery, a payload too large for history, or a window lease too late (a busy
+ * worker): documented, not scraped here.
+ */
+const NOT_MADE_HERE = [
+  'fanout_webhook_responses',
+  'fanout_amqp_publishes',
+  'fanout_payloads_offloaded',
+  'fanout_window_leases_late',
+];
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-metrics-'));
 let temporal: FanoutTestEnv | undefined;
@@ -171,6 +181,15 @@ describe('metrics of fan-outs, scraped by Prometheus from the worker and the API
       batching: { maxTargets: BATCHED / 2 },
     });
     expect(batched).toMatchObject({ total: BATCHED, ok: BATCHED });
+    // A third, of limited services, so that the waits for their limits are timed.
+    const services = (i: number) => (i < LIMITED / 2 ? 'narrow' : 'windowed');
+    const limited = await runFanout({
+      source: 'metrics-limited',
+      targets: Object.fromEntries(Array.from({ length: LIMITED }, (_, i) => [`l${i}`, { i }])),
+      targetOptions: Object.fromEntries(Array.from({ length: LIMITED }, (_, i) => [`l${i}`, { service: services(i) }])),
+      finalCallbacks: ['note-final'],
+    });
+    expect(limited).toMatchObject({ total: LIMITED, ok: LIMITED });
     await nextScrape();
   }, 90_000);
 
@@ -182,18 +201,19 @@ describe('metrics of fan-outs, scraped by Prometheus from the worker and the API
     await expectValue('sum(fanout_started{source="metrics-test",pattern="fanout"})', 1);
     await expectValue('sum(fanout_finished{source="metrics-test",state="completed"})', 1);
     await expectValue('sum(fanout_finished{source="metrics-batched",state="completed"})', 1);
+    await expectValue('sum(fanout_finished{source="metrics-limited",state="completed"})', 1);
     await expectValue('sum(fanout_finished{state!="completed"}) or vector(0)', 0);
   });
 
   it('counts the targets settled by service and outcome as the results do', async () => {
-    await expectValue('sum(fanout_targets_settled{outcome="ok"})', counts.ok + BATCHED);
+    await expectValue('sum(fanout_targets_settled{outcome="ok"})', counts.ok + BATCHED + LIMITED);
     await expectValue('sum(fanout_targets_settled{outcome="failed"})', counts.failed);
     await expectValue('sum(fanout_targets_settled{service="flaky",outcome="failed"})', FAILING);
     await expectValue('sum(fanout_targets_settled{service="steady",outcome="ok"})', STEADY + BATCHED);
   });
 
   it('times every attempt, by service and outcome, in a batch too', async () => {
-    await expectAtLeast('sum(fanout_target_attempt_duration_count)', N + BATCHED);
+    await expectAtLeast('sum(fanout_target_attempt_duration_count)', N + BATCHED + LIMITED);
     await expectValue('sum(fanout_target_attempt_duration_count{service="flaky",outcome="failed"})', FAILING);
   });
 
@@ -201,19 +221,25 @@ describe('metrics of fan-outs, scraped by Prometheus from the worker and the API
     // The on-target callback runs for every settled target, failed ones too; the final ones once per fan-out.
     await expectAtLeast('sum(fanout_callback_attempts)', N + 2);
     await expectValue('sum(fanout_callback_attempts{callback="note-target",outcome="ok"})', N);
-    await expectValue('sum(fanout_callback_attempts{callback="note-final",outcome="ok"})', 2);
-    await expectValue('sum(fanout_records_written)', N + BATCHED);
+    await expectValue('sum(fanout_callback_attempts{callback="note-final",outcome="ok"})', 3);
+    await expectValue('sum(fanout_records_written)', N + BATCHED + LIMITED);
     // Succeeded targets' records are written by the service call, batched or not; failed ones by the workflow's
     // activity (a batch writes those of its own failed targets, and this one has none).
-    await expectValue('sum(fanout_records_written{by="service"})', counts.ok + BATCHED);
+    await expectValue('sum(fanout_records_written{by="service"})', counts.ok + BATCHED + LIMITED);
     await expectValue('sum(fanout_records_written{by="workflow"})', counts.failed);
     await expectValue('sum(fanout_batches{outcome="completed"})', 2);
   });
 
+  it("times each limited target's wait for its service's limit, by service and limit", async () => {
+    await expectValue('sum(fanout_service_limit_wait_count{service="narrow",limit="concurrency"})', LIMITED / 2);
+    await expectValue('sum(fanout_service_limit_wait_count{service="windowed",limit="window"})', LIMITED / 2);
+    await expectValue('sum(fanout_service_limit_wait_count{service=~"steady|flaky"}) or vector(0)', 0);
+  });
+
   it("counts the API's starts and its requests by route and status", async () => {
-    await expectValue('sum(fanout_api_requests_total{route="/v1/fanouts",method="POST",status="202"})', 2);
-    await expectValue('sum(fanout_api_starts_total{pattern="fanout",targets="json"})', 2);
-    await expectValue('sum(fanout_api_request_duration_seconds_count{route="/v1/fanouts"})', 2);
+    await expectValue('sum(fanout_api_requests_total{route="/v1/fanouts",method="POST",status="202"})', 3);
+    await expectValue('sum(fanout_api_starts_total{pattern="fanout",targets="json"})', 3);
+    await expectValue('sum(fanout_api_request_duration_seconds_count{route="/v1/fanouts"})', 3);
   });
 
   it("exports the SDK's own worker metrics beside the fan-out's", async () => {
@@ -221,7 +247,7 @@ describe('metrics of fan-outs, scraped by Prometheus from the worker and the API
     await expectAtLeast('count(temporal_worker_task_slots_available)', 1);
   });
 
-  it("docs/observability.md's table names exactly the code's metrics, and each but three is in the scraped output", async () => {
+  it("docs/observability.md's table names exactly the code's metrics, and each but four is in the scraped output", async () => {
     const documented = documentedNames();
     expect(documented.length).toBeGreaterThanOrEqual(13);
     expect([...documented].sort()).toEqual([...new Set(namesInCode())].sort());
@@ -230,7 +256,8 @@ describe('metrics of fan-outs, scraped by Prometheus from the worker and the API
     };
     const base = new Set(scraped.map((name) => name.replace(/_(bucket|count|sum)$/, '')));
     const missing = documented.filter((name) => !base.has(name));
-    // Only a webhook, AMQP delivery or an offloaded payload makes these: documented (above), maybe not made here.
+    // Only a webhook, AMQP delivery, an offloaded payload or a late window lease makes these: documented (above),
+    // maybe not made here.
     expect(missing.filter((name) => !NOT_MADE_HERE.includes(name))).toEqual([]);
   });
 

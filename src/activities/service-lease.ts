@@ -14,6 +14,7 @@ import type { Client } from '@temporalio/client';
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { ServiceLimiterInput } from '../contracts';
 import { limiterWorkflowId, windowLimiterWorkflowId } from '../constants';
+import { countWindowLeaseLate, recordLimitWait } from '../worker/metrics';
 import { acquireLeaseUpdate, releaseLeaseSignal, renewLeaseSignal } from '../workflows/definitions';
 
 /** How long a lease lasts unrenewed: a holder whose worker is lost frees its place after this. */
@@ -97,10 +98,12 @@ export async function withServiceLease<T>(
   const workflowId = limiterWorkflowId(service);
   const input = { service, limit };
   const summary = `concurrency limit of ${service}: ${limit}`;
+  const asked = Date.now();
   await line.run(
     () => acquire(client, holder, LEASE_MS, input, { workflowId, taskQueue: limiterTaskQueue, summary }),
     cancellationSignal,
   );
+  recordLimitWait(service, 'concurrency', Date.now() - asked);
   const limiter = client.workflow.getHandle(workflowId);
   const renew = setInterval(
     () => void limiter.signal(renewLeaseSignal, holder, LEASE_MS).catch(() => undefined),
@@ -140,6 +143,7 @@ export async function withWindowSlot<T>(
     summary: `limit of ${service}: ${perSecond} in any second`,
   };
   let late = 0;
+  const asked = Date.now();
   for (let ask = 1; ask <= WINDOW_ASKS; ask++) {
     // Every ask a holder of its own: a lease left unused still counts until it expires.
     const holder = `${holderName()}/window-${ask}`;
@@ -152,7 +156,11 @@ export async function withWindowSlot<T>(
       // Granted ahead: the lease starts when the one before it in its place ends.
       if (granted > Date.now()) await Context.current().sleep(granted - Date.now());
       late = Date.now() - granted;
-      if (late <= WINDOW_MARGIN_MS) return call();
+      if (late <= WINDOW_MARGIN_MS) {
+        recordLimitWait(service, 'window', Date.now() - asked);
+        return call();
+      }
+      countWindowLeaseLate(service);
     }
   }
   throw ApplicationFailure.retryable(

@@ -15,6 +15,8 @@ interface Instruments {
   recordsWritten: MetricCounter;
   payloadsOffloaded: MetricCounter;
   batches: MetricCounter;
+  limitWait: MetricHistogram;
+  windowLeasesLate: MetricCounter;
 }
 
 let instruments: Instruments | undefined;
@@ -44,6 +46,17 @@ function metrics(): Instruments {
       'Payloads kept in the result store rather than history',
     ),
     batches: meter.createCounter('fanout_batches', '', 'Batch attempts, by outcome'),
+    limitWait: meter.createHistogram(
+      'fanout_service_limit_wait',
+      'int',
+      'ms',
+      "How long a target waited for its service's limit before its call, by service and limit",
+    ),
+    windowLeasesLate: meter.createCounter(
+      'fanout_window_leases_late',
+      '',
+      'Window leases that came too late to call on, by service',
+    ),
   };
   return instruments;
 }
@@ -77,4 +90,13 @@ export function countPayloadsOffloaded(payloads: number): void {
 
 export function countBatch(outcome: 'completed' | 'failed'): void {
   metrics().batches.add(1, { outcome });
+}
+
+/** `limit`: the service's concurrency limiter, or its window limiter (`perSecond` without a burst). */
+export function recordLimitWait(service: string, limit: 'concurrency' | 'window', ms: number): void {
+  metrics().limitWait.record(Math.max(0, Math.round(ms)), { service, limit });
+}
+
+export function countWindowLeaseLate(service: string): void {
+  metrics().windowLeasesLate.add(1, { service });
 }
