@@ -17,17 +17,13 @@ import { startWorkersApart } from '../src/testing';
 import { limiterWorkflowId } from '../src/contracts';
 import { acquireLeaseUpdate, releaseLeaseSignal } from '../src/workflows/definitions';
 import { waitFor } from './helpers/wait';
-import { busiestSecond as busiestOfSorted } from '../bench/stats';
-
-/** The most calls any one-second window holds. */
-const busiestSecond = (times: number[]) => busiestOfSorted([...times].sort((a, b) => a - b));
+import { busiestSecond, limitedServices, threeFanouts as threeFanoutsOn } from './helpers/limited-services';
 
 const TASK_QUEUE = 'limits';
 const PER_SECOND = 10;
 const CONCURRENCY = 3;
 const received: number[] = [];
-const windowed: number[] = [];
-const running = { now: 0, peak: 0 };
+const { services: limited, windowed, running } = limitedServices(PER_SECOND, CONCURRENCY);
 
 const registry = new Registry(
   [
@@ -39,26 +35,8 @@ const registry = new Registry(
         return 'ok';
       },
     }),
-    defineService({
-      name: 'windowed',
-      limits: { perSecond: PER_SECOND, burst: false },
-      handler: async () => {
-        windowed.push(Date.now());
-        return 'ok';
-      },
-    }),
+    ...limited,
     defineService({ name: 'unlimited', handler: async () => 'ok' }),
-    defineService({
-      name: 'narrow',
-      limits: { concurrency: CONCURRENCY },
-      handler: async () => {
-        running.now++;
-        running.peak = Math.max(running.peak, running.now);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        running.now--;
-        return 'ok';
-      },
-    }),
   ],
   [defineCallback({ name: 'done', handler: async () => undefined })],
 );
@@ -84,19 +62,8 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-/** Three fan-outs of `width` targets of `service` started at once, each run to the end with every target ok. */
-async function threeFanouts(prefixes: string[], width: number, service: string, options: object = {}): Promise<void> {
-  const cids = await Promise.all(
-    prefixes.map((prefix) => {
-      const names = Array.from({ length: width }, (_, i) => `${prefix}${i}`);
-      return fanout.invoke(Object.fromEntries(names.map((name) => [name, null])), ['done'], {
-        targetOptions: Object.fromEntries(names.map((name) => [name, { service }])),
-        ...options,
-      });
-    }),
-  );
-  for (const cid of cids) expect((await fanout.result(cid)).counts).toMatchObject({ total: width, ok: width });
-}
+const threeFanouts = (prefixes: [string, string, string], width: number, service: string, options?: object) =>
+  threeFanoutsOn(fanout, prefixes, width, service, options);
 
 describe('a service limited to so many targets a second', () => {
   it('receives that many a second, from three fan-outs on two workers', async () => {
