@@ -214,15 +214,19 @@ describe.each(CACHE_MODES)("a service's limiter workflow, with $label", ({ label
     await limiterWorkers?.stop();
   });
 
+  /** A service's limiter: the workflow, ID and input a target's first ask starts it with. */
+  const startLimiter = (service: string, limit: number) =>
+    env.client.workflow.start('serviceLimiter', {
+      workflowId: limiterWorkflowId(service),
+      taskQueue,
+      args: [{ service, limit }],
+    });
+
   // A target asks again with the same holder when its first ask's answer is lost (the update aborted, say) though
   // the limiter took it: both asks wait for the one lease, and those behind them still get theirs, in order.
   it('grants in order when a holder that waits asks again', async () => {
     const service = `asked-twice-${label}`;
-    const limiter = await env.client.workflow.start('serviceLimiter', {
-      workflowId: limiterWorkflowId(service),
-      taskQueue,
-      args: [{ service, limit: 1 }],
-    });
+    const limiter = await startLimiter(service, 1);
     const granted: string[] = [];
     const acquire = (holder: string) =>
       limiter.executeUpdate(acquireLeaseUpdate, { args: [holder, 30_000, 1] }).then(() => granted.push(holder));
@@ -253,11 +257,7 @@ describe.each(CACHE_MODES)("a service's limiter workflow, with $label", ({ label
   // from its end, if that is within the horizon. Each place is then a chain of leases end to end.
   it('grants a window lease ahead, from the end of the one that ends first, never further than the horizon', async () => {
     const service = `ahead-${label}`;
-    const limiter = await env.client.workflow.start('serviceLimiter', {
-      workflowId: limiterWorkflowId(service),
-      taskQueue,
-      args: [{ service, limit: 1 }],
-    });
+    const limiter = await startLimiter(service, 1);
     const lease = 1_250;
     const answered: Record<string, { start: number; at: number }> = {};
     const acquire = (holder: string) =>
@@ -280,11 +280,7 @@ describe.each(CACHE_MODES)("a service's limiter workflow, with $label", ({ label
 
   it('grants no window lease ahead above a limit lowered since: that place ends with its lease', async () => {
     const service = `lowered-${label}`;
-    const limiter = await env.client.workflow.start('serviceLimiter', {
-      workflowId: limiterWorkflowId(service),
-      taskQueue,
-      args: [{ service, limit: 2 }],
-    });
+    const limiter = await startLimiter(service, 2);
     const lease = 1_250;
     const starts: Record<string, number> = {};
     const acquire = async (holder: string, limit: number) => {
