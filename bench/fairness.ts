@@ -105,6 +105,21 @@ async function startCase(server: Server, taskQueue: string, workflowBundle: Work
   return { fanout, stop: () => workers.stop() };
 }
 
+/** Runs `work` on a case of its own (`startCase`), stopping its workers after, whatever happens. */
+async function inCase<T>(
+  server: Server,
+  taskQueue: string,
+  workflowBundle: WorkflowBundleOption,
+  work: (fanout: FanoutClient) => Promise<T>,
+): Promise<T> {
+  const run = await startCase(server, taskQueue, workflowBundle);
+  try {
+    return await work(run.fanout);
+  } finally {
+    await run.stop();
+  }
+}
+
 const targets = (prefix: string, width: number, service = 'work') => ({
   targets: Object.fromEntries(Array.from({ length: width }, (_, i) => [`${prefix}${i}`, null])),
   targetOptions: Object.fromEntries(Array.from({ length: width }, (_, i) => [`${prefix}${i}`, { service }])),
@@ -271,50 +286,21 @@ async function main(): Promise<void> {
     let priority: Loaded | undefined;
     let batched: Loaded | undefined;
     let limits: RateLimit | undefined;
+    const loaded = (label: string, a: object, b: object) =>
+      inCase(server, label, workflowBundle, (fanout) => underLoad(server, fanout, label, a, b));
+    // B alone, then beside A of another source, on the server now running.
+    const idleThenLoaded = (label: string) =>
+      inCase(server, label, workflowBundle, async (fanout): Promise<[Small[], Loaded]> => [
+        await smallRuns(fanout, server.env.client, 'idle', { source: 'B' }),
+        await underLoad(server, fanout, label, { source: 'A' }, { source: 'B' }),
+      ]);
     try {
-      let run = await startCase(server, 'fair', workflowBundle);
-      try {
-        idle = await smallRuns(run.fanout, server.env.client, 'idle', { source: 'B' });
-        fair = await underLoad(server, run.fanout, 'fair', { source: 'A' }, { source: 'B' });
-      } finally {
-        await run.stop();
-      }
-      if (CASES.has('priority')) {
-        run = await startCase(server, 'priority', workflowBundle);
-        try {
-          priority = await underLoad(
-            server,
-            run.fanout,
-            'priority',
-            { source: 'same', priority: 3 },
-            { source: 'same', priority: 1 },
-          );
-        } finally {
-          await run.stop();
-        }
-      }
-      if (CASES.has('batched')) {
-        run = await startCase(server, 'batched', workflowBundle);
-        try {
-          batched = await underLoad(
-            server,
-            run.fanout,
-            'batched',
-            { source: 'A', batching: { maxTargets: BATCH } },
-            { source: 'B' },
-          );
-        } finally {
-          await run.stop();
-        }
-      }
-      if (CASES.has('rate')) {
-        run = await startCase(server, 'limits', workflowBundle);
-        try {
-          limits = await rateLimit(run.fanout);
-        } finally {
-          await run.stop();
-        }
-      }
+      [idle, fair] = await idleThenLoaded('fair');
+      if (CASES.has('priority'))
+        priority = await loaded('priority', { source: 'same', priority: 3 }, { source: 'same', priority: 1 });
+      if (CASES.has('batched'))
+        batched = await loaded('batched', { source: 'A', batching: { maxTargets: BATCH } }, { source: 'B' });
+      if (CASES.has('rate')) limits = await inCase(server, 'limits', workflowBundle, rateLimit);
     } finally {
       await server.env.teardown();
     }
@@ -324,13 +310,7 @@ async function main(): Promise<void> {
     if (CASES.has('fifo')) {
       server = await startServer(scratch, false);
       try {
-        const run = await startCase(server, 'fifo', workflowBundle);
-        try {
-          fifoIdle = await smallRuns(run.fanout, server.env.client, 'idle', { source: 'B' });
-          fifo = await underLoad(server, run.fanout, 'fifo', { source: 'A' }, { source: 'B' });
-        } finally {
-          await run.stop();
-        }
+        [fifoIdle, fifo] = await idleThenLoaded('fifo');
       } finally {
         await server.env.teardown();
       }
