@@ -12,6 +12,7 @@ import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import type { Type } from 'protobufjs';
 import { toJson } from 'protobufjs/ext/protojson';
+import type { WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { FanoutClient } from '../src/client';
 import { Registry, defineCallback, defineService } from '../src/registry';
@@ -306,23 +307,41 @@ async function main(): Promise<void> {
 }
 
 /**
- * A service's concurrency limiter (workflows/service-limiter), driven by its updates and signals as targets drive it,
- * on the dev server (update-with-start and updates are a real server's): a limit of two, two leases taken at once, two
- * more waiting in order, released one by one, one renewed, one left to expire.
+ * A service's limiter (workflows/service-limiter) under `workflowId`, started with a limit of two and driven by
+ * `drive` as targets drive it, on the dev server (update-with-start and updates are a real server's); its history is
+ * saved as `name`.
  */
-async function saveServiceLimiter(): Promise<void> {
+async function saveLimiter(
+  name: string,
+  workflowId: string,
+  drive: (limiter: WorkflowHandle) => Promise<void>,
+): Promise<void> {
   const env = await startDevServer();
-  const taskQueue = 'histories-limiter';
+  const taskQueue = `histories-${name}`;
   const registry = new Registry([defineService({ name: 'recorded', handler: async () => null })], []);
   const workflowBundle = await bundleFanoutWorkflows();
   const worker = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle, taskQueue });
-  const workflowId = limiterWorkflowId('recorded');
   await worker.runUntil(async () => {
     const limiter = await env.client.workflow.start('serviceLimiter', {
       workflowId,
       taskQueue,
       args: [{ service: 'recorded', limit: 2 }],
     });
+    await drive(limiter);
+  });
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  fs.mkdirSync(OUT, { recursive: true });
+  fs.writeFileSync(path.join(OUT, `${name}${LABEL}.json`), historyToJSON(history) + '\n');
+  console.log(`saved ${name}${LABEL}: ${history.events?.length} events`);
+  await env.teardown();
+}
+
+/**
+ * The concurrency limiter: two leases taken at once, two more waiting in order, released one by one, one renewed,
+ * one left to expire.
+ */
+function saveServiceLimiter(): Promise<void> {
+  return saveLimiter(LIMITER, limiterWorkflowId('recorded'), async (limiter) => {
     const acquire = (holder: string, leaseMs = 30_000) =>
       limiter.executeUpdate(acquireLeaseUpdate, { args: [holder, leaseMs, 2] });
     const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
@@ -341,32 +360,16 @@ async function saveServiceLimiter(): Promise<void> {
     await acquire('e', 200); // never given back: it expires
     await new Promise((resolve) => setTimeout(resolve, 1500));
   });
-  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-  fs.mkdirSync(OUT, { recursive: true });
-  fs.writeFileSync(path.join(OUT, `${LIMITER}${LABEL}.json`), historyToJSON(history) + '\n');
-  console.log(`saved ${LIMITER}${LABEL}: ${history.events?.length} events`);
-  await env.teardown();
 }
 
 /**
- * A service's window limiter (workflows/service-limiter, `perSecond` without a burst), asked as targets ask it, on
- * the dev server: a limit of two leases of 1.25 s, two granted at once, a third granted ahead (the place of the first
- * to end, from its end), a fourth waiting until it can be, then the limit lowered to one, and all left to expire.
+ * The window limiter (`perSecond` without a burst), asked as targets ask it, leases of 1.25 s granted ahead: two
+ * granted at once, two more granted ahead at once (the places of the first two, from their ends), then one asked with
+ * the limit lowered to one, which waits until both places have ended; all left to expire.
  */
-async function saveWindowLimiter(): Promise<void> {
-  const env = await startDevServer();
-  const taskQueue = 'histories-window';
-  const registry = new Registry([defineService({ name: 'recorded', handler: async () => null })], []);
-  const workflowBundle = await bundleFanoutWorkflows();
-  const worker = await createFanoutWorker({ connection: env.nativeConnection, registry, workflowBundle, taskQueue });
-  const workflowId = windowLimiterWorkflowId('recorded');
+function saveWindowLimiter(): Promise<void> {
   const leaseMs = 1_250;
-  await worker.runUntil(async () => {
-    const limiter = await env.client.workflow.start('serviceLimiter', {
-      workflowId,
-      taskQueue,
-      args: [{ service: 'recorded', limit: 2 }],
-    });
+  return saveLimiter(WINDOW_LIMITER, windowLimiterWorkflowId('recorded'), async (limiter) => {
     const acquire = (holder: string, limit = 2) =>
       limiter.executeUpdate(acquireLeaseUpdate, { args: [holder, leaseMs, limit, leaseMs] });
     await Promise.all([acquire('a'), acquire('b')]);
@@ -375,11 +378,6 @@ async function saveWindowLimiter(): Promise<void> {
     await acquire('e', 1);
     await new Promise((resolve) => setTimeout(resolve, 2 * leaseMs + 500));
   });
-  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-  fs.mkdirSync(OUT, { recursive: true });
-  fs.writeFileSync(path.join(OUT, `${WINDOW_LIMITER}${LABEL}.json`), historyToJSON(history) + '\n');
-  console.log(`saved ${WINDOW_LIMITER}${LABEL}: ${history.events?.length} events`);
-  await env.teardown();
 }
 
 /**
