@@ -248,8 +248,12 @@ SQL
 write_config() {
   local s
   sed "s#localhost:7243#127.0.0.1:$FRONTEND_HTTP_PORT#" "$SHARE/config/development-sql.yaml" >"$D/dynamicconfig.yaml"
-  # Task queue priority and fairness, as deploy/temporal/dynamicconfig.yaml sets them for docker-compose.
+  # Task queue priority and fairness, and the history events cache per host, as deploy/temporal/dynamicconfig.yaml
+  # sets them for docker-compose.
   cat >>"$D/dynamicconfig.yaml" <<'YAML'
+history.enableHostLevelEventsCache:
+  - value: true
+    constraints: {}
 matching.useNewMatcher:
   - value: true
     constraints: {}
