@@ -4,12 +4,12 @@
  * flight has most of those events read back from the database. Read from the server's own Prometheus metrics.
  */
 import { describe, expect, it } from 'vitest';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { freePort } from '../src/local/local-temporal';
 import { Registry, defineCallback, defineService } from '../src/registry';
 import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
 import type { FanoutTestEnv } from './helpers/temporal-env';
 import { createDevServerEnv } from './helpers/temporal-env';
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 const WIDTH = 3_000;
 const IN_FLIGHT = 1_000;
