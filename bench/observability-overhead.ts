@@ -12,10 +12,11 @@
  * A Temporal Runtime and a global tracer provider are process-wide, hence the three processes. The collector runs on
  * the same machine and takes CPU of its own, as a sidecar collector would. Runs rotate through the modes (each takes
  * each place in the order in turn) at each width (BENCH_WIDTHS, default 1000,5000) for BENCH_ROUNDS (3).
- * Prints each run, then per width the medians (wall time, targets/s, worker CPU ms per target) and the medians of the
- * round-by-round throughput ratios against `off`; the spans the collector received per traced target (a check that
- * the traces were exported whole, not dropped); then what one worker-side count costs with metrics off and on
- * (bench/metrics-calls.ts), a figure the machine's load moves far less. Its last line is one JSON object. A
+ * Prints each run (with its workflow tasks, and those the server force-closed: each a replay), then per width the
+ * medians (wall time, targets/s, worker CPU ms per target) and the medians of the round-by-round throughput ratios
+ * against `off`; the spans the collector received per traced target (a check that the traces were exported whole,
+ * not dropped); then what one worker-side count costs with metrics off and on (bench/metrics-calls.ts), a figure the
+ * machine's load moves far less. Its last line is one JSON object. A
  * benchmark: it asserts nothing.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -38,6 +39,7 @@ import { startSampling } from './sampler';
 import { median, medianPairRatio } from './stats';
 import { fixed, formatTable } from './table';
 import { BENCH_FINAL, BENCH_SERVICE, TARGET_MS, benchRegistry, windowFor, withinDeadline } from './workload';
+import { fanoutExecutionIds, workflowTaskStats } from './workflow-tasks';
 
 const WIDTHS = (process.env.BENCH_WIDTHS ?? '1000,5000').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -57,6 +59,10 @@ interface Run {
   collectorCpuMsPerTarget: number;
   clientCpuMsPerTarget: number;
   scrapes: number;
+  /** From the run's history: its workflow tasks, and those the server force-closed or that timed out (replays). */
+  workflowTasks: number;
+  forceClosedTasks: number;
+  timedOutTasks: number;
 }
 
 interface WorkerProcess {
@@ -185,6 +191,7 @@ async function main(): Promise<void> {
     const collectorCpuStart = collector.cpuSeconds();
     const clientCpuStart = process.cpuUsage();
     const started = performance.now();
+    let runCid = '';
     try {
       const cid = await clients[mode].invoke(targets, [BENCH_FINAL], {
         targetOptions,
@@ -193,6 +200,7 @@ async function main(): Promise<void> {
       const result = await withinDeadline(Promise.race([clients[mode].result(cid), died]), `${mode} at ${width}`, () =>
         env.client.workflow.getHandle(cid).terminate('the bench run passed its deadline'),
       );
+      runCid = cid;
       const ok = Object.values(result.targets).filter((state) => state === 'ok').length;
       if (ok !== width) throw new Error(`${mode} at ${width}: only ${ok} targets ok`);
     } finally {
@@ -202,6 +210,13 @@ async function main(): Promise<void> {
     const cost = sampling.stop();
     const clientCpu = process.cpuUsage(clientCpuStart);
     if (scrapeError) throw scrapeError;
+    const tasks = { workflowTasks: 0, forceClosedTasks: 0, timedOutTasks: 0 };
+    for (const id of fanoutExecutionIds(runCid, width, 0, windowFor(width))) {
+      const stats = workflowTaskStats(await env.client.workflow.getHandle(id).fetchHistory());
+      tasks.workflowTasks += stats.count;
+      tasks.forceClosedTasks += stats.forceClosed;
+      tasks.timedOutTasks += stats.timedOut;
+    }
     if (mode === 'traced') tracedTargets += width;
     return {
       wallSeconds,
@@ -211,6 +226,7 @@ async function main(): Promise<void> {
       collectorCpuMsPerTarget: ((collector.cpuSeconds() - collectorCpuStart) * 1000) / width,
       clientCpuMsPerTarget: (clientCpu.user + clientCpu.system) / 1000 / width,
       scrapes,
+      ...tasks,
     };
   };
 
@@ -238,7 +254,9 @@ async function main(): Promise<void> {
             `  width ${width} round ${round} ${LABELS[mode]}: ${run.wallSeconds.toFixed(2)} s, ` +
               `${run.targetsPerSecond.toFixed(0)} targets/s, CPU ms/target: worker ${run.workerCpuMsPerTarget.toFixed(2)}, ` +
               `server ${run.serverCpuMsPerTarget.toFixed(2)}, collector ${run.collectorCpuMsPerTarget.toFixed(2)}, ` +
-              `client ${run.clientCpuMsPerTarget.toFixed(2)}` +
+              `client ${run.clientCpuMsPerTarget.toFixed(2)}; ${run.workflowTasks} workflow tasks` +
+              (run.forceClosedTasks ? `, ${run.forceClosedTasks} force-closed` : '') +
+              (run.timedOutTasks ? `, ${run.timedOutTasks} timed out` : '') +
               (mode === 'off' ? '' : `, ${run.scrapes} scrapes`),
           );
         }

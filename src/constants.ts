@@ -17,12 +17,12 @@ export const FanoutSourceKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.source
 export const FanoutStateKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.state, SearchAttributeType.KEYWORD);
 
 /**
- * Targets in flight at most across a whole fan-out. One execution holds at most 1,000 (fewer with several on-target
+ * Targets in flight at most across a whole fan-out. One execution holds at most 500 (fewer with several on-target
  * callbacks: see workflows/sharding); above that, shards run side by side, each within Temporal's per-execution limits.
  */
 export const MAX_CONCURRENCY_LIMIT = 10_000;
 export const DEFAULT_MAX_CONCURRENCY = 500;
-/** Wider fan-outs run as shards (child workflows) of at most SHARD_SIZE_LIMIT targets each: see workflows/sharding. */
+/** Wider fan-outs run as shards (child workflows) of at most SHARD_LAYOUT.sizeLimit targets each: see workflows/sharding. */
 export const MAX_TARGETS = 100_000;
 
 /** Targets one batch runs at most (`batching.maxTargets`). */

@@ -124,7 +124,7 @@ describe('a dry run over HTTP', () => {
     const planned = await call('POST', '/v1/fanouts?dryRun=true', request);
     expect(planned.status).toBe(200);
     const plan = planned.body as unknown as FanoutPlan;
-    expect(plan.run).toMatchObject({ mode: 'sharded', executions: 6, shards: 5, targetsPerShard: 1_000 });
+    expect(plan.run).toMatchObject({ mode: 'sharded', executions: 11, shards: 10, targetsPerShard: 500 });
     expect((await call('GET', `/v1/fanouts/${cid}`)).status).toBe(404);
     expect((await call('POST', '/v1/fanouts', request)).status).toBe(202);
     const result = await resultOf(cid, 300_000);

@@ -38,7 +38,7 @@ describe('saved histories replay without nondeterminism', () => {
     // Fan-out / fan-in with on-target callbacks; failing targets and callbacks; a child-workflow target; parallel
     // execution; invoke/retry; a cancelled fan-out; one stopped by fail-fast, with a deadline; one paused before its
     // first target, resumed and raised; a sharded one, its concurrency spread over both shards; a sharded one raised
-    // while its first shard runs; one taken over by another worker mid-run; a batched one, and a batched one
+    // while its first shard runs (both in shards of 1,000 as before 1.1.0, and in shards of 500); one taken over by another worker mid-run; a batched one, and a batched one
     // cancelled while its batch runs; one stopped by its quorum; one whose circuit opened and was probed; one with
     // adaptive concurrency; one whose straggler was hedged; one recorded with the SDK's own workflow tracing
     // interceptors; a service's concurrency limiter, recorded before its leases were granted in one place; a
@@ -60,6 +60,8 @@ describe('saved histories replay without nondeterminism', () => {
         'fanout-seed',
         'fanout-sharded',
         'fanout-sharded-control',
+        'fanout-sharded-control-spread',
+        'fanout-sharded-spread',
         'fanout-traced',
         'invoke-retry',
         'parallel',

@@ -14,7 +14,7 @@ import { InvalidRequestError } from '../src/client';
 import type { CallbackContext, FanoutOutcome, FinalPayload } from '../src/contracts';
 import { MAX_TARGETS } from '../src/contracts';
 import { Registry, defineCallback, defineService } from '../src/registry';
-import { SHARD_IN_FLIGHT, planShards, shardWorkflowId } from '../src/workflows/sharding';
+import { SHARD_LAYOUT, planShards, shardWorkflowId } from '../src/workflows/sharding';
 import { fanoutTestFile, withFanoutWorker } from './helpers/fanout-env';
 import { fanoutHistories, largestPayload } from './helpers/histories';
 import type { FanoutTestEnv } from './helpers/temporal-env';
@@ -99,7 +99,7 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
   });
 
   // 20,000 as issue 16 asks; without a workflow cache every workflow task replays its shard's whole history, so there
-  // 5,000 (five shards) proves the same in a quarter of the time.
+  // 5,000 (ten shards) proves the same in a quarter of the time.
   const width = maxCachedWorkflows === 0 ? 5_000 : 20_000;
   it(`${width.toLocaleString('en')} targets with an on-target callback, in shards: every record, every callback, no history over 10,240 events`, async () => {
     const { reg, onTarget, finals } = registry();
@@ -111,7 +111,7 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
       const result = await fanout.result(cid);
       return { result, all: await fanoutHistories(env.client, cid, shardCount) };
     });
-    expect(shardCount).toBe(width / 1000);
+    expect(shardCount).toBe(width / SHARD_LAYOUT.sizeLimit);
     expect(all).toHaveLength(shardCount + 1);
     expect(result.counts).toEqual({
       total: width,
@@ -189,8 +189,8 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
     });
     expect(progress).toMatchObject({ state: 'running', total: 2500, running: 300, pending: 2200, settled: 0 });
     expect(progress.targets).toBeUndefined(); // over 1,000 targets: counts only
-    // 300 in flight spread over two shards of 150 (SHARD_IN_FLIGHT each at most).
-    expect(progress.runningShards).toHaveLength(2);
+    // 300 in flight spread over three shards of 100 (SHARD_LAYOUT.inFlight each).
+    expect(progress.runningShards).toHaveLength(3);
     expect(result.state).toBe('cancelled');
     expect(result.counts).toMatchObject({ total: 2500, ok: 0, failed: 0, cancelled: 2500, callbacksFailed: 0 });
     expect(result.counts.callbacks).toBe(2501);
@@ -205,7 +205,7 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
 
   it('fail-fast across shards: a failure in the first shard stops it and the shards not started yet', async () => {
     const { reg, finalContexts } = registry();
-    // 1,001 targets without on-target callbacks: two shards of up to 1,000, one after the other at this concurrency.
+    // 1,001 targets without on-target callbacks: three shards of up to 500, one after the other at this concurrency.
     const targets: Record<string, unknown> = { bad: null };
     const targetOptions: Record<string, { service: string }> = { bad: { service: 'fails' } };
     for (let i = 1; i <= 1000; i++) {
@@ -231,7 +231,7 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
     expect(finalContexts.map((ctx) => ctx.stopped)).toEqual([stopped]);
   }, 300_000);
 
-  it('redrive of a sharded fan-out: 1,000 failed targets of 4 KB requests in two shards run again at their positions, the rest kept', async () => {
+  it('redrive of a sharded fan-out: 1,000 failed targets of 4 KB requests in three shards run again at their positions, the rest kept', async () => {
     const { reg, finalContexts, bringUp } = registry();
     // 1,001 targets in two shards, all failing (a backend down) but one in the middle; 4 KB requests make the redrive
     // plan and the new run's input about 4 MiB, past what one gRPC message may carry.
@@ -252,7 +252,7 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
       const redriven = await fanout.redrive(cid);
       return { first, redriven, second: await fanout.result(cid) };
     });
-    expect(planShards(1001, 0, 1000).shardCount).toBe(2);
+    expect(planShards(1001, 0, 1000).shardCount).toBe(3);
     expect(first.counts).toMatchObject({ total: 1001, ok: 1, failed: 1000, cancelled: 0 });
     expect([first.targets.down0, first.targets.kept, first.targets.down1000]).toEqual(['failed', 'ok', 'failed']);
     expect(redriven).toMatchObject({ redrive: 1, targets: 1000 });
@@ -269,7 +269,7 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
 
   it('a sharded fan-out passes concurrency changes and pause on to its running shard', async () => {
     const { reg, release } = registry();
-    // 1,001 targets without on-target callbacks: two shards, one at a time at this concurrency.
+    // 1,001 targets without on-target callbacks: three shards, one at a time at this concurrency.
     const targets = Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`g${i}`, i]));
     const targetOptions = Object.fromEntries(Object.keys(targets).map((name) => [name, { service: 'gated' }]));
     const result = await withFanoutWorker(harness('control'), reg, async (fanout) => {
@@ -291,32 +291,32 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
 
   it('concurrency above one execution: raised, more shards run side by side; lowered, they share it', async () => {
     const { reg, release, releaseLater, started } = registry();
-    // 2,000 targets without on-target callbacks: two shards of 1,000; at 200 (one shard's SHARD_IN_FLIGHT) one runs.
-    // The first 600 of each shard wait for one gate, the rest for a later one. The worker has a slot for every
+    // 2,000 targets without on-target callbacks: four shards of 500; at 100 (one shard's SHARD_LAYOUT.inFlight) one
+    // runs. The first 300 of each shard wait for one gate, the rest for a later one. The worker has a slot for every
     // target it could be given, so what has started is what the fan-out let start.
     const targets = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`g${i}`, i]));
     const targetOptions = Object.fromEntries(
-      Array.from({ length: 2000 }, (_, i) => [`g${i}`, { service: i % 1000 < 600 ? 'gated' : 'gated.later' }]),
+      Array.from({ length: 2000 }, (_, i) => [`g${i}`, { service: i % 500 < 300 ? 'gated' : 'gated.later' }]),
     );
     const slots = { workerOptions: { maxConcurrentActivityTaskExecutions: 3_000 } };
     const { result, shards } = await withFanoutWorker({ ...harness('wider'), ...slots }, reg, async (fanout) => {
       try {
-        const cid = await fanout.invoke(targets, ['final'], { targetOptions, maxConcurrency: SHARD_IN_FLIGHT });
+        const cid = await fanout.invoke(targets, ['final'], { targetOptions, maxConcurrency: SHARD_LAYOUT.inFlight });
         const shardIds = (n: number) => Array.from({ length: n }, (_, i) => `${cid}//shard-${i + 1}`);
-        await waitFor(async () => started.gated === SHARD_IN_FLIGHT, 60_000);
+        await waitFor(async () => started.gated === SHARD_LAYOUT.inFlight, 60_000);
         expect((await fanout.progress(cid)).runningShards).toEqual(shardIds(1));
-        // Raised to 1,200: the second shard starts, and each runs 600.
+        // Raised to 1,200: the other three shards start, and each runs 300.
         await fanout.setMaxConcurrency(cid, 1200);
         await waitFor(async () => started.gated === 1200, 60_000);
-        expect((await fanout.progress(cid)).runningShards).toEqual(shardIds(2));
-        // Lowered to 400: the two running shards share it, 200 each, though each has 400 more targets it could
-        // start (at 600 each, 800 would start).
+        expect((await fanout.progress(cid)).runningShards).toEqual(shardIds(4));
+        // Lowered to 400: the four running shards share it, 100 each, though each has 200 more targets it could
+        // start (at 300 each, 800 would start).
         await fanout.setMaxConcurrency(cid, 400);
         release();
         await waitFor(async () => started.later >= 400, 120_000);
         await new Promise((resolve) => setTimeout(resolve, 2_000));
         expect(started.later).toBe(400);
-        expect((await fanout.progress(cid)).runningShards).toEqual(shardIds(2));
+        expect((await fanout.progress(cid)).runningShards).toEqual(shardIds(4));
         releaseLater();
         const outcome = (await env.client.workflow.getHandle(cid).result()) as FanoutOutcome;
         return { result: await fanout.result(cid), shards: outcome.shards };
@@ -327,7 +327,7 @@ describe.each(CACHE_MODES)('wide fan-outs with $label', ({ maxCachedWorkflows })
     });
     expect(result.state).toBe('completed');
     expect(result.counts).toMatchObject({ total: 2000, ok: 2000, failed: 0, cancelled: 0 });
-    expect(shards).toBe(2);
+    expect(shards).toBe(4);
   }, 300_000);
 });
 

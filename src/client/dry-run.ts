@@ -9,6 +9,7 @@ import type { FanoutPlan, FanoutWorkflowInput, HistoryEstimate, PlannedTarget } 
 import { RECORDS_PER_SAVE, countsMemoInterval } from '../constants';
 import { batchWidthOf, planUnits } from '../workflows/batch-plan';
 import { hedgeBudget } from '../workflows/hedge-budget';
+import { FANOUT_RUN_PATCHES } from '../workflows/patches';
 import { planShards } from '../workflows/sharding';
 
 /** Temporal's warning threshold for one execution's history (workflows/sharding keeps shards well under it). */
@@ -96,12 +97,19 @@ export function dryRunPlan(input: FanoutWorkflowInput, cidGiven: boolean): Fanou
   const timers = deadline === undefined ? 0 : 1;
   const written = input.writeResults ? 1 : 0;
 
-  // The fan-out execution: started and completed; the catalog check's marker; the FanoutState upserts of
-  // 'finalizing' and 'completed'; the memo of counts at the end; each final callback; the deadline's timer,
-  // started and cancelled; with `writeResults`, its activity and the workflow task its completion wakes (the final
-  // callbacks start after it).
+  // The fan-out execution: started and completed; the catalog check's marker; its patches' markers; the FanoutState
+  // upserts of 'finalizing' and 'completed'; the memo of counts at the end; each final callback; the deadline's
+  // timer, started and cancelled; with `writeResults`, its activity and the workflow task its completion wakes (the
+  // final callbacks start after it).
   const own =
-    2 + 1 + 2 + 1 + EVENTS_PER_ACTIVITY * finals + 2 * timers + written * (EVENTS_PER_ACTIVITY + EVENTS_PER_TASK);
+    2 +
+    1 +
+    FANOUT_RUN_PATCHES.length +
+    2 +
+    1 +
+    EVENTS_PER_ACTIVITY * finals +
+    2 * timers +
+    written * (EVENTS_PER_ACTIVITY + EVENTS_PER_TASK);
   // Each execution's targets: all of them, or each shard's slice, as workflows/sharded-run cuts them.
   const slices = sharded
     ? Array.from({ length: shards }, (_, i) => sliceOf(targets.slice(i * shape.shardSize, (i + 1) * shape.shardSize)))

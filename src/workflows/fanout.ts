@@ -35,28 +35,41 @@ import { FanoutStateKey, MAX_CONCURRENCY_LIMIT, callbackName, quorumOf, tolerate
 import { pauseUpdate, progressQuery, redrivePlanQuery, resumeUpdate, setMaxConcurrencyUpdate } from './definitions';
 import { latencyFigures } from './latency';
 import { countFinished, countStarted } from './metrics';
-import { PATCH_CHECK_SERVICE_QUEUES } from './patches';
+import { PATCH_CHECK_SERVICE_QUEUES, PATCH_SPREAD_SHARDS } from './patches';
 import { progressOf } from './progress';
 import { utc } from './records';
 import { ShardedRun } from './sharded-run';
 import { batchWidthOf } from './batch-plan';
-import { planShards } from './sharding';
+import { SHARD_LAYOUT, SHARD_LAYOUT_1_0, planShards } from './sharding';
 import { SingleRun } from './single-run';
 import { CallbackIds, checkNames, loadTargets, runCallback, writeResults } from './steps';
 import type { RunHost, RunSettings, TargetsRun } from './targets-run';
 
 /** Zato's fan-out / fan-in: final callbacks required, on-target callbacks optional. */
 export async function fanout(input: FanoutWorkflowInput): Promise<FanoutOutcome> {
-  const queues = patched(PATCH_CHECK_SERVICE_QUEUES); // first, before any activity (see patches)
+  const versions = runVersions(); // first, before any activity (see patches)
   const withTargets = input.stagedTargets ? await withStagedTargets(input) : input;
-  return new FanoutRun({ ...withTargets, pattern: 'fanout' }, { queues }).run();
+  return new FanoutRun({ ...withTargets, pattern: 'fanout' }, versions).run();
 }
 
 /** Zato's parallel execution: on-target callbacks required, no final callbacks. */
 export async function parallelExecution(input: FanoutWorkflowInput): Promise<FanoutOutcome> {
-  const queues = patched(PATCH_CHECK_SERVICE_QUEUES); // first, before any activity (see patches)
+  const versions = runVersions(); // first, before any activity (see patches)
   const withTargets = input.stagedTargets ? await withStagedTargets(input) : input;
-  return new FanoutRun({ ...withTargets, pattern: 'parallel', onFinal: [] }, { queues }).run();
+  return new FanoutRun({ ...withTargets, pattern: 'parallel', onFinal: [] }, versions).run();
+}
+
+/** What changed since 1.0 that this run does: the newer way for a run started since, the older one on its replays. */
+interface RunVersions {
+  /** The start check covers how each limited service's targets are routed. */
+  queues: boolean;
+  /** Shards of SHARD_LAYOUT rather than SHARD_LAYOUT_1_0. */
+  spreadShards: boolean;
+}
+
+/** Every patch of FANOUT_RUN_PATCHES (whose markers the dry run counts), in its order. */
+function runVersions(): RunVersions {
+  return { queues: patched(PATCH_CHECK_SERVICE_QUEUES), spreadShards: patched(PATCH_SPREAD_SHARDS) };
 }
 
 /** Targets streamed in are loaded from the store first; from then on the fan-out is as if they had been given. */
@@ -80,15 +93,15 @@ class FanoutRun implements RunHost {
 
   constructor(
     private readonly input: FanoutWorkflowInput,
-    /** What the start check covers: `queues`, how each limited service's targets are routed (a patch). */
-    private readonly checks: { queues: boolean },
+    private readonly versions: RunVersions,
   ) {
     this.reqTsUtc = utc(workflowInfo().runStartTime.getTime());
     this.tolerated = toleratedFailures(input.failurePolicy, input.targets.length);
     this.quorum = quorumOf(input.completion, input.redrive?.total ?? input.targets.length);
     this.settings = { maxConcurrency: input.maxConcurrency, paused: false };
     const { targets, onTarget, maxConcurrency } = input;
-    const plan = planShards(targets.length, onTarget.length, maxConcurrency, batchWidthOf(targets));
+    const layout = versions.spreadShards ? SHARD_LAYOUT : SHARD_LAYOUT_1_0;
+    const plan = planShards(targets.length, onTarget.length, maxConcurrency, batchWidthOf(targets), layout);
     this.targets =
       plan.shardCount === 1
         ? new SingleRun(input, this.reqTsUtc, plan, this)
@@ -108,7 +121,7 @@ class FanoutRun implements RunHost {
         input.targets.map((t) => t.service),
         [...input.onTarget, ...input.onFinal],
         planned,
-        this.checks.queues,
+        this.versions.queues,
       );
     } catch (error) {
       // Listings by FanoutState must not show it as running for ever.

@@ -27,3 +27,11 @@ export const PATCH_LIMITER_GRANTS_IN_ORDER = 'limiter-grants-in-order';
 // a perSecond with a burst, or the fan-out's) and fails the fan-out where they differ. Before, such targets waited
 // in a task queue no worker served, or went past the service's rate. Since 1.0.3.
 export const PATCH_CHECK_SERVICE_QUEUES = 'check-service-queues';
+
+// A sharded fan-out's unbatched shards hold 500 targets with 100 in flight, not 1,000 with 200: a concurrency spread
+// over twice the shards, each with half the history, so that a busy worker does not fall into workflow tasks closed
+// by the server and replays (workflows/sharding, SHARD_LAYOUT). Since 1.1.0.
+export const PATCH_SPREAD_SHARDS = 'spread-shards';
+
+/** The patches a fan-out or parallel execution takes first thing in its run: a marker each in its history. */
+export const FANOUT_RUN_PATCHES = [PATCH_CHECK_SERVICE_QUEUES, PATCH_SPREAD_SHARDS] as const;

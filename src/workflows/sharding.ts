@@ -16,20 +16,44 @@
 import { MAX_CALLBACKS, MAX_CONCURRENCY_LIMIT, MAX_TARGETS } from '../constants';
 
 export const HISTORY_EVENT_BUDGET = 9_000;
-export const SHARD_SIZE_LIMIT = 1_000;
 export const COMMANDS_PER_TASK = 1_600;
 /** Temporal's default limit on one execution's pending activities (`limit.numPendingActivities.error`). */
 export const PENDING_ACTIVITIES_LIMIT = 2_000;
 /** Kept free below it: the final callbacks (a delivery's among them) and a records save. */
 const PENDING_ACTIVITIES_RESERVED = MAX_CALLBACKS + 2;
+
 /**
- * Targets a shard runs at once when a sharded fan-out's concurrency can be spread over more shards. While the
- * worker holds one of an execution's workflow tasks, what settles meanwhile is buffered, two events an activity;
- * past 100 buffered events (`history.maximumBufferedEventsBatch`, on every cluster) the server closes the task, the
- * worker's work on it is thrown away and the run is replayed from its start. With many targets in flight in one
- * execution a busy worker hits that over and over; spread over more executions, each sees a share of the completions.
+ * How large unbatched shards are and how many targets each keeps in flight when a fan-out's concurrency can be
+ * spread over more shards. While the worker holds one of an execution's workflow tasks, what settles meanwhile is
+ * buffered, two events an activity; past 100 buffered events (`history.maximumBufferedEventsBatch`, on every
+ * cluster) the server closes the task, the worker's work on it is thrown away and the run is replayed from its start.
+ * What decides it is how fast one execution's targets settle, against how long the worker holds a task: the machine
+ * settles what it can, shared among the shards running, and a busy worker holds tasks longer. A replay of a long
+ * history holds its task longest of all, so one closed task can bring on the next.
  */
-export const SHARD_IN_FLIGHT = 200;
+export interface ShardLayout {
+  /** Unbatched targets per shard at most. */
+  sizeLimit: number;
+  /** Unbatched targets a shard keeps in flight, when the concurrency can be spread over more shards. */
+  inFlight: number;
+}
+
+/**
+ * Fan-outs started before 1.1.0 (and their replays): shards of 1,000 with 200 in flight. At 5,000 targets with 1,000
+ * in flight on 2 cores, a busy worker now and then fell into closed tasks and replays (up to 49 closed tasks a run,
+ * each replay of a shard seconds long under load, the run half as fast again).
+ */
+export const SHARD_LAYOUT_1_0: ShardLayout = { sizeLimit: 1_000, inFlight: 200 };
+/**
+ * Since 1.1.0 (PATCH_SPREAD_SHARDS): shards of 500 with 100 in flight, so that a concurrency of 1,000 runs ten
+ * shards side by side, each settling a tenth of the targets, its history and so its replay half as long. Measured the
+ * same way (docs/benchmarks.md): one closed task in ten runs against 23 in three of ten, for 3.5 history events per
+ * target against 3.4.
+ */
+export const SHARD_LAYOUT: ShardLayout = { sizeLimit: 500, inFlight: 100 };
+
+/** Batches a shard keeps in flight when the concurrency can be spread over more shards (both layouts). */
+export const SHARD_BATCHES_IN_FLIGHT = 200;
 
 /**
  * History events per batch: its activity (3), the workflow task its result wakes (up to 3), and an activity that
@@ -56,9 +80,11 @@ export interface ShardPlan {
   targetsAtOnce: number;
   /** Targets per batch in the narrowest batch when every target is batched, else 1. */
   batchWidth: number;
+  /** Unbatched targets a shard keeps in flight when the concurrency can be spread (the layout's). */
+  inFlight: number;
 }
 
-function shardSizeFor(onTargetCallbacks: number, batchWidth: number): number {
+function shardSizeFor(onTargetCallbacks: number, batchWidth: number, sizeLimit: number): number {
   if (batchWidth > 1) {
     const batches = Math.floor((HISTORY_EVENT_BUDGET - BATCH_PROGRESS_EVENTS) / BATCHED_EVENTS_PER_BATCH);
     return Math.min(MAX_TARGETS, batches * batchWidth);
@@ -68,7 +94,7 @@ function shardSizeFor(onTargetCallbacks: number, batchWidth: number): number {
   const byPending = Math.floor(
     (PENDING_ACTIVITIES_LIMIT - PENDING_ACTIVITIES_RESERVED) / Math.max(1, onTargetCallbacks),
   );
-  return Math.max(1, Math.min(SHARD_SIZE_LIMIT, byEvents, byPending));
+  return Math.max(1, Math.min(sizeLimit, byEvents, byPending));
 }
 
 export function planShards(
@@ -76,8 +102,9 @@ export function planShards(
   onTargetCallbacks: number,
   maxConcurrency: number,
   batchWidth = 1,
+  layout: ShardLayout = SHARD_LAYOUT,
 ): ShardPlan {
-  const shardSize = shardSizeFor(onTargetCallbacks, batchWidth);
+  const shardSize = shardSizeFor(onTargetCallbacks, batchWidth, layout.sizeLimit);
   const shardCount = targets <= shardSize ? 1 : Math.ceil(targets / shardSize);
   // A batch is one command whose callbacks it runs itself.
   const perTaskLimit =
@@ -85,19 +112,19 @@ export function planShards(
       ? COMMANDS_PER_TASK * batchWidth
       : Math.max(1, Math.floor(COMMANDS_PER_TASK / (1 + onTargetCallbacks)));
   const executionLimit = Math.min(perTaskLimit, shardSize, MAX_CONCURRENCY_LIMIT);
-  const plan = { shardSize, shardCount, executionLimit, batchWidth };
+  const plan = { shardSize, shardCount, executionLimit, batchWidth, inFlight: layout.inFlight };
   const shardsAtOnce = shardsAtOnceFor(plan, maxConcurrency);
   return { ...plan, shardsAtOnce, targetsAtOnce: targetsAtOnceFor(plan, maxConcurrency, shardsAtOnce) };
 }
 
-type Bounds = Pick<ShardPlan, 'shardCount' | 'executionLimit'> & Partial<Pick<ShardPlan, 'batchWidth'>>;
+type Bounds = Pick<ShardPlan, 'shardCount' | 'executionLimit' | 'inFlight'> & Partial<Pick<ShardPlan, 'batchWidth'>>;
 
-/** Shards to run side by side for this concurrency: as many as it takes to give each SHARD_IN_FLIGHT targets. */
+/** Shards to run side by side for this concurrency: as many as it takes to give each its layout's share in flight. */
 export function shardsAtOnceFor(
-  { shardCount, executionLimit, batchWidth = 1 }: Bounds,
+  { shardCount, executionLimit, batchWidth = 1, inFlight }: Bounds,
   maxConcurrency: number,
 ): number {
-  const perShard = Math.min(executionLimit, SHARD_IN_FLIGHT * batchWidth);
+  const perShard = Math.min(executionLimit, batchWidth > 1 ? SHARD_BATCHES_IN_FLIGHT * batchWidth : inFlight);
   return Math.min(shardCount, Math.max(1, Math.ceil(maxConcurrency / perShard)));
 }
 
