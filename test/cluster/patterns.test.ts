@@ -1,7 +1,7 @@
 /**
  * The three patterns through the real SDK Worker and Client on the production topology (Temporal server v1.30.4 as
  * four processes on PostgreSQL, see global-setup.ts): the seed's credit-scoring fan-out, a 2,500-target fan-out that
- * runs as three shards (child workflows), parallel execution, invoke/retry, and listing fan-outs by FanoutSource /
+ * runs as five shards (child workflows), parallel execution, invoke/retry, and listing fan-outs by FanoutSource /
  * FanoutState through the server's PostgreSQL visibility store.
  */
 import { randomUUID } from 'node:crypto';
@@ -119,7 +119,7 @@ describe('on a Temporal cluster (4 services, PostgreSQL)', () => {
     expect(Object.keys((final[0].payload as FinalPayload).data)).toHaveLength(3);
   });
 
-  it('runs 2,500 targets at maxConcurrency 500 as 3 shards (child workflows <cid>//shard-N), every record kept', async () => {
+  it('runs 2,500 targets at maxConcurrency 500 as 5 shards (child workflows <cid>//shard-N), every record kept', async () => {
     const targets = Object.fromEntries(Array.from({ length: 2500 }, (_, i) => [`t${i}`, i]));
     const targetOptions = Object.fromEntries(Object.keys(targets).map((name) => [name, { service: 'echo' }]));
     const started = Date.now();
@@ -139,13 +139,13 @@ describe('on a Temporal cluster (4 services, PostgreSQL)', () => {
     expect(final).toHaveLength(1);
     expect(Object.keys((final[0].payload as FinalPayload).data)).toHaveLength(2500);
 
-    const shardIds = [1, 2, 3].map((n) => `${cid}//shard-${n}`);
+    const shardIds = [1, 2, 3, 4, 5].map((n) => `${cid}//shard-${n}`);
     const top = await client.workflow.getHandle(cid).fetchHistory();
     const children = top
       .events!.filter((e) => e.eventType === EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED)
       .map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes!.workflowId);
     expect(children).toEqual(shardIds);
-    await expect(client.workflow.getHandle(`${cid}//shard-4`).describe()).rejects.toThrow();
+    await expect(client.workflow.getHandle(`${cid}//shard-6`).describe()).rejects.toThrow();
     const perShard = [];
     for (const id of shardIds) {
       expect((await client.workflow.getHandle(id).describe()).status.name).toBe('COMPLETED');
@@ -162,12 +162,8 @@ describe('on a Temporal cluster (4 services, PostgreSQL)', () => {
       }
       perShard.push({ count, max });
     }
-    // 500 spread over the three shards at once (SHARD_IN_FLIGHT each at most would take three): 166 each.
-    expect(perShard).toEqual([
-      { count: 1000, max: 166 },
-      { count: 1000, max: 166 },
-      { count: 500, max: 166 },
-    ]);
+    // 500 spread over the five shards at once, SHARD_LAYOUT.inFlight (100) each.
+    expect(perShard).toEqual(Array(5).fill({ count: 500, max: 100 }));
   }, 180_000);
 
   it('runs parallel execution: on-target callbacks only, channel PARALLEL_EXEC_ON_TARGET', async () => {
