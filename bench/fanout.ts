@@ -31,7 +31,7 @@ import type { RunFigures } from './sampler';
 import { measureRun } from './sampler';
 import { median, medianPairRatio } from './stats';
 import { fixed, formatTable } from './table';
-import { fanoutExecutionIds, workflowTaskStats } from './workflow-tasks';
+import { fanoutExecutionIds, historyTotals } from './workflow-tasks';
 import {
   BENCH_FINAL,
   BENCH_SERVICE,
@@ -124,14 +124,8 @@ async function main(): Promise<void> {
     workflowIds: string[],
     width: number,
   ): Promise<Pick<Run, 'eventsPerTarget' | 'forceClosedTasks'>> => {
-    let events = 0;
-    let forceClosedTasks = 0;
-    for (const id of workflowIds) {
-      const history = await env.client.workflow.getHandle(id).fetchHistory();
-      events += history.events?.length ?? 0;
-      forceClosedTasks += workflowTaskStats(history).forceClosed;
-    }
-    return { eventsPerTarget: events / width, forceClosedTasks };
+    const { events, forceClosed } = await historyTotals(env.client, workflowIds);
+    return { eventsPerTarget: events / width, forceClosedTasks: forceClosed };
   };
 
   const runOnce = async (contender: Contender, width: number): Promise<Run> => {

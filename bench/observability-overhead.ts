@@ -16,8 +16,7 @@
  * medians (wall time, targets/s, worker CPU ms per target) and the medians of the round-by-round throughput ratios
  * against `off`; the spans the collector received per traced target (a check that the traces were exported whole,
  * not dropped); then what one worker-side count costs with metrics off and on (bench/metrics-calls.ts), a figure the
- * machine's load moves far less. Its last line is one JSON object. A
- * benchmark: it asserts nothing.
+ * machine's load moves far less. Its last line is one JSON object. A benchmark: it asserts nothing.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -39,7 +38,7 @@ import { startSampling } from './sampler';
 import { median, medianPairRatio } from './stats';
 import { fixed, formatTable } from './table';
 import { BENCH_FINAL, BENCH_SERVICE, TARGET_MS, benchRegistry, windowFor, withinDeadline } from './workload';
-import { fanoutExecutionIds, workflowTaskStats } from './workflow-tasks';
+import { fanoutExecutionIds, historyTotals } from './workflow-tasks';
 
 const WIDTHS = (process.env.BENCH_WIDTHS ?? '1000,5000').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -210,13 +209,7 @@ async function main(): Promise<void> {
     const cost = sampling.stop();
     const clientCpu = process.cpuUsage(clientCpuStart);
     if (scrapeError) throw scrapeError;
-    const tasks = { workflowTasks: 0, forceClosedTasks: 0, timedOutTasks: 0 };
-    for (const id of fanoutExecutionIds(runCid, width, 0, windowFor(width))) {
-      const stats = workflowTaskStats(await env.client.workflow.getHandle(id).fetchHistory());
-      tasks.workflowTasks += stats.count;
-      tasks.forceClosedTasks += stats.forceClosed;
-      tasks.timedOutTasks += stats.timedOut;
-    }
+    const tasks = await historyTotals(env.client, fanoutExecutionIds(runCid, width, 0, windowFor(width)));
     if (mode === 'traced') tracedTargets += width;
     return {
       wallSeconds,
@@ -226,7 +219,9 @@ async function main(): Promise<void> {
       collectorCpuMsPerTarget: ((collector.cpuSeconds() - collectorCpuStart) * 1000) / width,
       clientCpuMsPerTarget: (clientCpu.user + clientCpu.system) / 1000 / width,
       scrapes,
-      ...tasks,
+      workflowTasks: tasks.workflowTasks,
+      forceClosedTasks: tasks.forceClosed,
+      timedOutTasks: tasks.timedOut,
     };
   };
 

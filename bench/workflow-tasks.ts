@@ -1,8 +1,9 @@
 /**
  * A fan-out's executions, and what one execution's history says of its workflow tasks: how many completed, the
- * slowest (and the events it carried), how many timed out and how many the server force-closed. Shared by the
- * benchmarks.
+ * slowest (and the events it carried), how many timed out and how many the server force-closed; and those counts
+ * summed over several executions. Shared by the benchmarks.
  */
+import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { planShards, shardWorkflowId } from '../src/workflows/sharding';
 
@@ -55,4 +56,18 @@ export function workflowTaskStats(history: temporal.api.history.v1.IHistory) {
       stats.forceClosed++;
   }
   return stats;
+}
+
+/** Events and workflow tasks (completed, timed out, force-closed) summed over these executions' histories. */
+export async function historyTotals(client: Client, workflowIds: string[]) {
+  const totals = { events: 0, workflowTasks: 0, timedOut: 0, forceClosed: 0 };
+  for (const id of workflowIds) {
+    const history = await client.workflow.getHandle(id).fetchHistory();
+    const stats = workflowTaskStats(history);
+    totals.events += history.events?.length ?? 0;
+    totals.workflowTasks += stats.count;
+    totals.timedOut += stats.timedOut;
+    totals.forceClosed += stats.forceClosed;
+  }
+  return totals;
 }

@@ -23,11 +23,11 @@ const layouts = [
 ] as const;
 
 describe.each(layouts)('planShards with %s', (_, layout) => {
-  const plan = (width: number, callbacks: number, maxConcurrency: number) =>
+  const planIn = (width: number, callbacks: number, maxConcurrency: number) =>
     planShards(width, callbacks, maxConcurrency, 1, layout);
 
   it.each(callbackCounts)('keeps every execution within the limits with %i on-target callbacks', (n) => {
-    const plan = planShards(MAX_TARGETS, n, MAX_CONCURRENCY_LIMIT, 1, layout);
+    const plan = planIn(MAX_TARGETS, n, MAX_CONCURRENCY_LIMIT);
     expect(plan.shardSize).toBeGreaterThanOrEqual(1);
     expect(plan.shardSize).toBeLessThanOrEqual(layout.sizeLimit);
     // 3 events per target, 3 per callback, up to 3 for workflow tasks.
@@ -44,20 +44,20 @@ describe.each(layouts)('planShards with %s', (_, layout) => {
 
   it('bounds shards by the history budget with up to three on-target callbacks, by pending activities beyond', () => {
     for (const n of [0, 1, 2, 3])
-      expect(plan(MAX_TARGETS, n, 1).shardSize).toBe(
+      expect(planIn(MAX_TARGETS, n, 1).shardSize).toBe(
         Math.min(layout.sizeLimit, Math.floor(HISTORY_EVENT_BUDGET / (6 + 3 * n))),
       );
     // With four, a shard the history budget alone allows (500 targets) could have more pending than the limit.
     expect(Math.floor(HISTORY_EVENT_BUDGET / (6 + 3 * 4))).toBe(500);
     expect(4 * 500 + MAX_CALLBACKS + 2).toBeGreaterThan(PENDING_ACTIVITIES_LIMIT);
-    expect(plan(500, 4, 500)).toMatchObject({ shardSize: 487, shardCount: 2 });
+    expect(planIn(500, 4, 500)).toMatchObject({ shardSize: 487, shardCount: 2 });
   });
 
   it("spreads a sharded fan-out over shards of the layout's in flight, never past maxConcurrency nor one execution", () => {
     for (const n of [0, 1, 3, 10])
       for (const width of [1, 499, 500, 501, 999, 1000, 1001, 5000, 20_000, MAX_TARGETS])
         for (const maxConcurrency of [1, 99, 100, 199, 200, 500, 1000, 1500, MAX_CONCURRENCY_LIMIT]) {
-          const plan = planShards(width, n, maxConcurrency, 1, layout);
+          const plan = planIn(width, n, maxConcurrency);
           const total = plan.shardsAtOnce * plan.targetsAtOnce;
           expect(plan.targetsAtOnce).toBeLessThanOrEqual(plan.executionLimit);
           expect(plan.shardsAtOnce).toBeLessThanOrEqual(plan.shardCount);
