@@ -11,12 +11,14 @@
  *     fan-outs are started by a client that traces too (startTracing, its client interceptor), as a user's would.
  * A Temporal Runtime and a global tracer provider are process-wide, hence the three processes. The collector runs on
  * the same machine and takes CPU of its own, as a sidecar collector would. Runs rotate through the modes (each takes
- * each place in the order in turn) at each width (BENCH_WIDTHS, default 1000,5000) for BENCH_ROUNDS (3).
+ * each place in the order in turn) at each width (BENCH_WIDTHS, default 1000,5000) for BENCH_ROUNDS (3), after one
+ * uncounted warm-up run of each at the widest width.
  * Prints each run (with its workflow tasks, and those the server force-closed: each a replay), then per width the
- * medians (wall time, targets/s, worker CPU ms per target) and the medians of the round-by-round throughput ratios
- * against `off`; the spans the collector received per traced target (a check that the traces were exported whole,
- * not dropped); then what one worker-side count costs with metrics off and on (bench/metrics-calls.ts), a figure the
- * machine's load moves far less. Its last line is one JSON object. A benchmark: it asserts nothing.
+ * medians (wall time, targets/s, worker CPU ms per target) and the medians and ranges of the round-by-round throughput
+ * ratios against `off`; the spans the collector received per traced target (a check that the traces were exported
+ * whole, not dropped); then what one worker-side count costs with metrics off and on (bench/metrics-calls.ts) and
+ * what tracing one activity costs (bench/tracing-calls.ts), figures the machine's load moves far less. Its last line
+ * is one JSON object. A benchmark: it asserts nothing.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -42,7 +44,6 @@ import { fanoutExecutionIds, historyTotals } from './workflow-tasks';
 
 const WIDTHS = (process.env.BENCH_WIDTHS ?? '1000,5000').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const WARMUP_WIDTH = 500;
 const SCRAPE_MS = 1000;
 const MODES = ['off', 'metrics', 'traced'] as const;
 type Mode = (typeof MODES)[number];
@@ -234,8 +235,10 @@ async function main(): Promise<void> {
   const figures: Record<number, Record<Mode, Run[]>> = {};
   let spansPerTracedTarget = Number.NaN;
   try {
-    // Warm-up (JIT, workflow sandboxes, connections): the figures are steady state.
-    for (const mode of MODES) await runOnce(mode, WARMUP_WIDTH);
+    // Warm-up, one run of each at the widest width, not counted: the figures are steady state. A first minute of
+    // wide fan-outs runs slower (JIT, workflow sandboxes, connections, the server's and the workers' heaps growing),
+    // by as much as a third on this machine, which would leave the first round's ratios to chance.
+    for (const mode of MODES) printRun('warm-up', mode, await runOnce(mode, Math.max(...WIDTHS)));
     for (const width of WIDTHS) {
       const runs: Record<Mode, Run[]> = { off: [], metrics: [], traced: [] };
       figures[width] = runs;
@@ -245,15 +248,7 @@ async function main(): Promise<void> {
         for (const mode of order) {
           const run = await runOnce(mode, width);
           runs[mode].push(run);
-          console.log(
-            `  width ${width} round ${round} ${LABELS[mode]}: ${run.wallSeconds.toFixed(2)} s, ` +
-              `${run.targetsPerSecond.toFixed(0)} targets/s, CPU ms/target: worker ${run.workerCpuMsPerTarget.toFixed(2)}, ` +
-              `server ${run.serverCpuMsPerTarget.toFixed(2)}, collector ${run.collectorCpuMsPerTarget.toFixed(2)}, ` +
-              `client ${run.clientCpuMsPerTarget.toFixed(2)}; ${run.workflowTasks} workflow tasks` +
-              (run.forceClosedTasks ? `, ${run.forceClosedTasks} force-closed` : '') +
-              (run.timedOutTasks ? `, ${run.timedOutTasks} timed out` : '') +
-              (mode === 'off' ? '' : `, ${run.scrapes} scrapes`),
-          );
+          printRun(`width ${width} round ${round}`, mode, run);
         }
       }
       printWidth(width, runs);
@@ -281,10 +276,20 @@ async function main(): Promise<void> {
       `one worker-side count, metrics ${mode}: histogram record ${histogramRecordMicros.toFixed(2)} µs, ` +
         `counter add ${counterAddMicros.toFixed(2)} µs`,
     );
+  const activities = (['off', 'sdk', 'fanout'] as const).map(
+    (mode) =>
+      JSON.parse(
+        execFileSync(process.execPath, [path.join(__dirname, 'tracing-calls.js'), mode], { encoding: 'utf8' }),
+      ) as { mode: 'off' | 'sdk' | 'fanout'; activityMicros: number },
+  );
+  const ACTIVITY_LABELS = { off: 'untraced', sdk: "the SDK's interceptor", fanout: "this package's interceptor" };
+  for (const { mode, activityMicros } of activities)
+    console.log(`one activity's tracing, ${ACTIVITY_LABELS[mode]}: ${activityMicros.toFixed(2)} µs`);
   console.log(
     JSON.stringify({
       bench: 'observability',
       calls,
+      activities,
       ...machine,
       targetMs: TARGET_MS,
       rounds: ROUNDS,
@@ -320,6 +325,24 @@ async function main(): Promise<void> {
   );
 }
 
+function printRun(label: string, mode: Mode, run: Run): void {
+  console.log(
+    `  ${label} ${LABELS[mode]}: ${run.wallSeconds.toFixed(2)} s, ` +
+      `${run.targetsPerSecond.toFixed(0)} targets/s, CPU ms/target: worker ${run.workerCpuMsPerTarget.toFixed(2)}, ` +
+      `server ${run.serverCpuMsPerTarget.toFixed(2)}, collector ${run.collectorCpuMsPerTarget.toFixed(2)}, ` +
+      `client ${run.clientCpuMsPerTarget.toFixed(2)}; ${run.workflowTasks} workflow tasks` +
+      (run.forceClosedTasks ? `, ${run.forceClosedTasks} force-closed` : '') +
+      (run.timedOutTasks ? `, ${run.timedOutTasks} timed out` : '') +
+      (mode === 'off' ? '' : `, ${run.scrapes} scrapes`),
+  );
+}
+
+/** The lowest and the highest of the rounds' throughput ratios: how far one round's figure can be trusted. */
+function pairRatioRange(runs: Record<Mode, Run[]>, mode: Exclude<Mode, 'off'>): string {
+  const ratios = runs[mode].map((run, i) => run.targetsPerSecond / runs.off[i].targetsPerSecond);
+  return `${fixed(Math.min(...ratios), 2)}–${fixed(Math.max(...ratios), 2)}`;
+}
+
 /** The median of each round's throughput in `mode` ÷ that round's with neither metrics nor traces. */
 function throughputRatio(runs: Record<Mode, Run[]>, mode: Exclude<Mode, 'off'>): number {
   return medianPairRatio(
@@ -337,7 +360,7 @@ function printWidth(width: number, runs: Record<Mode, Run[]>): void {
     fixed(median(runs[mode].map((run) => run.serverCpuMsPerTarget)), 2),
     fixed(median(runs[mode].map((run) => run.collectorCpuMsPerTarget)), 2),
     fixed(median(runs[mode].map((run) => run.clientCpuMsPerTarget)), 2),
-    mode === 'off' ? '' : fixed(throughputRatio(runs, mode), 3),
+    mode === 'off' ? '' : `${fixed(throughputRatio(runs, mode), 3)} (${pairRatioRange(runs, mode)})`,
   ]);
   console.log(`\nwidth ${width}: medians of ${runs.off.length} rounds`);
   console.log(
@@ -350,7 +373,7 @@ function printWidth(width: number, runs: Record<Mode, Run[]>): void {
         'server',
         'collector',
         'client',
-        'throughput ÷ off (median of pairs)',
+        'throughput ÷ off (median of pairs, range)',
       ],
       rows,
     ),

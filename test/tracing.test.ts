@@ -167,6 +167,14 @@ it('traces a fan-out from the client through the workflow, each target and callb
   // context in their headers and no span of its own (src/tracing/workflow-interceptors.ts).
   for (const activity of activities) expect(activity.parentId, activity.name).toBe(run.spanId);
   expect(spans.filter((s) => s.name.startsWith('StartActivity:'))).toEqual([]);
+  // Named and marked as the SDK's own activity interceptor marks them (src/tracing/activity-interceptors.ts).
+  const { runId } = await env.client.workflow.getHandle(cid).describe();
+  for (const activity of activities) {
+    expect(activity.status, activity.name).toBe('Ok');
+    expect(activity.attributes).toMatchObject({ temporalWorkflowId: cid, run_id: runId });
+    expect(activity.attributes.temporalActivityId).toMatch(/\S/);
+  }
+  expect(new Set(activities.map((s) => s.attributes.temporalActivityId)).size).toBe(activities.length);
 
   // Each webhook carries its callback activity's context: the fan-out's trace, that activity's span as parent.
   const callbackSpans = new Set(activities.filter((s) => s.name.endsWith('webhook')).map((s) => s.spanId));
@@ -206,7 +214,11 @@ it('logs a fan-out that stops by its failure policy', async () => {
   ]);
   expect(stopped).toMatchObject({ reason: 'failure-policy', message: '1 of 2 targets failed; fail-fast' });
   expect(finished).toMatchObject({ state: 'cancelled', total: 2, failed: 1 });
-  expect(finished.trace_id).toBe((await startSpan(cid)).traceId);
+  const start = await startSpan(cid);
+  expect(finished.trace_id).toBe(start.traceId);
+  // The failed target's span says so.
+  const spans = await traceSpans(start.traceId, { 'RunActivity:broken': 1 });
+  expect(only(spans, 'RunActivity:broken').status).toBe('Error');
 });
 
 it('traces batched targets as child spans of their batch activity', async () => {

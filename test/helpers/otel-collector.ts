@@ -17,6 +17,8 @@ export interface ReceivedSpan {
   /** Empty for a root span. */
   parentId: string;
   service: string;
+  /** `Unset`, `Ok` or `Error`, as the collector prints a span's status code. */
+  status: string;
   attributes: Record<string, string>;
 }
 
@@ -54,23 +56,29 @@ export class OtelCollector {
 
 /**
  * The debug exporter's detailed text: a `Resource attributes:` block (service.name), then per span `Span #n`
- * followed by `Trace ID`, `Parent ID`, `ID`, `Name` lines and an `Attributes:` block of `-> key: Type(value)`.
+ * followed by `Trace ID`, `Parent ID`, `ID`, `Name`, `Status code` lines and an `Attributes:` block of
+ * `-> key: Type(value)`.
  */
 export function parseDebugOutput(text: string): ReceivedSpan[] {
   const spans: ReceivedSpan[] = [];
   let service = '';
   let span: ReceivedSpan | undefined;
   for (const line of text.split('\n')) {
-    const field = /^\s{4}(Trace ID|Parent ID|ID|Name)\s*:\s?(.*)$/.exec(line);
+    const field = /^\s{4}(Trace ID|Parent ID|ID|Name|Status code)\s*:\s?(.*)$/.exec(line);
     const attribute = /^\s+-> ([\w.]+): \w+\((.*)\)$/.exec(line);
     if (line.startsWith('Resource attributes:')) span = undefined;
     else if (line.startsWith('Span #')) {
-      span = { name: '', traceId: '', spanId: '', parentId: '', service, attributes: {} };
+      span = { name: '', traceId: '', spanId: '', parentId: '', service, status: '', attributes: {} };
       spans.push(span);
     } else if (field && span) {
-      const key = ({ 'Trace ID': 'traceId', 'Parent ID': 'parentId', ID: 'spanId', Name: 'name' } as const)[
-        field[1] as 'Trace ID'
-      ];
+      const keys = {
+        'Trace ID': 'traceId',
+        'Parent ID': 'parentId',
+        ID: 'spanId',
+        Name: 'name',
+        'Status code': 'status',
+      };
+      const key = keys[field[1] as keyof typeof keys] as 'traceId' | 'parentId' | 'spanId' | 'name' | 'status';
       span[key] = field[2].trim();
     } else if (attribute) {
       if (span) span.attributes[attribute[1]] = attribute[2];
