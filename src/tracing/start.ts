@@ -2,12 +2,11 @@
  * Starts OpenTelemetry tracing for a fan-out worker or client: a tracer provider configured from the standard
  * OTEL_* variables (OTLP endpoint, headers, service name and resource attributes, sampler, batch settings),
  * exporting by OTLP over HTTP/protobuf, registered as the process's global one (W3C trace context propagation,
- * async context), and the interceptors to hand to the Worker and the Client: the SDK's for the client, and this
- * package's lighter ones for the workflow (./workflow-interceptors) and the activities (./activity-interceptors).
- * The OpenTelemetry SDK packages are optional peers, loaded only here.
+ * async context), and the interceptors to hand to the Worker and the Client: the SDK's official ones, and in the
+ * workflow this package's lighter module of them. The OpenTelemetry SDK packages are optional peers, loaded only
+ * here.
  */
 import path from 'node:path';
-import type * as OtelApi from '@opentelemetry/api';
 import type * as OtlpExporter from '@opentelemetry/exporter-trace-otlp-proto';
 import type * as Resources from '@opentelemetry/resources';
 import type * as TraceNode from '@opentelemetry/sdk-trace-node';
@@ -15,7 +14,6 @@ import type * as TemporalOtel from '@temporalio/interceptors-opentelemetry';
 import type { ClientInterceptors } from '@temporalio/client';
 import type { WorkerInterceptors, WorkerOptions } from '@temporalio/worker';
 import { requirePeer } from '../optional-peer';
-import { activityTracingInterceptors } from './activity-interceptors';
 
 const FEATURE = 'tracing';
 
@@ -48,7 +46,6 @@ export function startTracing(options: TracingOptions = {}): FanoutTracing {
   );
   const { OTLPTraceExporter } = requirePeer<typeof OtlpExporter>('@opentelemetry/exporter-trace-otlp-proto', FEATURE);
   const otel = requirePeer<typeof TemporalOtel>('@temporalio/interceptors-opentelemetry', FEATURE);
-  const api = requirePeer<typeof OtelApi>('@opentelemetry/api', FEATURE);
 
   // The environment's attributes win over the default service name: merge gives precedence to its argument.
   const resource = Resource.default()
@@ -62,7 +59,12 @@ export function startTracing(options: TracingOptions = {}): FanoutTracing {
     worker: {
       interceptors: {
         workflowModules: tracingWorkflowModules(),
-        activity: [activityTracingInterceptors(api, provider.getTracer('temporal-fanout-activity'))],
+        activity: [
+          (ctx) => ({
+            inbound: new otel.OpenTelemetryActivityInboundInterceptor(ctx),
+            outbound: new otel.OpenTelemetryActivityOutboundInterceptor(ctx),
+          }),
+        ],
       },
       // Workflow spans are made in the sandbox and handed out through this sink to the same processor.
       sinks: { exporter: otel.makeWorkflowExporter(processor, resource) },
