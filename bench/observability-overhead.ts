@@ -14,8 +14,8 @@
  * each place in the order in turn) at each width (BENCH_WIDTHS, default 1000,5000) for BENCH_ROUNDS (3), after one
  * uncounted warm-up run of each at the widest width.
  * Prints each run (with its workflow tasks, and those the server force-closed: each a replay), then per width the
- * medians (wall time, targets/s, worker CPU ms per target) and the medians and ranges of the round-by-round throughput
- * ratios against `off`; the spans the collector received per traced target (a check that the traces were exported
+ * medians (wall time, targets/s, CPU ms per target of each process, and of all of them) and the medians and ranges
+ * of the round-by-round throughput ratios against `off`; the spans the collector received per traced target (a check that the traces were exported
  * whole, not dropped); then what one worker-side count costs with metrics off and on (bench/metrics-calls.ts) and
  * what tracing one activity costs (bench/tracing-calls.ts), figures the machine's load moves far less. Its last line
  * is one JSON object. A benchmark: it asserts nothing.
@@ -377,7 +377,25 @@ function printWidth(width: number, runs: Record<Mode, Run[]>): void {
       rows,
     ),
   );
+  // On a machine the fan-out keeps busy, the CPU a target takes is what bounds its throughput, and a figure the
+  // machine's drift moves less than wall time.
+  const total = (mode: Mode) => median(runs[mode].map(totalCpuMsPerTarget));
+  const off = total('off');
+  console.log(
+    `CPU ms per target, all processes (median): off ${fixed(off, 2)}` +
+      (['metrics', 'traced'] as const)
+        .map((mode) => `, ${LABELS[mode]} ${fixed(total(mode), 2)} (${signedPercent(total(mode) / off - 1)})`)
+        .join(''),
+  );
   console.log();
+}
+
+function totalCpuMsPerTarget(run: Run): number {
+  return run.workerCpuMsPerTarget + run.serverCpuMsPerTarget + run.collectorCpuMsPerTarget + run.clientCpuMsPerTarget;
+}
+
+function signedPercent(fraction: number): string {
+  return `${fraction >= 0 ? '+' : ''}${(fraction * 100).toFixed(1)}%`;
 }
 
 main().then(
