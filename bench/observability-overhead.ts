@@ -15,10 +15,10 @@
  * uncounted warm-up run of each at the widest width.
  * Prints each run (with its workflow tasks, and those the server force-closed: each a replay), then per width the
  * medians (wall time, targets/s, CPU ms per target of each process, and of all of them) and the medians and ranges
- * of the round-by-round throughput ratios against `off`; the spans the collector received per traced target (a check that the traces were exported
- * whole, not dropped); then what one worker-side count costs with metrics off and on (bench/metrics-calls.ts) and
- * what tracing one activity costs (bench/tracing-calls.ts), figures the machine's load moves far less. Its last line
- * is one JSON object. A benchmark: it asserts nothing.
+ * of the round-by-round throughput ratios against `off`; the spans the collector received per traced target (a check
+ * that the traces were exported whole, not dropped); then what one worker-side count costs with metrics off and on
+ * (bench/metrics-calls.ts) and what tracing one activity costs (bench/tracing-calls.ts), figures the machine's load
+ * moves far less. Its last line is one JSON object. A benchmark: it asserts nothing.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -37,7 +37,7 @@ import { writeWorkflowBundle } from '../src/worker/workflow-bundle';
 import { describeMachine } from './machine';
 import { cpuSeconds, findChildPids } from './proc';
 import { startSampling } from './sampler';
-import { median, medianPairRatio } from './stats';
+import { median, pairRatios } from './stats';
 import { fixed, formatTable } from './table';
 import { BENCH_FINAL, BENCH_SERVICE, TARGET_MS, benchRegistry, windowFor, withinDeadline } from './workload';
 import { fanoutExecutionIds, historyTotals } from './workflow-tasks';
@@ -336,18 +336,23 @@ function printRun(label: string, mode: Mode, run: Run): void {
   );
 }
 
-/** The lowest and the highest of the rounds' throughput ratios: how far one round's figure can be trusted. */
-function pairRatioRange(runs: Record<Mode, Run[]>, mode: Exclude<Mode, 'off'>): string {
-  const ratios = runs[mode].map((run, i) => run.targetsPerSecond / runs.off[i].targetsPerSecond);
-  return `${fixed(Math.min(...ratios), 2)}–${fixed(Math.max(...ratios), 2)}`;
-}
-
-/** The median of each round's throughput in `mode` ÷ that round's with neither metrics nor traces. */
-function throughputRatio(runs: Record<Mode, Run[]>, mode: Exclude<Mode, 'off'>): number {
-  return medianPairRatio(
+/** Each round's throughput in `mode` ÷ that round's with neither metrics nor traces. */
+function throughputRatios(runs: Record<Mode, Run[]>, mode: Exclude<Mode, 'off'>): number[] {
+  return pairRatios(
     runs[mode].map((run) => run.targetsPerSecond),
     runs.off.map((run) => run.targetsPerSecond),
   );
+}
+
+/** The median of the rounds' throughput ratios. */
+function throughputRatio(runs: Record<Mode, Run[]>, mode: Exclude<Mode, 'off'>): number {
+  return median(throughputRatios(runs, mode));
+}
+
+/** The lowest and the highest of the rounds' throughput ratios: how far one round's figure can be trusted. */
+function pairRatioRange(runs: Record<Mode, Run[]>, mode: Exclude<Mode, 'off'>): string {
+  const ratios = throughputRatios(runs, mode);
+  return `${fixed(Math.min(...ratios), 2)}–${fixed(Math.max(...ratios), 2)}`;
 }
 
 function printWidth(width: number, runs: Record<Mode, Run[]>): void {
@@ -381,12 +386,11 @@ function printWidth(width: number, runs: Record<Mode, Run[]>): void {
   // machine's drift moves less than wall time.
   const total = (mode: Mode) => median(runs[mode].map(totalCpuMsPerTarget));
   const off = total('off');
-  console.log(
-    `CPU ms per target, all processes (median): off ${fixed(off, 2)}` +
-      (['metrics', 'traced'] as const)
-        .map((mode) => `, ${LABELS[mode]} ${fixed(total(mode), 2)} (${signedPercent(total(mode) / off - 1)})`)
-        .join(''),
-  );
+  const others = (['metrics', 'traced'] as const).map((mode) => {
+    const cpu = total(mode);
+    return `, ${LABELS[mode]} ${fixed(cpu, 2)} (${signedPercent(cpu / off - 1)})`;
+  });
+  console.log(`CPU ms per target, all processes (median): off ${fixed(off, 2)}${others.join('')}`);
   console.log();
 }
 

@@ -10,9 +10,13 @@ export function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-/** The median of a[i] / b[i]: rounds run alternately in one run, so each pair saw the same machine state. */
+/** a[i] / b[i]: rounds run alternately in one run, so each pair saw the same machine state. */
+export function pairRatios(a: number[], b: number[]): number[] {
+  return a.map((value, i) => value / b[i]);
+}
+
 export function medianPairRatio(a: number[], b: number[]): number {
-  return median(a.map((value, i) => value / b[i]));
+  return median(pairRatios(a, b));
 }
 
 /** The most calls any one-second window [t, t + 1 s) holds, of call times (ms) in ascending order. */

@@ -167,7 +167,7 @@ it('traces a fan-out from the client through the workflow, each target and callb
   // context in their headers and no span of its own (src/tracing/workflow-interceptors.ts).
   for (const activity of activities) expect(activity.parentId, activity.name).toBe(run.spanId);
   expect(spans.filter((s) => s.name.startsWith('StartActivity:'))).toEqual([]);
-  // Named and marked as the SDK's own activity interceptor marks them (src/tracing/activity-interceptors.ts).
+  // Named and marked by the SDK's activity interceptor, which startTracing gives the worker.
   const { runId } = await env.client.workflow.getHandle(cid).describe();
   for (const activity of activities) {
     expect(activity.status, activity.name).toBe('Ok');

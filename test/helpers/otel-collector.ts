@@ -54,6 +54,15 @@ export class OtelCollector {
   }
 }
 
+/** The debug exporter's span lines read, and the ReceivedSpan field each goes to. */
+const FIELDS = {
+  'Trace ID': 'traceId',
+  'Parent ID': 'parentId',
+  ID: 'spanId',
+  Name: 'name',
+  'Status code': 'status',
+} as const;
+
 /**
  * The debug exporter's detailed text: a `Resource attributes:` block (service.name), then per span `Span #n`
  * followed by `Trace ID`, `Parent ID`, `ID`, `Name`, `Status code` lines and an `Attributes:` block of
@@ -71,15 +80,7 @@ export function parseDebugOutput(text: string): ReceivedSpan[] {
       span = { name: '', traceId: '', spanId: '', parentId: '', service, status: '', attributes: {} };
       spans.push(span);
     } else if (field && span) {
-      const keys = {
-        'Trace ID': 'traceId',
-        'Parent ID': 'parentId',
-        ID: 'spanId',
-        Name: 'name',
-        'Status code': 'status',
-      };
-      const key = keys[field[1] as keyof typeof keys] as 'traceId' | 'parentId' | 'spanId' | 'name' | 'status';
-      span[key] = field[2].trim();
+      span[FIELDS[field[1] as keyof typeof FIELDS]] = field[2].trim();
     } else if (attribute) {
       if (span) span.attributes[attribute[1]] = attribute[2];
       else if (attribute[1] === 'service.name') service = attribute[2];
